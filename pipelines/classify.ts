@@ -1,0 +1,75 @@
+import { TickerpulseError, errorCode } from '../src/lib/errors.js';
+import type { ClassifiedItem, Prediction, RawItem } from '../src/lib/types.js';
+
+export interface BatchClassifier {
+  classify(texts: string[]): Promise<{ model: string; predictions: Prediction[] }>;
+}
+
+export interface ClassifyOptions {
+  source: string;
+  batchSize: number;
+  /** Tries per batch before it is split (and, for a single item, given up). */
+  attempts: number;
+  fetchedAt: string;
+  /** Delay before retry n (1-based); injectable for tests. */
+  backoffMs?: (attempt: number) => number;
+}
+
+export interface FailedItem {
+  item: RawItem;
+  code: string;
+  message: string;
+  attempts: number;
+}
+
+export interface ClassifyOutcome {
+  classified: ClassifiedItem[];
+  failed: FailedItem[];
+}
+
+/** The text the model reads: the headline. Summaries are boilerplate-heavy and the model was trained on headlines and sentences. */
+export function textOf(item: RawItem): string {
+  return item.title;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Classifies a poll's items on the source's worker in batches of `batchSize`. A batch that
+ * keeps failing (worker died, model error) is split in halves and retried, so one poisonous
+ * item ends up alone in the dead-letter list instead of taking its 63 neighbours with it.
+ */
+export async function classifyItems(items: readonly RawItem[], classifier: BatchClassifier, opts: ClassifyOptions): Promise<ClassifyOutcome> {
+  const outcome: ClassifyOutcome = { classified: [], failed: [] };
+  const backoff = opts.backoffMs ?? ((n: number) => Math.min(2000, 50 * 2 ** n));
+  for (let i = 0; i < items.length; i += opts.batchSize) {
+    await classifyBatch(items.slice(i, i + opts.batchSize), opts.attempts);
+  }
+  return outcome;
+
+  async function classifyBatch(batch: RawItem[], attempts: number): Promise<void> {
+    let lastErr: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        const { model, predictions } = await classifier.classify(batch.map(textOf));
+        if (predictions.length !== batch.length) {
+          throw new TickerpulseError('MODEL_RUN_FAILED', `worker returned ${predictions.length} predictions for ${batch.length} texts`);
+        }
+        batch.forEach((item, k) => outcome.classified.push({ ...item, ...predictions[k], source: opts.source, fetchedAt: opts.fetchedAt, model }));
+        return;
+      } catch (err) {
+        lastErr = err;
+        if (attempt < attempts) await sleep(backoff(attempt));
+      }
+    }
+    if (batch.length > 1) {
+      const mid = Math.ceil(batch.length / 2);
+      // Halves get one try each: the full batch already spent the retries on transient causes.
+      await classifyBatch(batch.slice(0, mid), 1);
+      await classifyBatch(batch.slice(mid), 1);
+      return;
+    }
+    const message = lastErr instanceof Error ? lastErr.message : String(lastErr);
+    outcome.failed.push({ item: batch[0], code: errorCode(lastErr), message, attempts });
+  }
+}

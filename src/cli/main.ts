@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../lib/paths.js';
+
+const USAGE = `usage: tickerpulse <command> [options]
+
+commands:
+  start      run the monitor daemon (sources → workers → SQLite → WebSocket)
+  classify   classify text lines or JSONL from files/stdin, one JSON result per line
+  query      query stored items (newest first) as a table, JSON lines or CSV
+  version    print the version
+
+Run "tickerpulse <command> --help" for a command's options.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'start':
+      return (await import('./start.js')).runStart(rest);
+    case 'classify':
+      return (await import('./classify.js')).runClassify(rest);
+    case 'query':
+      return (await import('./query.js')).runQuery(rest, process.stdout);
+    case 'version':
+    case '--version':
+    case '-v':
+      process.stdout.write(JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version + '\n');
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE + '\n');
+      return cmd === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`tickerpulse: unknown command "${cmd}"\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`tickerpulse: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

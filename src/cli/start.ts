@@ -1,0 +1,90 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { TickerpulseError } from '../lib/errors.js';
+import { createLogger } from '../lib/log.js';
+import { startDaemon } from '../daemon/daemon.js';
+
+export const START_USAGE = `usage: tickerpulse start [--config FILE] [--db FILE] [--host HOST] [--port N] [--demo] [--log-level LEVEL]
+
+  --config FILE   YAML or JSON config (default: built-in public financial news feeds)
+  --db FILE       SQLite database (default data/tickerpulse.db)
+  --host HOST     address to listen on (default 127.0.0.1)
+  --port N        port (default 8787; 0 picks a free one, shown in the log and /healthz)
+  --demo          add an offline demo source (the shipped demo corpus served as a loopback RSS feed)
+  --log-level L   fatal|error|warn|info|debug|trace (default info)`;
+
+/** Runs the daemon until SIGINT/SIGTERM. Returns only on a startup failure (exit code). */
+export async function runStart(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        db: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        demo: { type: 'boolean', default: false },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`tickerpulse start: ${(err as Error).message}\n${START_USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(START_USAGE + '\n');
+    return 0;
+  }
+  let port: number | undefined;
+  if (values.port !== undefined) {
+    port = Number(values.port);
+    if (!/^\d+$/.test(values.port) || port > 65535) {
+      process.stderr.write(`tickerpulse start: --port must be an integer 0-65535, got "${values.port}"\n`);
+      return 2;
+    }
+  }
+  let cfg;
+  try {
+    cfg = loadConfig(values.config, { db: values.db, host: values.host, port });
+  } catch (err) {
+    if (err instanceof TickerpulseError && err.code === 'CONFIG_INVALID') {
+      process.stderr.write(`tickerpulse: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger({ level: values['log-level'] ?? cfg.log.level });
+  let daemon;
+  try {
+    daemon = await startDaemon(cfg, { log, demo: values.demo });
+  } catch (err) {
+    log.fatal({ err }, 'tickerpulse failed to start');
+    await new Promise((r) => setTimeout(r, 50));
+    return err instanceof TickerpulseError && err.code === 'CONFIG_INVALID' ? 2 : 1;
+  }
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      // A second signal means "now": skip the drain.
+      process.stderr.write(`tickerpulse: second ${sig}, exiting immediately\n`);
+      process.exit(130);
+    }
+    daemon.shutdown(sig).then(
+      () => {
+        log.flush?.();
+        setTimeout(() => process.exit(0), 20);
+      },
+      (err) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return new Promise<number>(() => undefined);
+}

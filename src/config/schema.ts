@@ -1,0 +1,153 @@
+/**
+ * The one config schema. Validated once at start; every problem is reported together with
+ * the path of the offending field. Unknown keys are errors, so a typo never silently falls
+ * back to a default. Every limit the daemon enforces is a named setting here with a safe default.
+ */
+import { z } from 'zod';
+
+const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNITS_BYTES: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1e6, mib: 1 << 20, gb: 1e9, gib: 1 << 30 };
+
+export function parseDuration(text: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(text);
+  if (!m) return null;
+  return Math.round(Number(m[1]) * UNITS_MS[m[2]]);
+}
+
+/** "30s", "5m", "1h", "250ms", "1d" → milliseconds. */
+const duration = (min: string, max: string) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      const ms = parseDuration(s);
+      const lo = parseDuration(min)!;
+      const hi = parseDuration(max)!;
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration: write e.g. 30s, 5m, 1h` });
+        return z.NEVER;
+      }
+      if (ms < lo || ms > hi) {
+        ctx.addIssue({ code: 'custom', message: `${s} is out of range: use ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+/** 10485760, "10MiB", "512 KiB" → bytes. */
+const byteSize = (maxBytes: number) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    let n: number | null = null;
+    if (typeof v === 'number') n = v;
+    else {
+      const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(v);
+      const unit = m ? (m[2] || 'b').toLowerCase() : '';
+      if (m && unit in UNITS_BYTES) n = Math.round(Number(m[1]) * UNITS_BYTES[unit]);
+    }
+    if (n === null || !Number.isInteger(n) || n < 1 || n > maxBytes) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a size between 1 B and ${maxBytes} B: write e.g. 10MiB, 512KiB or a byte count` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const sourceId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 characters of a-z, 0-9 and "-", starting with a letter or digit');
+
+const httpUrl = z
+  .string()
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http:// or https:// URL');
+
+/** RSS 2.0 / Atom 1.0 / RSS 1.0 feed polled over HTTP. */
+export const rssSourceSchema = z
+  .object({
+    id: sourceId,
+    kind: z.literal('rss'),
+    url: httpUrl,
+    /** Time between polls. */
+    interval: duration('1s', '7d').default(5 * 60_000),
+    /** Overrides limits.fetchTimeout for this source. */
+    timeout: duration('100ms', '5m').optional(),
+    /** Overrides limits.maxBodyBytes for this source. */
+    maxBodyBytes: byteSize(1 << 30).optional(),
+    /** Sent as User-Agent (some publishers ask for a contact address in it). */
+    userAgent: z.string().min(1).max(512).optional(),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+/** A JSON Lines file read once (replay); objects with title (or text) and optional id, url, publishedAt, summary. */
+export const jsonlSourceSchema = z
+  .object({
+    id: sourceId,
+    kind: z.literal('jsonl'),
+    path: z.string().min(1),
+    /** Lines per commit: one SQLite transaction and one resume point per chunk. */
+    chunkSize: z.number().int().min(1).max(100_000).default(500),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+export const sourceSchema = z.discriminatedUnion('kind', [rssSourceSchema, jsonlSourceSchema]);
+
+export const limitsSchema = z
+  .object({
+    /** Total deadline of one feed fetch (connect + headers + body). */
+    fetchTimeout: duration('100ms', '5m').default(20_000),
+    /** Largest feed body accepted, counted after decompression. */
+    maxBodyBytes: byteSize(1 << 30).default(10 * 1024 * 1024),
+    /** Items per classification batch sent to a source's worker. */
+    batchSize: z.number().int().min(1).max(4096).default(64),
+    /** Polls (or file chunks) a source may have waiting in the pipeline before it is paused. */
+    maxPendingPolls: z.number().int().min(1).max(1000).default(4),
+    /** Tasks that may queue for one source's worker thread. */
+    workerQueue: z.number().int().min(1).max(10_000).default(16),
+    /** Tries per classification batch before its items go to the dead-letter table. */
+    classifyAttempts: z.number().int().min(1).max(10).default(3),
+    /** V8 heap cap of each source's worker thread, in MiB. */
+    workerHeapMb: z.number().int().min(32).max(16_384).default(512),
+    /** How long shutdown waits for in-flight batches before it gives up on them. */
+    shutdownTimeout: duration('100ms', '60s').default(8_000),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    /** SQLite database file. */
+    db: z.string().min(1).default('data/tickerpulse.db'),
+    server: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8787),
+      })
+      .strict()
+      .prefault({}),
+    model: z
+      .object({
+        /** Folder with sentiment.onnx + tokenizer.json (default: the shipped model). */
+        dir: z.string().min(1).optional(),
+        intraOpNumThreads: z.number().int().min(1).max(64).default(1),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
+    limits: limitsSchema.prefault({}),
+    sources: z.array(sourceSchema).default([]),
+  })
+  .strict();
+
+export type Config = z.output<typeof configSchema>;
+export type SourceConfig = z.output<typeof sourceSchema>;
+export type RssSourceConfig = z.output<typeof rssSourceSchema>;
+export type JsonlSourceConfig = z.output<typeof jsonlSourceSchema>;
+export type Limits = z.output<typeof limitsSchema>;

@@ -1,0 +1,207 @@
+import { merge, Observable, type Subscription } from 'rxjs';
+import type { Config, SourceConfig } from '../config/schema.js';
+import { TickerpulseError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import type { PollResult, StoredItem } from '../lib/types.js';
+import { SourceWorker } from '../pool/sourceWorker.js';
+import { ItemStore } from '../store/itemStore.js';
+import { startServer } from '../server/server.js';
+import { startDemoFeed } from '../demo/demoFeed.js';
+import { rssSource } from '../../sources/rss.js';
+import { jsonlSource } from '../../sources/jsonl.js';
+import type { SourceContext } from '../../sources/types.js';
+import { PollGate } from '../../pipelines/gate.js';
+import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
+import { initialHealth, statusFor, type SourceHealth } from './sourceHealth.js';
+
+export interface DaemonOptions {
+  log: Logger;
+  /** Add the offline demo source (a loopback RSS feed of the shipped demo corpus). */
+  demo?: boolean;
+  /** Poll interval of the demo source (default 5 s). */
+  demoIntervalMs?: number;
+}
+
+interface RunningSource {
+  cfg: SourceConfig;
+  worker: SourceWorker;
+  gate: PollGate;
+  health: SourceHealth;
+}
+
+export interface Daemon {
+  readonly port: number;
+  readonly url: string;
+  health(): Record<string, unknown>;
+  /** Ordered graceful shutdown; idempotent (a second call returns the same promise). */
+  shutdown(reason?: string): Promise<void>;
+  /** Resolves when every source has completed (e.g. JSONL replays done) — used by benchmarks. */
+  readonly idle: Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Daemon> {
+  const log = opts.log;
+  const store = ItemStore.open(cfg.db);
+  const abort = new AbortController();
+  const sources: RunningSource[] = [];
+  const startedAt = new Date().toISOString();
+
+  let demoFeed: Awaited<ReturnType<typeof startDemoFeed>> | null = null;
+  const sourceConfigs: SourceConfig[] = cfg.sources.filter((s) => s.enabled);
+  if (opts.demo) {
+    demoFeed = await startDemoFeed({});
+    sourceConfigs.push({ id: 'demo', kind: 'rss', url: demoFeed.url, interval: opts.demoIntervalMs ?? 5000, enabled: true });
+    log.info({ url: demoFeed.url }, 'demo feed serving the shipped demo corpus on loopback');
+  }
+
+  const health = (): Record<string, unknown> => {
+    const list = sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth }));
+    const degraded = list.some((s) => s.status === 'failing');
+    return { status: degraded ? 'degraded' : 'ok', startedAt, sources: list };
+  };
+
+  const server = await startServer({ host: cfg.server.host, port: cfg.server.port, store, health, log: log.child({ component: 'server' }) });
+
+  const pipelines: Observable<StoredItem[]>[] = [];
+  for (const sc of sourceConfigs) {
+    const slog = log.child({ source: sc.id });
+    const persisted = store.getSourceState(sc.id);
+    const worker = new SourceWorker({
+      sourceId: sc.id,
+      modelDir: cfg.model.dir,
+      intraOpNumThreads: cfg.model.intraOpNumThreads,
+      maxQueue: cfg.limits.workerQueue,
+      maxHeapMb: cfg.limits.workerHeapMb,
+    });
+    const gate = new PollGate(cfg.limits.maxPendingPolls);
+    const running: RunningSource = { cfg: sc, worker, gate, health: initialHealth(sc.id, sc.kind, persisted) };
+    sources.push(running);
+    const ctx: SourceContext = {
+      log: slog,
+      signal: abort.signal,
+      state: persisted,
+      parseFeed: (body, meta) => worker.parseFeed(body, meta),
+      waitForRoom: () => gate.waitForRoom(),
+    };
+    const raw$ = createSource(sc, ctx, cfg);
+    const onReport = (r: IngestReport) => recordReport(running, r);
+    pipelines.push(
+      raw$.pipe(
+        ingestPolls({
+          sourceId: sc.id,
+          classifier: worker,
+          store,
+          gate,
+          batchSize: cfg.limits.batchSize,
+          attempts: cfg.limits.classifyAttempts,
+          log: slog,
+          onReport,
+        }),
+      ),
+    );
+  }
+
+  let resolveIdle!: () => void;
+  let rejectIdle!: (e: unknown) => void;
+  const idle = new Promise<void>((res, rej) => {
+    resolveIdle = res;
+    rejectIdle = rej;
+  });
+  idle.catch(() => undefined);
+
+  const subscription: Subscription = merge(...pipelines).subscribe({
+    next: (stored) => {
+      if (stored.length) server.broadcast(stored);
+    },
+    error: (err) => {
+      // Only the store can fail a pipeline (see ingestPolls): stop rather than run on a broken DB.
+      log.fatal({ err }, 'pipeline failed; shutting down');
+      rejectIdle(err);
+      void shutdown('pipeline failure').finally(() => process.exit(1));
+    },
+    complete: () => {
+      for (const s of sources) if (s.health.status !== 'failing') s.health.status = abort.signal.aborted ? 'stopped' : 'done';
+      resolveIdle();
+    },
+  });
+
+  log.info({ port: server.port, url: server.url, db: cfg.db, sources: sources.map((s) => s.cfg.id) }, `tickerpulse listening on ${server.url}`);
+
+  let stopping: Promise<void> | null = null;
+  function shutdown(reason = 'shutdown'): Promise<void> {
+    stopping ??= (async () => {
+      log.info({ reason }, 'shutting down: stopping sources');
+      // 1. Stop sources: no new polls or file reads start.
+      abort.abort();
+      // 2. Drain: let polls already in the pipeline finish classifying and commit.
+      const drained = await Promise.race([idle.then(() => true, () => true), sleep(cfg.limits.shutdownTimeout).then(() => false)]);
+      if (!drained) {
+        // Their source state was not committed either, so the next start fetches them again.
+        log.warn({ timeoutMs: cfg.limits.shutdownTimeout }, 'drain timed out; uncommitted polls will be fetched again on next start');
+      }
+      subscription.unsubscribe();
+      // 3. Close the worker threads.
+      await Promise.allSettled(sources.map((s) => s.worker.close()));
+      // 4. Final commit is done (each poll commits itself); fold the WAL into the main file.
+      try {
+        store.checkpoint();
+      } catch (err) {
+        log.error({ err }, 'WAL checkpoint failed');
+      }
+      // 5. Close client sockets with 1001 (going away) and the HTTP server.
+      await server.close();
+      store.close();
+      if (demoFeed) await demoFeed.close();
+      log.info('shutdown complete');
+    })();
+    return stopping;
+  }
+
+  return {
+    port: server.port,
+    url: server.url,
+    health,
+    shutdown,
+    idle,
+  };
+
+  function recordReport(s: RunningSource, r: IngestReport): void {
+    const h = s.health;
+    const st = r.poll.state;
+    if (st.lastPollAt !== undefined) h.lastPollAt = st.lastPollAt;
+    if (st.nextPollAt !== undefined) h.nextPollAt = st.nextPollAt;
+    h.items += r.stored.length;
+    h.duplicatesSkipped += r.duplicates;
+    h.deadLetters += r.failed.length;
+    if (r.poll.error || r.failed.length) {
+      h.errors++;
+      h.lastError = r.poll.error?.code ?? r.failed[0]?.code ?? null;
+    }
+    if (r.poll.error) h.consecutiveErrors = st.consecutiveErrors ?? h.consecutiveErrors + 1;
+    else if (r.failed.length) h.consecutiveErrors++;
+    else h.consecutiveErrors = 0;
+    h.status = statusFor(h.consecutiveErrors);
+  }
+}
+
+function createSource(sc: SourceConfig, ctx: SourceContext, cfg: Config): Observable<PollResult> {
+  switch (sc.kind) {
+    case 'rss':
+      return rssSource(
+        {
+          id: sc.id,
+          url: sc.url,
+          intervalMs: sc.interval,
+          userAgent: sc.userAgent,
+          limits: { timeoutMs: sc.timeout ?? cfg.limits.fetchTimeout, maxBodyBytes: sc.maxBodyBytes ?? cfg.limits.maxBodyBytes },
+        },
+        ctx,
+      );
+    case 'jsonl':
+      return jsonlSource({ id: sc.id, path: sc.path, chunkSize: sc.chunkSize }, ctx);
+    default:
+      throw new TickerpulseError('CONFIG_INVALID', `unknown source kind ${(sc as { kind: string }).kind}`);
+  }
+}

@@ -1,0 +1,74 @@
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { TickerpulseError, fromWireError } from '../lib/errors.js';
+import { workerFile } from '../lib/paths.js';
+import type { Prediction } from '../lib/types.js';
+import type { ClassifyReply, ClassifyWorkerData } from '../../workers/classify.js';
+
+export interface ClassifierPoolOptions {
+  /** Worker threads (default: one per core). */
+  threads?: number;
+  modelDir?: string;
+  intraOpNumThreads?: number;
+  /** Tasks waiting for a thread before run() rejects with WORKER_QUEUE_FULL (default 4 per thread). */
+  maxQueue?: number;
+}
+
+export interface BatchResult {
+  model: string;
+  predictions: Prediction[];
+}
+
+/**
+ * A pool of classify workers for bulk work (the `classify` CLI, eval, benchmarks). The daemon
+ * does not use it: there each source has its own single-thread pool (SourceWorker).
+ */
+export class ClassifierPool {
+  private readonly pool: Piscina;
+  readonly threads: number;
+  private readonly maxQueue: number;
+
+  constructor(opts: ClassifierPoolOptions = {}) {
+    this.threads = Math.max(1, opts.threads ?? availableParallelism());
+    const workerData: ClassifyWorkerData = { modelDir: opts.modelDir, intraOpNumThreads: opts.intraOpNumThreads ?? 1 };
+    this.maxQueue = opts.maxQueue ?? this.threads * 4;
+    this.pool = new Piscina({
+      filename: workerFile('classify'),
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      maxQueue: this.maxQueue,
+      idleTimeout: 60_000,
+      workerData,
+    });
+  }
+
+  async classify(texts: string[]): Promise<BatchResult> {
+    // Checked here rather than by parsing piscina's rejection text: callers branch on our code.
+    if (this.pool.queueSize >= this.maxQueue) {
+      throw new TickerpulseError('WORKER_QUEUE_FULL', `classifier queue is full (${this.maxQueue} batches waiting); wait for results before submitting more`, { retryable: true });
+    }
+    let reply: ClassifyReply;
+    try {
+      reply = (await this.pool.run({ texts }, { name: 'classify' })) as ClassifyReply;
+    } catch (err) {
+      throw workerFailure(err);
+    }
+    if (!reply.ok) throw fromWireError(reply);
+    return { model: reply.model, predictions: reply.predictions };
+  }
+
+  get queueSize(): number {
+    return this.pool.queueSize;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
+
+/** A rejection from piscina itself means the thread died or the queue was full, not a model error. */
+export function workerFailure(err: unknown): TickerpulseError {
+  if (err instanceof TickerpulseError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new TickerpulseError('WORKER_FAILED', `worker thread failed: ${message}`, { retryable: true, cause: err });
+}

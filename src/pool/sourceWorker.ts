@@ -1,0 +1,85 @@
+import { Piscina } from 'piscina';
+import { TickerpulseError, fromWireError } from '../lib/errors.js';
+import { workerFile } from '../lib/paths.js';
+import type { RawItem } from '../lib/types.js';
+import type { ClassifyReply, ClassifyWorkerData } from '../../workers/classify.js';
+import type { ParseReply, ParseTask } from '../../workers/source.js';
+import { workerFailure, type BatchResult } from './classifierPool.js';
+
+export interface SourceWorkerOptions {
+  sourceId: string;
+  modelDir?: string;
+  intraOpNumThreads?: number;
+  /** Tasks that may wait for the thread; the pipeline's own bound keeps it far below this. */
+  maxQueue: number;
+  /** V8 heap cap for the thread, so one hostile document cannot take the daemon's memory. */
+  maxHeapMb?: number;
+}
+
+/**
+ * A source's own worker thread: a piscina pool with exactly one thread. Piscina replaces a
+ * thread that dies; the task it was running rejects and the pipeline retries it.
+ */
+export class SourceWorker {
+  private readonly pool: Piscina;
+  private readonly maxQueue: number;
+  readonly sourceId: string;
+  private inFlight = 0;
+
+  constructor(opts: SourceWorkerOptions) {
+    this.sourceId = opts.sourceId;
+    this.maxQueue = opts.maxQueue;
+    const workerData: ClassifyWorkerData = {
+      sourceId: opts.sourceId,
+      modelDir: opts.modelDir,
+      intraOpNumThreads: opts.intraOpNumThreads ?? 1,
+    };
+    this.pool = new Piscina({
+      filename: workerFile('source'),
+      minThreads: 1,
+      maxThreads: 1,
+      maxQueue: opts.maxQueue,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      workerData,
+      resourceLimits: opts.maxHeapMb ? { maxOldGenerationSizeMb: opts.maxHeapMb } : undefined,
+    });
+  }
+
+  /** Tasks queued or running on this source's thread. */
+  get queueDepth(): number {
+    return this.inFlight;
+  }
+
+  private async run<R>(task: unknown, name: string, transferList?: ArrayBuffer[]): Promise<R> {
+    if (this.inFlight >= this.maxQueue + 1) {
+      throw new TickerpulseError('WORKER_QUEUE_FULL', `worker queue of source ${this.sourceId} is full (${this.maxQueue})`, { retryable: true });
+    }
+    this.inFlight++;
+    try {
+      return (await this.pool.run(task, { name, transferList })) as R;
+    } catch (err) {
+      throw workerFailure(err);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  async parseFeed(body: Uint8Array, meta: ParseTask['meta']): Promise<RawItem[]> {
+    // Copy into a buffer we own so it can be transferred (not cloned) to the thread.
+    const owned = new Uint8Array(body.byteLength);
+    owned.set(body);
+    const reply = await this.run<ParseReply>({ body: owned, meta } satisfies ParseTask, 'parseFeed', [owned.buffer]);
+    if (!reply.ok) throw fromWireError(reply);
+    return reply.items;
+  }
+
+  async classify(texts: string[]): Promise<BatchResult> {
+    const reply = await this.run<ClassifyReply>({ texts }, 'classify');
+    if (!reply.ok) throw fromWireError(reply);
+    return { model: reply.model, predictions: reply.predictions };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
