@@ -1,0 +1,122 @@
+/**
+ * `npm run bench`: throughput figures on this machine, written to docs/BENCHMARKS.md.
+ *   1. classification through the worker pool (batches of 64, one thread per core);
+ *   2. end-to-end replay: N JSONL items through a source's worker into SQLite (items/s, peak RSS).
+ * Options: --items N (replay size, default 200000), --texts N (classification texts, default 500000),
+ *          --no-write (print only).
+ * Benchmarks, not tests: the machine is shared, so figures vary run to run; we report the best of
+ * a few rounds for the pool figure and the single run for the replay.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ClassifierPool } from '../../src/pool/classifierPool.js';
+import { resolveConfig } from '../../src/config/load.js';
+import { startDaemon } from '../../src/daemon/daemon.js';
+import { createLogger } from '../../src/lib/log.js';
+import { dataDir, packageRoot } from '../../src/lib/paths.js';
+import { ItemStore } from '../../src/store/itemStore.js';
+
+const { values } = parseArgs({
+  options: { items: { type: 'string', default: '200000' }, texts: { type: 'string', default: '500000' }, write: { type: 'boolean', default: true }, 'no-write': { type: 'boolean' } },
+});
+const replayItems = Number(values.items);
+const textCount = Number(values.texts);
+
+function corpus(): string[] {
+  const lines = readFileSync(join(dataDir, 'demo', 'headlines.jsonl'), 'utf8').split('\n').filter(Boolean);
+  return lines.map((l) => (JSON.parse(l) as { title: string }).title);
+}
+
+async function benchPool(texts: string[]): Promise<{ perSec: number; threads: number; rounds: number[] }> {
+  const pool = new ClassifierPool({ maxQueue: 64 });
+  const batch = 64;
+  const batches: string[][] = [];
+  for (let i = 0; i < textCount; i += batch) {
+    const b: string[] = [];
+    for (let k = 0; k < batch; k++) b.push(texts[(i + k) % texts.length] + ` #${i + k}`);
+    batches.push(b);
+  }
+  await Promise.all(Array.from({ length: pool.threads * 2 }, () => pool.classify(batches[0].slice())));
+  const rounds: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const t0 = process.hrtime.bigint();
+    let next = 0;
+    const inFlight = pool.threads * 4;
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (next < batches.length) await pool.classify(batches[next++]);
+      }),
+    );
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    rounds.push(Math.round((batches.length * batch) / secs));
+  }
+  await pool.close();
+  return { perSec: Math.max(...rounds), threads: pool.threads, rounds };
+}
+
+async function benchReplay(texts: string[]): Promise<{ perSec: number; peakRssMb: number; seconds: number; stored: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tp-bench-'));
+  const file = join(dir, 'replay.jsonl');
+  const out = createWriteStream(file);
+  const t0Date = Date.parse('2026-01-01T00:00:00Z');
+  for (let i = 0; i < replayItems; i++) {
+    const line = JSON.stringify({ id: `b${i}`, title: `${texts[i % texts.length]} (${i})`, publishedAt: new Date(t0Date + i * 1000).toISOString() }) + '\n';
+    if (!out.write(line)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  const db = join(dir, 'bench.db');
+  const cfg = resolveConfig({ db, server: { host: '127.0.0.1', port: 0 }, sources: [{ id: 'replay', kind: 'jsonl', path: file }] });
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
+  const t0 = process.hrtime.bigint();
+  const daemon = await startDaemon(cfg, { log: createLogger({ level: 'warn', pretty: false, destination: 2 }) });
+  await daemon.idle;
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  clearInterval(sampler);
+  await daemon.shutdown('bench done');
+  const store = ItemStore.open(db, { readonly: true });
+  const stored = store.countItems();
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { perSec: Math.round(replayItems / seconds), peakRssMb: Math.round(peak / 2 ** 20), seconds, stored };
+}
+
+const texts = corpus();
+const pool = await benchPool(texts);
+console.log(`classification through the worker pool: ${pool.perSec.toLocaleString('en')} headlines/s (${pool.threads} threads, batches of 64; rounds ${pool.rounds.join(', ')})`);
+const replay = await benchReplay(texts);
+console.log(`end-to-end JSONL replay → SQLite: ${replay.perSec.toLocaleString('en')} items/s (${replayItems} items in ${replay.seconds.toFixed(2)} s, ${replay.stored} stored), peak RSS ${replay.peakRssMb} MiB`);
+if (replay.stored !== replayItems) {
+  console.error(`replay stored ${replay.stored} of ${replayItems} items`);
+  process.exitCode = 1;
+}
+
+if (values.write && !values['no-write']) {
+  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  const md = `# Benchmarks
+
+Measured by \`npm run bench\` (source: test/bench/run.ts), which rewrites this file. The machine is
+shared, so figures vary from run to run by ±20 %; the classification figure is the best of three rounds.
+
+- Date: ${new Date().toISOString()}
+- tickerpulse ${pkg.version}, Node.js ${process.version}, ${process.platform}/${process.arch}
+- Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB RAM
+- Command: \`npm run bench -- --items ${replayItems} --texts ${textCount}\`
+
+| what | result | target |
+|---|---|---|
+| Classification through the worker pool (${pool.threads} threads, batches of 64, ${textCount.toLocaleString('en')} headlines; rounds ${pool.rounds.map((r) => r.toLocaleString('en')).join(' / ')}) | **${pool.perSec.toLocaleString('en')} headlines/s** | ≥ 50,000 |
+| End-to-end replay: ${replayItems.toLocaleString('en')} JSONL items → the source's worker (parse-free path: classify) → SQLite (one transaction per 500-item chunk) | **${replay.perSec.toLocaleString('en')} items/s** (${replay.seconds.toFixed(2)} s) | ≥ 20,000 |
+| Peak RSS of the daemon process (main + worker threads) during the replay | ${replay.peakRssMb} MiB | |
+
+The end-to-end figure includes daemon start-up (opening SQLite, spawning the source's worker
+thread, loading the ONNX model), dedupe lookups, classification, the SQLite commits and
+broadcasting to (zero) WebSocket clients.
+`;
+  writeFileSync(join(packageRoot, 'docs', 'BENCHMARKS.md'), md);
+  console.log('wrote docs/BENCHMARKS.md');
+}
