@@ -41,7 +41,10 @@ export interface PollResult {
   items: RawItem[];
   /** Fields to persist with the items; omitted fields keep their stored values. */
   state: Partial<SourceState>;
-  /** Set when the poll failed: the items list is then empty and the error is counted. */
+  /**
+   * Set when the poll failed (items is then empty) or partly failed (e.g. a JSONL chunk with
+   * some invalid lines: its good items are still stored). Counted as an error either way.
+   */
   error?: { code: string; message: string };
 }
 
