@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'WORKER_FAILED'
   | 'WORKER_QUEUE_FULL'
   | 'STORE_FAILED'
+  | 'SERVER_FAILED'
   | 'DATA_MISSING'
   | 'INTERNAL';
 
