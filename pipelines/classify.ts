@@ -11,6 +11,8 @@ export interface ClassifyOptions {
   /** Tries per batch before it is split (and, for a single item, given up). */
   attempts: number;
   fetchedAt: string;
+  /** Batches of one poll in flight on the worker at once (keeps the thread busy while replies are handled). */
+  concurrency?: number;
   /** Delay before retry n (1-based); injectable for tests. */
   backoffMs?: (attempt: number) => number;
 }
@@ -40,14 +42,24 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * item ends up alone in the dead-letter list instead of taking its 63 neighbours with it.
  */
 export async function classifyItems(items: readonly RawItem[], classifier: BatchClassifier, opts: ClassifyOptions): Promise<ClassifyOutcome> {
-  const outcome: ClassifyOutcome = { classified: [], failed: [] };
   const backoff = opts.backoffMs ?? ((n: number) => Math.min(2000, 50 * 2 ** n));
-  for (let i = 0; i < items.length; i += opts.batchSize) {
-    await classifyBatch(items.slice(i, i + opts.batchSize), opts.attempts);
-  }
-  return outcome;
+  const batches: RawItem[][] = [];
+  for (let i = 0; i < items.length; i += opts.batchSize) batches.push(items.slice(i, i + opts.batchSize));
+  // Each batch collects into its own slot so the output keeps input order whatever finishes first.
+  const results: ClassifyOutcome[] = batches.map(() => ({ classified: [], failed: [] }));
+  let next = 0;
+  const lanes = Math.max(1, Math.min(opts.concurrency ?? 1, batches.length));
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (next < batches.length) {
+        const k = next++;
+        await classifyBatch(batches[k], opts.attempts, results[k]);
+      }
+    }),
+  );
+  return { classified: results.flatMap((r) => r.classified), failed: results.flatMap((r) => r.failed) };
 
-  async function classifyBatch(batch: RawItem[], attempts: number): Promise<void> {
+  async function classifyBatch(batch: RawItem[], attempts: number, outcome: ClassifyOutcome): Promise<void> {
     let lastErr: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
@@ -55,7 +67,26 @@ export async function classifyItems(items: readonly RawItem[], classifier: Batch
         if (predictions.length !== batch.length) {
           throw new TickerpulseError('MODEL_RUN_FAILED', `worker returned ${predictions.length} predictions for ${batch.length} texts`);
         }
-        batch.forEach((item, k) => outcome.classified.push({ ...item, ...predictions[k], source: opts.source, fetchedAt: opts.fetchedAt, model }));
+        batch.forEach((item, k) => {
+          const p = predictions[k];
+          // Built field by field: object spread of structured-clone results is slow on this hot path.
+          outcome.classified.push({
+            guid: item.guid,
+            url: item.url,
+            title: item.title,
+            summary: item.summary,
+            publishedAt: item.publishedAt,
+            dateMissing: item.dateMissing,
+            label: p.label,
+            pNeg: p.pNeg,
+            pNeu: p.pNeu,
+            pPos: p.pPos,
+            score: p.score,
+            source: opts.source,
+            fetchedAt: opts.fetchedAt,
+            model,
+          });
+        });
         return;
       } catch (err) {
         lastErr = err;
@@ -65,8 +96,8 @@ export async function classifyItems(items: readonly RawItem[], classifier: Batch
     if (batch.length > 1) {
       const mid = Math.ceil(batch.length / 2);
       // Halves get one try each: the full batch already spent the retries on transient causes.
-      await classifyBatch(batch.slice(0, mid), 1);
-      await classifyBatch(batch.slice(mid), 1);
+      await classifyBatch(batch.slice(0, mid), 1, outcome);
+      await classifyBatch(batch.slice(mid), 1, outcome);
       return;
     }
     const message = lastErr instanceof Error ? lastErr.message : String(lastErr);

@@ -1,4 +1,4 @@
-import { concatMap, type OperatorFunction } from 'rxjs';
+import { concatMap, map, type OperatorFunction } from 'rxjs';
 import type { Logger } from '../src/lib/log.js';
 import type { ClassifiedItem, PollResult, SourceState, StoredItem } from '../src/lib/types.js';
 import { classifyItems, type BatchClassifier, type FailedItem } from './classify.js';
@@ -39,31 +39,53 @@ export interface IngestOptions {
  * in-memory validators (ETag, cursor) run ahead of what was committed.
  */
 export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, StoredItem[]> {
-  return concatMap(async (poll) => {
-    try {
-      const known = poll.items.length ? opts.store.knownGuids(opts.sourceId, poll.items.map((i) => i.guid)) : new Set<string>();
-      const fresh = dropKnown(poll.items, known);
-      const fetchedAt = poll.state.lastPollAt ?? new Date().toISOString();
-      const { classified, failed } = await classifyItems(fresh, opts.classifier, {
-        source: opts.sourceId,
-        batchSize: opts.batchSize,
-        attempts: opts.attempts,
-        fetchedAt,
-      });
-      if (failed.length) {
-        opts.log.error({ failed: failed.length, code: failed[0].code }, 'items could not be classified; recorded as dead letters');
-        opts.store.addDeadLetters(
-          opts.sourceId,
-          failed.map((f) => ({ guid: f.item.guid, payload: f.item, code: f.code, message: f.message, attempts: f.attempts })),
-        );
-      }
-      const error = poll.error ?? (failed.length ? { code: failed[0].code, message: `${failed.length} item(s) failed classification: ${failed[0].message}` } : undefined);
-      const state = failed.length && !poll.error ? { ...poll.state, lastError: failed[0].code } : poll.state;
-      const stored = opts.store.commitPoll(opts.sourceId, classified, state, error);
-      opts.onReport?.({ poll, stored, duplicates: poll.items.length - fresh.length, failed });
-      return stored;
-    } finally {
-      opts.gate.release();
+  // Two stages so the source's worker never idles while the main thread commits: a poll starts
+  // classifying as soon as it arrives (at most gate.capacity polls at once, bounded by the
+  // PollGate), while commits happen strictly in arrival order. Two overlapping polls of a feed
+  // may both classify an item; the store's ON CONFLICT keeps one and reports only new rows.
+  return (polls$) =>
+    polls$.pipe(
+      map((poll) => {
+        const work = prepare(poll);
+        work.catch(() => undefined); // surfaced, in order, by the commit stage below
+        return { poll, work };
+      }),
+      concatMap(async ({ poll, work }) => {
+        try {
+          return commit(poll, await work);
+        } finally {
+          opts.gate.release();
+        }
+      }),
+    );
+
+  async function prepare(poll: PollResult): Promise<{ fresh: number; classified: ClassifiedItem[]; failed: FailedItem[] }> {
+    const known = poll.items.length ? opts.store.knownGuids(opts.sourceId, poll.items.map((i) => i.guid)) : new Set<string>();
+    const fresh = dropKnown(poll.items, known);
+    const fetchedAt = poll.state.lastPollAt ?? new Date().toISOString();
+    const { classified, failed } = await classifyItems(fresh, opts.classifier, {
+      source: opts.sourceId,
+      batchSize: opts.batchSize,
+      attempts: opts.attempts,
+      fetchedAt,
+      concurrency: 2,
+    });
+    return { fresh: fresh.length, classified, failed };
+  }
+
+  function commit(poll: PollResult, r: { fresh: number; classified: ClassifiedItem[]; failed: FailedItem[] }): StoredItem[] {
+    const { classified, failed } = r;
+    if (failed.length) {
+      opts.log.error({ failed: failed.length, code: failed[0].code }, 'items could not be classified; recorded as dead letters');
+      opts.store.addDeadLetters(
+        opts.sourceId,
+        failed.map((f) => ({ guid: f.item.guid, payload: f.item, code: f.code, message: f.message, attempts: f.attempts })),
+      );
     }
-  });
+    const error = poll.error ?? (failed.length ? { code: failed[0].code, message: `${failed.length} item(s) failed classification: ${failed[0].message}` } : undefined);
+    const state = failed.length && !poll.error ? { ...poll.state, lastError: failed[0].code } : poll.state;
+    const stored = opts.store.commitPoll(opts.sourceId, classified, state, error);
+    opts.onReport?.({ poll, stored, duplicates: poll.items.length - r.fresh, failed });
+    return stored;
+  }
 }

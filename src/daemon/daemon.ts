@@ -58,7 +58,9 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
 
   const health = (): Record<string, unknown> => {
     const list = sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth }));
-    const degraded = list.some((s) => s.status === 'failing');
+    // One broken feed must not make a liveness probe restart the whole monitor: the daemon
+    // reports degraded only when every source is failing (the server adds the DB check).
+    const degraded = list.length > 0 && list.every((s) => s.status === 'failing');
     return { status: degraded ? 'degraded' : 'ok', startedAt, sources: list };
   };
 

@@ -61,12 +61,16 @@ export function parseFilterText(name: string, text: string): string {
   return text;
 }
 
+const CANONICAL_RE = /^[1-9]\d{3}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 /**
  * Canonical stored time: `Date#toISOString()` (UTC, milliseconds, `Z`), so that text order is
  * time order in SQL. Returns null for anything unparseable or outside years 1000–9999 (whose
  * ISO form would not sort as text).
  */
 export function canonicalTime(value: string | null | undefined): string | null {
+  // Hot path (every stored item): times from our own sources are already canonical.
+  if (typeof value === 'string' && CANONICAL_RE.test(value) && Number.isFinite(Date.parse(value))) return value;
   if (value === null || value === undefined || value === '') return null;
   const ms = Date.parse(value);
   if (!Number.isFinite(ms)) return null;
