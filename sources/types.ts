@@ -1,5 +1,6 @@
 import type { Logger } from '../src/lib/log.js';
 import type { RawItem, SourceState } from '../src/lib/types.js';
+import type { HostBudget } from './hostBudget.js';
 
 /** What the fetching side knows about a feed body; passed to the worker with the raw bytes. */
 export interface FeedMeta {
@@ -11,6 +12,20 @@ export interface FeedMeta {
   fetchedAt: string;
 }
 
+/** What a feed parser found: the items, plus channel metadata the scheduler uses. */
+export interface ParsedFeed {
+  items: RawItem[];
+  /** RSS `<channel><ttl>` in minutes (a floor on the next poll), null when absent or invalid. */
+  ttlMinutes: number | null;
+}
+
+/** Time as a source sees it; injectable so schedule tests need no real waiting. */
+export interface SourceClock {
+  now(): number;
+  /** Resolves true after `ms`, or false as soon as `signal` aborts. */
+  sleep(ms: number, signal: AbortSignal): Promise<boolean>;
+}
+
 export interface SourceContext {
   log: Logger;
   /** Aborted on shutdown: stop polling/reading, complete the observable. */
@@ -19,29 +34,43 @@ export interface SourceContext {
   state: SourceState | null;
   /**
    * Runs on this source's worker thread; rejects with a TickerpulseError
-   * (codes FEED_PARSE_FAILED, FEED_NOT_A_FEED, FEED_EMPTY...).
+   * (codes FEED_PARSE_FAILED, FEED_NOT_A_FEED, FEED_EMPTY...). Returns the items, or a
+   * ParsedFeed when the parser also reports channel metadata (the source worker does).
    */
-  parseFeed(body: Uint8Array, meta: FeedMeta): Promise<RawItem[]>;
+  parseFeed(body: Uint8Array, meta: FeedMeta): Promise<RawItem[] | ParsedFeed>;
   /**
    * Bounded queue between this source and the pipeline: await before each emission;
    * resolves when there is room. Overflow policy = the source pauses.
    */
   waitForRoom(): Promise<void>;
+  /** Per-host concurrency / rate budget shared by every polling source of the daemon (none: unlimited). */
+  hostBudget?: HostBudget;
+  /** Defaults to the real clock (`Date.now`, `sleepUnlessAborted`). */
+  clock?: SourceClock;
+  /** Jitter source in [0, 1); defaults to Math.random. */
+  random?: () => number;
 }
 
 export interface HttpLimits {
-  /** Total time for one request: connect + headers + whole body. */
+  /** Total time for one fetch: connect + headers + whole body, redirects included (not the wait for a host-budget slot). */
   timeoutMs: number;
   /** Maximum body size in bytes, counted after decompression while streaming. */
   maxBodyBytes: number;
+  /** Time to resolve the name and establish the connection (TCP, and TLS for https); default 10 s. */
+  connectTimeoutMs?: number;
 }
 
 export interface RssSourceConfig {
   id: string;
   url: string;
   intervalMs: number;
+  /** Sent as User-Agent; default DEFAULT_USER_AGENT (names the project and its version). */
   userAgent?: string;
   limits: HttpLimits;
+  /** Allow loopback / private / link-local targets (default false: SSRF_BLOCKED). */
+  allowPrivateNetworks?: boolean;
+  /** Upper bound of the error backoff (default 1 h; never below intervalMs). */
+  maxBackoffMs?: number;
 }
 
 export interface JsonlSourceConfig {
@@ -75,6 +104,12 @@ export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T |
     );
   });
 }
+
+/** The real clock (the default of SourceContext.clock). */
+export const realClock: SourceClock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => sleepUnlessAborted(ms, signal),
+};
 
 /** Sleep `ms`, returning early (false) when `signal` aborts; true when the time elapsed. */
 export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<boolean> {

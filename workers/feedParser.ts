@@ -15,9 +15,9 @@ import iconv from 'iconv-lite';
 import Parser from 'rss-parser';
 import { TickerpulseError } from '../src/lib/errors.js';
 import type { RawItem } from '../src/lib/types.js';
-import type { FeedMeta } from '../sources/types.js';
+import type { FeedMeta, ParsedFeed } from '../sources/types.js';
 
-export type { FeedMeta };
+export type { FeedMeta, ParsedFeed };
 
 /** Longest summary kept, in characters (UTF-16 code units); longer ones end with "…". */
 export const SUMMARY_MAX_CHARS = 2000;
@@ -41,10 +41,20 @@ export const MAX_FUTURE_SKEW_MS = 24 * 60 * 60 * 1000;
  * (a gzipped body that inflates past MAX_GUNZIPPED_BYTES).
  */
 export async function parseFeedDocument(body: Uint8Array, meta: FeedMeta): Promise<RawItem[]> {
+  return (await parseFeedDocumentWithMeta(body, meta)).items;
+}
+
+/**
+ * `parseFeedDocument` plus channel metadata the poll scheduler uses: the RSS `<ttl>` (minutes),
+ * null when absent, not a positive integer, or the document is Atom/RDF. Same errors.
+ */
+export async function parseFeedDocumentWithMeta(body: Uint8Array, meta: FeedMeta): Promise<ParsedFeed> {
   const text = decodeFeedBody(body, meta.contentType);
   const xml = prepareXml(text);
   const feed = await runRssParser(xml);
-  return normalizeItems(feed.items as unknown as FeedItem[], meta);
+  const ttl = textOf((feed as { ttl?: unknown }).ttl).trim();
+  const ttlMinutes = /^\d{1,9}$/.test(ttl) && Number(ttl) > 0 ? Number(ttl) : null;
+  return { items: normalizeItems(feed.items as unknown as FeedItem[], meta), ttlMinutes };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 import { workerData } from 'node:worker_threads';
 import { toWireError, type WireError } from '../src/lib/errors.js';
 import type { RawItem } from '../src/lib/types.js';
-import { parseFeedDocument } from './feedParser.js';
+import { parseFeedDocumentWithMeta } from './feedParser.js';
 import { maybeInjectFault } from './faults.js';
 
 export { classify } from './classify.js';
@@ -17,13 +17,14 @@ export interface ParseTask {
   meta: { contentType: string | null; url: string; fetchedAt: string };
 }
 
-export type ParseReply = { ok: true; items: RawItem[] } | WireError;
+/** `ttlMinutes`: the RSS channel <ttl> (null when absent), a floor on the next poll. */
+export type ParseReply = { ok: true; items: RawItem[]; ttlMinutes: number | null } | WireError;
 
 export async function parseFeed(task: ParseTask): Promise<ParseReply> {
   try {
     maybeInjectFault('parse', (workerData ?? {}) as { sourceId?: string });
-    const items = await parseFeedDocument(task.body, task.meta);
-    return { ok: true, items };
+    const { items, ttlMinutes } = await parseFeedDocumentWithMeta(task.body, task.meta);
+    return { ok: true, items, ttlMinutes };
   } catch (err) {
     return toWireError(err, 'FEED_PARSE_FAILED');
   }

@@ -65,6 +65,13 @@ const httpUrl = z
     }
   }, 'must be an absolute http:// or https:// URL');
 
+/** A User-Agent header value: printable ASCII only (no header injection). */
+const userAgent = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^[\x20-\x7e]+$/, 'must be printable ASCII on one line');
+
 /** RSS 2.0 / Atom 1.0 / RSS 1.0 feed polled over HTTP. */
 export const rssSourceSchema = z
   .object({
@@ -75,13 +82,20 @@ export const rssSourceSchema = z
     interval: duration('1s', '7d').default(5 * 60_000),
     /** Overrides limits.fetchTimeout for this source. */
     timeout: duration('100ms', '5m').optional(),
+    /** Overrides limits.connectTimeout for this source. */
+    connectTimeout: duration('100ms', '5m').optional(),
     /** Overrides limits.maxBodyBytes for this source. */
     maxBodyBytes: byteSize(1 << 30).optional(),
-    /** Sent as User-Agent (some publishers ask for a contact address in it). */
-    userAgent: z.string().min(1).max(512).optional(),
+    /** Sent as User-Agent; overrides the top-level userAgent (some publishers ask for a contact address in it). */
+    userAgent: userAgent.optional(),
+    /** Allow loopback / private / link-local addresses (a feed on the LAN). Off: such targets are SSRF_BLOCKED. */
+    allowPrivateNetworks: z.boolean().default(false),
     enabled: z.boolean().default(true),
   })
   .strict();
+
+/** `kind: atom` is an alias of `kind: rss` (the same parser reads RSS, Atom and RDF); normalized to rss. */
+const atomSourceSchema = rssSourceSchema.extend({ kind: z.literal('atom') });
 
 /** A JSON Lines file read once (replay); objects with title (or text) and optional id, url, publishedAt, summary. */
 export const jsonlSourceSchema = z
@@ -95,12 +109,28 @@ export const jsonlSourceSchema = z
   })
   .strict();
 
-export const sourceSchema = z.discriminatedUnion('kind', [rssSourceSchema, jsonlSourceSchema]);
+export const sourceSchema = z
+  .discriminatedUnion('kind', [rssSourceSchema, atomSourceSchema, jsonlSourceSchema])
+  .transform((s) => (s.kind === 'atom' ? { ...s, kind: 'rss' as const } : s));
+
+/** Request budget of one host, shared by every source polling it. */
+export const hostLimitSchema = z
+  .object({
+    /** Requests in flight at once (default 4, or the "*" entry's value). */
+    maxConcurrent: z.number().int().min(1).max(64).optional(),
+    /** Request starts per second; fractions allowed, 0.5 = one every 2 s (default 5, or the "*" entry's value). */
+    maxPerSecond: z.number().min(0.01).max(1000).optional(),
+  })
+  .strict();
 
 export const limitsSchema = z
   .object({
-    /** Total deadline of one feed fetch (connect + headers + body). */
+    /** Total deadline of one feed fetch (connect + headers + body, redirects included). */
     fetchTimeout: duration('100ms', '5m').default(20_000),
+    /** Time to resolve a feed host and connect to it (TCP, and TLS for https). */
+    connectTimeout: duration('100ms', '5m').default(10_000),
+    /** Upper bound of the error backoff of a polling source (never below its interval). */
+    maxBackoff: duration('1s', '7d').default(60 * 60_000),
     /** Largest feed body accepted, counted after decompression. */
     maxBodyBytes: byteSize(1 << 30).default(10 * 1024 * 1024),
     /** Items per classification batch sent to a source's worker. */
@@ -142,6 +172,13 @@ export const configSchema = z
       .strict()
       .prefault({}),
     limits: limitsSchema.prefault({}),
+    /** User-Agent of every polling source without its own (default: tickerpulse/<version> (+project URL)). */
+    userAgent: userAgent.optional(),
+    /**
+     * Per-host request budgets shared by all sources on that host, keyed by host name (no port);
+     * the "*" entry sets the default for every other host (4 concurrent, 5 per second).
+     */
+    hosts: z.record(z.string().regex(/^(\*|[^\s/:]+|\[[0-9A-Fa-f:.]+\])$/, 'must be a host name (no scheme, port or path) or "*"'), hostLimitSchema).default({}),
     sources: z.array(sourceSchema).default([]),
   })
   .strict();
@@ -151,3 +188,4 @@ export type SourceConfig = z.output<typeof sourceSchema>;
 export type RssSourceConfig = z.output<typeof rssSourceSchema>;
 export type JsonlSourceConfig = z.output<typeof jsonlSourceSchema>;
 export type Limits = z.output<typeof limitsSchema>;
+export type HostLimitConfig = z.output<typeof hostLimitSchema>;

@@ -10,6 +10,7 @@ import { startDemoFeed } from '../demo/demoFeed.js';
 import { rssSource } from '../../sources/rss.js';
 import { jsonlSource } from '../../sources/jsonl.js';
 import type { SourceContext } from '../../sources/types.js';
+import { HostBudget } from '../../sources/hostBudget.js';
 import { PollGate } from '../../pipelines/gate.js';
 import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
 import { initialHealth, statusFor, type SourceHealth } from './sourceHealth.js';
@@ -52,7 +53,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   const sourceConfigs: SourceConfig[] = cfg.sources.filter((s) => s.enabled);
   if (opts.demo) {
     demoFeed = await startDemoFeed({});
-    sourceConfigs.push({ id: 'demo', kind: 'rss', url: demoFeed.url, interval: opts.demoIntervalMs ?? 5000, enabled: true });
+    sourceConfigs.push({ id: 'demo', kind: 'rss', url: demoFeed.url, interval: opts.demoIntervalMs ?? 5000, allowPrivateNetworks: true, enabled: true });
     log.info({ url: demoFeed.url }, 'demo feed serving the shipped demo corpus on loopback');
   }
 
@@ -67,6 +68,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   const server = await startServer({ host: cfg.server.host, port: cfg.server.port, store, health, log: log.child({ component: 'server' }) });
 
   const pipelines: Observable<StoredItem[]>[] = [];
+  const hostBudget = HostBudget.fromConfig(cfg.hosts);
   for (const sc of sourceConfigs) {
     const slog = log.child({ source: sc.id });
     const persisted = store.getSourceState(sc.id);
@@ -86,6 +88,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       state: persisted,
       parseFeed: (body, meta) => worker.parseFeed(body, meta),
       waitForRoom: () => gate.waitForRoom(),
+      hostBudget,
     };
     const raw$ = createSource(sc, ctx, cfg);
     const onReport = (r: IngestReport) => recordReport(running, r);
@@ -196,8 +199,14 @@ function createSource(sc: SourceConfig, ctx: SourceContext, cfg: Config): Observ
           id: sc.id,
           url: sc.url,
           intervalMs: sc.interval,
-          userAgent: sc.userAgent,
-          limits: { timeoutMs: sc.timeout ?? cfg.limits.fetchTimeout, maxBodyBytes: sc.maxBodyBytes ?? cfg.limits.maxBodyBytes },
+          userAgent: sc.userAgent ?? cfg.userAgent,
+          allowPrivateNetworks: sc.allowPrivateNetworks,
+          maxBackoffMs: cfg.limits.maxBackoff,
+          limits: {
+            timeoutMs: sc.timeout ?? cfg.limits.fetchTimeout,
+            connectTimeoutMs: sc.connectTimeout ?? cfg.limits.connectTimeout,
+            maxBodyBytes: sc.maxBodyBytes ?? cfg.limits.maxBodyBytes,
+          },
         },
         ctx,
       );

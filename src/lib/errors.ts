@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'FEED_PARSE_FAILED'
   | 'FEED_NOT_A_FEED'
   | 'FEED_EMPTY'
+  | 'SSRF_BLOCKED'
+  | 'TOO_MANY_REDIRECTS'
   | 'SOURCE_FAILED'
   | 'WORKER_FAILED'
   | 'WORKER_QUEUE_FULL'

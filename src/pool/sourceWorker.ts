@@ -1,9 +1,9 @@
 import { Piscina } from 'piscina';
 import { TickerpulseError, fromWireError } from '../lib/errors.js';
 import { workerFile } from '../lib/paths.js';
-import type { RawItem } from '../lib/types.js';
 import type { ClassifyReply, ClassifyWorkerData } from '../../workers/classify.js';
 import type { ParseReply, ParseTask } from '../../workers/source.js';
+import type { ParsedFeed } from '../../sources/types.js';
 import { workerFailure, type BatchResult } from './classifierPool.js';
 
 export interface SourceWorkerOptions {
@@ -64,13 +64,13 @@ export class SourceWorker {
     }
   }
 
-  async parseFeed(body: Uint8Array, meta: ParseTask['meta']): Promise<RawItem[]> {
+  async parseFeed(body: Uint8Array, meta: ParseTask['meta']): Promise<ParsedFeed> {
     // Copy into a buffer we own so it can be transferred (not cloned) to the thread.
     const owned = new Uint8Array(body.byteLength);
     owned.set(body);
     const reply = await this.run<ParseReply>({ body: owned, meta } satisfies ParseTask, 'parseFeed', [owned.buffer]);
     if (!reply.ok) throw fromWireError(reply);
-    return reply.items;
+    return { items: reply.items, ttlMinutes: reply.ttlMinutes ?? null };
   }
 
   async classify(texts: string[]): Promise<BatchResult> {

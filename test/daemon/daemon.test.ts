@@ -39,7 +39,7 @@ function safeRows(dir: string, source?: string) {
   }
 }
 
-const rss = (id: string, feed: FeedServer, interval = '1s') => ({ id, kind: 'rss', url: feed.url, interval });
+const rss = (id: string, feed: FeedServer, interval = '1s') => ({ id, kind: 'rss', url: feed.url, interval, allowPrivateNetworks: true });
 
 test('each served item is stored once, pushed live, survives a restart without duplicates, and ?since resumes with no gap', async () => {
   const dir = tmp();

@@ -94,7 +94,8 @@ function makeCtx(state: Partial<SourceState> | null = null): { ctx: SourceContex
 }
 
 function cfg(url: string, over: Partial<RssSourceConfig> = {}): RssSourceConfig {
-  return { id: 'test', url, intervalMs: 50, limits: { timeoutMs: 3000, maxBodyBytes: 5 * 1024 * 1024 }, ...over };
+  // The fixture server is on loopback: the SSRF guard would refuse it without the flag.
+  return { id: 'test', url, intervalMs: 50, allowPrivateNetworks: true, limits: { timeoutMs: 3000, maxBodyBytes: 5 * 1024 * 1024 }, ...over };
 }
 
 interface Run {

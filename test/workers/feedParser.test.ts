@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -12,6 +14,7 @@ import {
   cleanText,
   parseFeedDate,
   parseFeedDocument,
+  parseFeedDocumentWithMeta,
   SUMMARY_MAX_CHARS,
   type FeedMeta,
 } from '../../workers/feedParser.js';
@@ -369,5 +372,143 @@ describe('helpers', () => {
     assert.equal(cleanText('P/E < 10 & rising'), 'P/E < 10 & rising');
     assert.equal(cleanText('Apple Inc &lt;AAPL.O&gt; and <AAPL> rose'), 'Apple Inc <AAPL.O> and <AAPL> rose');
     assert.equal(cleanText('<div type="text/xml"><act>34</act><file-number>001</file-number></div>'), '34 001');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Charsets decoded exactly, hostile DTDs refused without touching the file system, channel ttl
+// ---------------------------------------------------------------------------------------------
+
+function encodedDoc(title: string, charset: string, declared: string | null): Buffer {
+  const decl = declared ? `<?xml version="1.0" encoding="${declared}"?>\n` : '<?xml version="1.0"?>\n';
+  const doc = `${decl}<rss version="2.0"><channel><title>c</title><item><title>${title}</title><link>http://x.example/1</link></item></channel></rss>`;
+  return iconv.encode(doc, charset);
+}
+
+describe('charsets decode to exactly the expected titles (no U+FFFD)', () => {
+  const cases: { name: string; title: string; body: Buffer; contentType: string }[] = [
+    { name: 'windows-1251 from the header', title: 'Газпром нефть увеличила добычу на 5%', body: encodedDoc('Газпром нефть увеличила добычу на 5%', 'windows-1251', null), contentType: 'application/rss+xml; charset=windows-1251' },
+    { name: 'windows-1251 from the declaration', title: 'Сбербанк: прибыль выросла «на треть»', body: encodedDoc('Сбербанк: прибыль выросла «на треть»', 'windows-1251', 'windows-1251'), contentType: 'text/xml' },
+    { name: 'ISO-8859-1 from the header', title: 'Société Générale: résultats à Zürich ±2 %', body: encodedDoc('Société Générale: résultats à Zürich ±2 %', 'latin1', null), contentType: 'text/xml; charset=ISO-8859-1' },
+    { name: 'ISO-8859-1 from the declaration', title: 'Nestlé übertrifft Erwartungen; Ålesund ½ år', body: encodedDoc('Nestlé übertrifft Erwartungen; Ålesund ½ år', 'latin1', 'ISO-8859-1'), contentType: 'application/xml' },
+    {
+      name: 'UTF-16 LE with a BOM',
+      title: 'Toyota 純利益 — “record” €5bn',
+      body: Buffer.concat([Buffer.from([0xff, 0xfe]), iconv.encode(encodedDoc('Toyota 純利益 — “record” €5bn', 'utf8', 'UTF-16').toString('utf8'), 'utf16le')]),
+      contentType: 'application/rss+xml',
+    },
+    {
+      name: 'UTF-16 BE with a BOM',
+      title: 'Samsung 영업이익 급증 — 𝟓 trillion',
+      body: Buffer.concat([Buffer.from([0xfe, 0xff]), iconv.encode(encodedDoc('Samsung 영업이익 급증 — 𝟓 trillion', 'utf8', 'UTF-16').toString('utf8'), 'utf16be')]),
+      contentType: 'text/xml; charset=utf-8', // a wrong header loses to the BOM
+    },
+    {
+      name: 'UTF-16 BE without a BOM, sniffed from "<?"',
+      title: 'Ørsted cuts outlook',
+      body: iconv.encode(encodedDoc('Ørsted cuts outlook', 'utf8', 'UTF-16BE').toString('utf8'), 'utf16be'),
+      contentType: 'text/xml',
+    },
+    { name: 'Shift_JIS from the header', title: 'トヨタ自動車、純利益が過去最高に', body: encodedDoc('トヨタ自動車、純利益が過去最高に', 'Shift_JIS', null), contentType: 'application/rss+xml; charset=Shift_JIS' },
+    { name: 'Shift_JIS from the declaration', title: 'ソニー、半導体事業を分社化へ', body: encodedDoc('ソニー、半導体事業を分社化へ', 'Shift_JIS', 'Shift_JIS'), contentType: 'text/xml' },
+    { name: 'KOI8-R from the declaration', title: 'Роснефть повысила дивиденды', body: encodedDoc('Роснефть повысила дивиденды', 'koi8-r', 'KOI8-R'), contentType: 'text/xml' },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const items = await parse(new Uint8Array(c.body), { contentType: c.contentType });
+      assert.equal(items.length, 1);
+      assert.equal(items[0].title, c.title);
+      assert.ok(!items[0].title.includes('\uFFFD'));
+    });
+  }
+});
+
+describe('security: hostile DTDs are refused quickly and read no file', () => {
+  /** Record file-system access by path through the fs module object (what CommonJS parsers use). */
+  function spyFs(): { paths: string[]; restore(): void } {
+    const fsCjs = createRequire(import.meta.url)('node:fs') as Record<string, unknown> & { promises: Record<string, unknown> };
+    const paths: string[] = [];
+    const undo: (() => void)[] = [];
+    const wrap = (obj: Record<string, unknown>, name: string) => {
+      const orig = obj[name];
+      if (typeof orig !== 'function') return;
+      obj[name] = function (this: unknown, p: unknown, ...rest: unknown[]) {
+        paths.push(String(p));
+        return (orig as (...a: unknown[]) => unknown).call(this, p, ...rest);
+      };
+      undo.push(() => (obj[name] = orig));
+    };
+    for (const n of ['readFileSync', 'readFile', 'openSync', 'open', 'createReadStream', 'statSync', 'existsSync', 'accessSync']) wrap(fsCjs, n);
+    for (const n of ['readFile', 'open']) wrap(fsCjs.promises, n);
+    return { paths, restore: () => undo.forEach((u) => u()) };
+  }
+
+  it('billion laughs: rejected in well under a second, nothing expanded, no file touched', async () => {
+    const bomb =
+      '<?xml version="1.0"?>\n<!DOCTYPE rss [\n <!ENTITY lol "lol">\n' +
+      Array.from({ length: 9 }, (_, i) => ` <!ENTITY lol${i + 1} "${`&lol${i || ''};`.repeat(10)}">`).join('\n') +
+      '\n]>\n<rss version="2.0"><channel><title>&lol9;</title><item><title>&lol9;</title></item></channel></rss>';
+    const spy = spyFs();
+    const heap0 = process.memoryUsage().heapUsed;
+    const t0 = Date.now();
+    try {
+      await rejectsWith(parse(bomb), 'FEED_PARSE_FAILED', /entity|DTD/i);
+    } finally {
+      spy.restore();
+    }
+    assert.ok(Date.now() - t0 < 500, `took ${Date.now() - t0} ms`);
+    assert.ok(process.memoryUsage().heapUsed - heap0 < 50 * 1024 * 1024, 'no expansion');
+    assert.deepEqual(spy.paths, []);
+  });
+
+  it('XXE pointing at /etc/passwd (and at a canary file): rejected quickly, no file read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tp-xxe-'));
+    const canary = join(dir, 'canary.txt');
+    writeFileSync(canary, 'CANARY-7f3a9c');
+    const docs = [
+      '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE rss [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>\n<rss version="2.0"><channel><title>x</title><item><title>&xxe;</title></item></channel></rss>',
+      `<?xml version="1.0"?><!DOCTYPE feed [<!ENTITY xxe SYSTEM "file://${canary}">]><feed xmlns="http://www.w3.org/2005/Atom"><entry><title>&xxe;</title><id>1</id></entry></feed>`,
+      `<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY % p SYSTEM "file://${canary}"> %p;]><rss version="2.0"><channel><title>x</title></channel></rss>`,
+    ];
+    const spy = spyFs();
+    try {
+      for (const doc of docs) {
+        const t0 = Date.now();
+        await rejectsWith(parse(doc), 'FEED_PARSE_FAILED', /ENTITY|DTD/);
+        assert.ok(Date.now() - t0 < 500);
+      }
+    } finally {
+      spy.restore();
+    }
+    assert.deepEqual(spy.paths.filter((p) => p.includes('passwd') || p.includes('canary')), []);
+    assert.deepEqual(spy.paths, []);
+  });
+
+  it('a bare DOCTYPE naming an external DTD is dropped, never loaded', async () => {
+    const doc = '<?xml version="1.0"?>\n<!DOCTYPE rss SYSTEM "file:///etc/passwd">\n<rss version="2.0"><channel><title>x</title><item><title>Plain</title></item></channel></rss>';
+    const spy = spyFs();
+    let items: RawItem[];
+    try {
+      items = await parse(doc);
+    } finally {
+      spy.restore();
+    }
+    assert.deepEqual(items.map((i) => i.title), ['Plain']);
+    assert.deepEqual(spy.paths, []);
+  });
+});
+
+describe('parseFeedDocumentWithMeta', () => {
+  it('reports the RSS channel <ttl> in minutes; null when absent, invalid or Atom', async () => {
+    const rss = (ttl: string) => utf8(`<rss version="2.0"><channel><title>t</title>${ttl}<item><title>A</title></item></channel></rss>`);
+    assert.equal((await parseFeedDocumentWithMeta(rss('<ttl>30</ttl>'), meta())).ttlMinutes, 30);
+    assert.equal((await parseFeedDocumentWithMeta(rss(' <ttl> 60 </ttl>'), meta())).ttlMinutes, 60);
+    assert.equal((await parseFeedDocumentWithMeta(rss(''), meta())).ttlMinutes, null);
+    assert.equal((await parseFeedDocumentWithMeta(rss('<ttl>soon</ttl>'), meta())).ttlMinutes, null);
+    assert.equal((await parseFeedDocumentWithMeta(rss('<ttl>0</ttl>'), meta())).ttlMinutes, null);
+    const atom = utf8('<feed xmlns="http://www.w3.org/2005/Atom"><title>f</title><entry><title>E</title><id>1</id></entry></feed>');
+    const r = await parseFeedDocumentWithMeta(atom, meta({ contentType: 'application/atom+xml' }));
+    assert.equal(r.ttlMinutes, null);
+    assert.equal(r.items[0].title, 'E');
   });
 });
