@@ -1,7 +1,20 @@
 /**
- * JSONL replay source: reads a file of one JSON object per line once, streaming (memory stays
- * bounded whatever the file size), emits chunks of up to `chunkSize` items — awaiting
- * ctx.waitForRoom() before each, so a fast file pauses instead of filling memory — then completes.
+ * JSONL source: one JSON object per line, from a file or standard input, streaming (memory stays
+ * bounded whatever the size), emitted in chunks of up to `chunkSize` items — awaiting
+ * ctx.waitForRoom() before each, so a fast file pauses instead of filling memory.
+ *
+ * Modes:
+ * - file (default): replayed once, then the observable completes.
+ * - file with `follow: true`: like `tail -F` — at the end of the file the chunk read so far is
+ *   emitted, then the file is polled every `pollIntervalMs` (fs.watch is unreliable across
+ *   platforms and file systems). New lines are read as they are appended (a last line without
+ *   its newline waits for it). Rotation (the path now names another inode: the old file is read
+ *   to its end first, then the new one from byte 0) and truncation (size below the read offset,
+ *   or the first bytes rewritten → start over at byte 0) are followed. A file that does not
+ *   exist (yet) is reported once as SOURCE_FAILED and waited for. Never completes by itself.
+ * - `path: "-"`: standard input (no resume cursor). What was read is emitted when `chunkSize`
+ *   lines are waiting or the input has been idle for `pollIntervalMs`; at EOF the observable
+ *   completes (with `follow`, the source stays up, idle, until shutdown).
  *
  * Line format: `{"title": "...", "id"?: "...", "url"?: "...", "publishedAt"?: ISO | epoch ms, "summary"?: "..."}`
  * (`text` is accepted instead of `title`). guid = id → canonical url → sha1(title + publishedAt).
@@ -9,22 +22,29 @@
  * logged (rate-limited) and reported in that chunk's PollResult as `error: { code: 'INPUT_INVALID' }`
  * alongside the chunk's good items.
  *
- * Resume cursor (state.cursor): `v1:<offset>:<headLen>:<sha1>` — the byte offset just after the
- * chunk's last line, plus the SHA-1 of the file's first `headLen` (= min(offset, 4096)) bytes.
- * On restart the replay resumes at `offset` only when the file is at least `offset` bytes long
- * and its first `headLen` bytes still hash the same (appending to the file is fine); otherwise
- * (file shrank, was replaced or rewritten, unreadable cursor) it starts over from byte 0 —
- * harmless, because items are deduplicated by guid downstream.
+ * Resume cursor (state.cursor, files only): `v1:<offset>:<headLen>:<sha1>` — the byte offset
+ * just after the chunk's last line, plus the SHA-1 of the file's first `headLen`
+ * (= min(offset, 4096)) bytes. On restart the replay resumes at `offset` only when the file is
+ * at least `offset` bytes long and its first `headLen` bytes still hash the same (appending to
+ * the file is fine); otherwise (file shrank, was replaced or rewritten, unreadable cursor) it
+ * starts over from byte 0 — harmless, because items are deduplicated by guid downstream. After a
+ * followed file was rotated or truncated, the cursor points at byte 0 of the new content.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
 import type { PollResult, RawItem } from '../src/lib/types.js';
-import { canonicalizeUrl, cleanText, parseFeedDate, stableGuid, truncate, SUMMARY_MAX_CHARS, TITLE_MAX_CHARS } from '../workers/feedParser.js';
-import { ABORTED, untilAborted, type JsonlSourceConfig, type SourceContext } from './types.js';
+import { canonicalizeUrl, cleanText, stableGuid, truncate, SUMMARY_MAX_CHARS, TITLE_MAX_CHARS } from '../workers/feedParser.js';
+import { coerceDate } from '../workers/jsonMap.js';
+import { ABORTED, sleepUnlessAborted, untilAborted, type JsonlSourceConfig, type SourceContext } from './types.js';
 
 export const DEFAULT_CHUNK_SIZE = 500;
+/** How often a followed file is checked for growth, rotation and truncation; also stdin's idle flush. */
+export const DEFAULT_POLL_INTERVAL_MS = 1000;
+/** Bytes per read. */
+const READ_BYTES = 64 * 1024;
 /** A line longer than this (bytes) is skipped as invalid without being buffered whole. */
 export const MAX_LINE_BYTES = 1024 * 1024;
 /** Bytes of the file head hashed into the cursor. */
@@ -73,25 +93,14 @@ export function parseJsonlLine(line: string, fetchedAt: string): RawItem | strin
   const title = truncate(cleanText(hasTitle ? str(o.title) : str(o.text)), TITLE_MAX_CHARS);
   if (!title) return 'no "title" or "text"';
   const url = canonicalizeUrl(str(o.url));
-  const publishedAt = parsePublishedAt(o.publishedAt);
+  // ISO/RFC 822 string, or epoch ms / s (a number below 1e11 is read as epoch seconds).
+  const publishedAt = coerceDate(o.publishedAt);
   const summaryText = str(o.summary) || (hasTitle ? str(o.text) : '');
   const summary = truncate(cleanText(summaryText), SUMMARY_MAX_CHARS) || null;
   const guid = stableGuid(str(o.id), url, title, publishedAt);
   const item: RawItem = { guid, url, title, summary, publishedAt: publishedAt ?? fetchedAt };
   if (!publishedAt) item.dateMissing = true;
   return item;
-}
-
-/** ISO/RFC 822 string, or epoch milliseconds (a number below 1e11 is taken as epoch seconds). */
-function parsePublishedAt(v: unknown): string | null {
-  let ms: number | null = null;
-  if (typeof v === 'number' && Number.isFinite(v)) ms = v;
-  else if (typeof v === 'string' && /^\s*\d{9,14}\s*$/.test(v)) ms = Number(v);
-  else if (typeof v === 'string') return parseFeedDate(v);
-  if (ms === null || ms <= 0) return null;
-  if (ms < 1e11) ms *= 1000;
-  const d = new Date(ms);
-  return Number.isFinite(d.getTime()) ? d.toISOString() : null;
 }
 
 async function readHead(path: string): Promise<Buffer> {
@@ -105,8 +114,156 @@ async function readHead(path: string): Promise<Buffer> {
   }
 }
 
+/** What a reader yields to the line consumer. */
+type ReadEvent =
+  /** Bytes at the current read position (valid until the next event is requested). */
+  | { kind: 'data'; chunk: Buffer }
+  /** No more data for now (followed file at its end, idle stdin): emit what is waiting. */
+  | { kind: 'idle' }
+  /**
+   * The followed file was rotated (`rotated`: the old one was read to its end, its last line is
+   * complete even without a newline) or truncated/rewritten/reopened (the partial line is
+   * dropped); reading continues at byte 0 of the file now at the path.
+   */
+  | { kind: 'restart'; reason: 'rotated' | 'truncated' | 'rewritten' | 'reopened' }
+  /** A read failed (followed file): reported, then the reader reopens the path. */
+  | { kind: 'error'; err: unknown };
+
+/** Bytes of `fh` from `pos` up to its current end. */
+async function* readToEnd(fh: FileHandle, pos: number, buf: Buffer, onRead: (n: number) => void): AsyncGenerator<ReadEvent> {
+  for (;;) {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+    if (bytesRead === 0) return;
+    pos += bytesRead;
+    onRead(bytesRead);
+    yield { kind: 'data', chunk: buf.subarray(0, bytesRead) };
+  }
+}
+
+async function headOf(fh: FileHandle): Promise<Buffer> {
+  const buf = Buffer.alloc(CURSOR_HEAD_BYTES);
+  const { bytesRead } = await fh.read(buf, 0, CURSOR_HEAD_BYTES, 0);
+  return buf.subarray(0, bytesRead);
+}
+
+/**
+ * `tail -F` over `path` starting with the open handle `first` at `offset`: read to the end, yield
+ * `idle`, sleep `pollMs`, then check for rotation (the path names another inode), truncation
+ * (size below the offset) and a rewritten head, and go on. `file.fh` is always the handle being
+ * read (for the cursor's head hash).
+ */
+async function* followFile(path: string, file: { fh: FileHandle }, offset: number, pollMs: number, signal: AbortSignal): AsyncGenerator<ReadEvent> {
+  const buf = Buffer.alloc(READ_BYTES);
+  let pos = offset;
+  let st = await file.fh.stat();
+  // The first bytes of this file as last seen (up to CURSOR_HEAD_BYTES): a rewrite changes them.
+  let seenHead = (await headOf(file.fh)).subarray(0, Math.min(pos, CURSOR_HEAD_BYTES));
+  const advance = (n: number) => (pos += n);
+  for (;;) {
+    try {
+      yield* readToEnd(file.fh, pos, buf, advance);
+      if (seenHead.length < Math.min(pos, CURSOR_HEAD_BYTES)) seenHead = (await headOf(file.fh)).subarray(0, Math.min(pos, CURSOR_HEAD_BYTES));
+    } catch (err) {
+      yield { kind: 'error', err };
+      if (!(await sleepUnlessAborted(pollMs, signal))) return;
+      const reopened = await tryOpen(path);
+      if (!reopened) continue; // keep the old handle and try again
+      await file.fh.close().catch(() => undefined);
+      file.fh = reopened;
+      st = await file.fh.stat();
+      pos = 0;
+      seenHead = Buffer.alloc(0);
+      yield { kind: 'restart', reason: 'reopened' };
+      continue;
+    }
+    yield { kind: 'idle' };
+    if (!(await sleepUnlessAborted(pollMs, signal))) return;
+
+    const atPath = await stat(path).catch(() => null); // missing: mid-rotation, keep reading the old inode
+    if (atPath && (atPath.ino !== st.ino || atPath.dev !== st.dev)) {
+      const next = await tryOpen(path);
+      if (next) {
+        // Rotated: whatever was appended to the old file before the switch is read first.
+        try {
+          yield* readToEnd(file.fh, pos, buf, advance);
+        } catch (err) {
+          yield { kind: 'error', err };
+        }
+        await file.fh.close().catch(() => undefined);
+        file.fh = next;
+        st = await next.stat();
+        pos = 0;
+        seenHead = Buffer.alloc(0);
+        yield { kind: 'restart', reason: 'rotated' };
+        continue;
+      }
+    }
+    const now = await file.fh.stat().catch(() => null);
+    if (now && now.size < pos) {
+      pos = 0;
+      seenHead = Buffer.alloc(0);
+      yield { kind: 'restart', reason: 'truncated' };
+    } else if (now && seenHead.length > 0 && now.size >= seenHead.length) {
+      // Truncated and rewritten past our offset between two polls (copytruncate): the head changed.
+      const head = (await headOf(file.fh)).subarray(0, seenHead.length);
+      if (!head.equals(seenHead)) {
+        pos = 0;
+        seenHead = Buffer.alloc(0);
+        yield { kind: 'restart', reason: 'rewritten' };
+      }
+    }
+  }
+}
+
+async function tryOpen(path: string): Promise<FileHandle | null> {
+  try {
+    return await open(path, 'r');
+  } catch {
+    return null;
+  }
+}
+
+/** A stream (stdin) as read events: data as it comes, `idle` after `idleMs` without any. Ends at EOF or abort. */
+async function* streamEvents(stream: Readable, idleMs: number, signal: AbortSignal): AsyncGenerator<ReadEvent> {
+  const it = (stream as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  let next = it.next();
+  const aborted = new Promise<'aborted'>((r) => (signal.aborted ? r('aborted') : signal.addEventListener('abort', () => r('aborted'), { once: true })));
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<'idle'>((r) => (timer = setTimeout(() => r('idle'), idleMs)));
+      const r = await Promise.race([next, idle, aborted]);
+      clearTimeout(timer);
+      if (r === 'aborted') return;
+      if (r === 'idle') {
+        yield { kind: 'idle' };
+        continue;
+      }
+      if (r.done) return;
+      next = it.next();
+      yield { kind: 'data', chunk: typeof r.value === 'string' ? Buffer.from(r.value, 'utf8') : r.value };
+    }
+  } finally {
+    next.catch(() => undefined);
+  }
+}
+
+/** A plain file from `start` to its end, as read events. */
+async function* fileEvents(path: string, start: number, signal: AbortSignal): AsyncGenerator<ReadEvent> {
+  const stream = createReadStream(path, { start, highWaterMark: READ_BYTES, signal });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) yield { kind: 'data', chunk };
+  } finally {
+    stream.destroy();
+  }
+}
+
 export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observable<PollResult> {
   const chunkSize = Math.max(1, Math.floor(cfg.chunkSize ?? DEFAULT_CHUNK_SIZE));
+  const follow = cfg.follow ?? false;
+  const pollIntervalMs = Math.max(1, cfg.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+  const isStdin = cfg.path === '-';
+  const label = isStdin ? 'stdin' : cfg.path;
   return new Observable<PollResult>((subscriber) => {
     const stop = new AbortController();
     const onCtxAbort = () => stop.abort();
@@ -114,64 +271,111 @@ export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observa
     else ctx.signal.addEventListener('abort', onCtxAbort, { once: true });
     const signal = stop.signal;
     const log = ctx.log;
+    let failures = ctx.state?.consecutiveErrors ?? 0;
 
     async function run(): Promise<void> {
-      let size: number;
-      let head: Buffer;
-      try {
-        size = (await stat(cfg.path)).size;
-        head = await readHead(cfg.path);
-      } catch (err) {
-        if (signal.aborted) return;
-        emitFailure(err, 0);
+      if (isStdin) {
+        await consume(streamEvents(cfg.stdin ?? process.stdin, pollIntervalMs, signal), { offset: 0, reason: 'start' }, null);
+        if (follow && !signal.aborted) {
+          // EOF on stdin cannot be followed further: stay up (idle) until shutdown.
+          log.info({ sourceId: cfg.id }, 'stdin closed; following: idle until shutdown');
+          await new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
+        }
         return;
       }
-      const resume = resolveResume(ctx.state?.cursor, size, head);
+      if (!follow) {
+        let size: number;
+        let head: Buffer;
+        try {
+          size = (await stat(cfg.path)).size;
+          head = await readHead(cfg.path);
+        } catch (err) {
+          if (signal.aborted) return;
+          emitFailure(err, 0);
+          return;
+        }
+        const resume = resolveResume(ctx.state?.cursor, size, head);
+        await consume(fileEvents(cfg.path, resume.offset, signal), resume, async () => head);
+        return;
+      }
+      // follow: wait for the file to exist (reported once), then tail it.
+      let fh: FileHandle | null = null;
+      for (let reported = false; !fh; ) {
+        try {
+          fh = await open(cfg.path, 'r');
+        } catch (err) {
+          if (signal.aborted) return;
+          if (!reported) emitFailure(err, 0);
+          reported = true;
+          if (!(await sleepUnlessAborted(pollIntervalMs, signal))) return;
+        }
+      }
+      const file = { fh };
+      try {
+        const size = (await fh.stat()).size;
+        const resume = resolveResume(ctx.state?.cursor, size, await headOf(fh));
+        await consume(followFile(cfg.path, file, resume.offset, pollIntervalMs, signal), resume, () => headOf(file.fh));
+      } finally {
+        await file.fh.close().catch(() => undefined);
+      }
+    }
+
+    /**
+     * Split the events' bytes into lines (by hand: readline would lose exact byte offsets), parse
+     * them, and emit chunks. `headOf` gives the current file's first bytes for the cursor (null:
+     * stdin, no cursor).
+     */
+    async function consume(events: AsyncGenerator<ReadEvent>, resume: ResumePoint, headOf: (() => Promise<Buffer>) | null): Promise<void> {
       if (resume.reason !== 'start') log.info({ sourceId: cfg.id, path: cfg.path, offset: resume.offset, reason: resume.reason }, 'jsonl replay start point');
-      const fetchedAt = new Date().toISOString();
+      let fetchedAt = new Date().toISOString();
 
       let items: RawItem[] = [];
       let bad = 0;
       let firstBad: string | null = null;
       let totalItems = 0;
       let totalBad = 0;
+      let startOffset = resume.offset; // where reading of the current file began
       let cursorOffset = resume.offset;
       let emittedOffset = resume.offset;
-      let lineNo = 0; // counted from the resume point (1-based; absolute when starting at 0)
-      const linesFromStart = resume.offset === 0;
+      let lineNo = 0; // counted from startOffset (1-based; absolute when starting at 0)
+      let linesFromStart = startOffset === 0;
+      let pending: Buffer[] = [];
+      let pendingLen = 0;
+      let oversize = false;
+      let pos = resume.offset; // offset of the first byte of the next chunk
+      // Resuming inside a line (the cursor was put after a final line without newline that has
+      // since been extended): skip the rest of that line.
+      let skipPartial = false;
+      /** The cursor must be written even without items (it moved past blank or skipped lines). */
+      let restarted = false;
 
       const emit = async (): Promise<boolean> => {
-        if (items.length === 0 && bad === 0 && cursorOffset === emittedOffset) return true;
+        if (items.length === 0 && bad === 0 && cursorOffset === emittedOffset && !restarted) return true;
         if ((await untilAborted(ctx.waitForRoom(), signal)) === ABORTED) return false;
-        const result: PollResult = {
-          sourceId: cfg.id,
-          items,
-          state: {
-            cursor: formatCursor(cursorOffset, head),
-            lastPollAt: new Date().toISOString(),
-            consecutiveErrors: 0,
-            lastError: bad > 0 ? 'INPUT_INVALID' : null,
-          },
-        };
+        const state: PollResult['state'] = { lastPollAt: new Date().toISOString(), consecutiveErrors: 0, lastError: bad > 0 ? 'INPUT_INVALID' : null };
+        if (headOf) state.cursor = formatCursor(cursorOffset, await headOf());
+        const result: PollResult = { sourceId: cfg.id, items, state };
         if (bad > 0) result.error = { code: 'INPUT_INVALID', message: `${bad} invalid line(s) skipped; first: ${firstBad}` };
         items = [];
         bad = 0;
         firstBad = null;
         emittedOffset = cursorOffset;
+        restarted = false;
+        failures = 0;
         subscriber.next(result);
         return true;
       };
 
-      const lineLabel = () => (linesFromStart ? `line ${lineNo}` : `line ${lineNo} after byte ${resume.offset}`);
+      const lineLabel = () => (linesFromStart ? `line ${lineNo}` : `line ${lineNo} after byte ${startOffset}`);
       const badLine = (reason: string) => {
         bad++;
         totalBad++;
         if (firstBad === null) firstBad = `${lineLabel()}: ${reason}`;
         if (totalBad <= BAD_LINE_LOG_FIRST) {
-          log.warn({ sourceId: cfg.id, path: cfg.path, line: lineNo, fromByte: resume.offset, reason }, 'skipping invalid JSONL line');
+          log.warn({ sourceId: cfg.id, path: label, line: lineNo, fromByte: startOffset, reason }, 'skipping invalid JSONL line');
           if (totalBad === BAD_LINE_LOG_FIRST) log.warn({ sourceId: cfg.id }, `further invalid lines are logged once per ${BAD_LINE_LOG_EVERY}`);
         } else if (totalBad % BAD_LINE_LOG_EVERY === 0) {
-          log.warn({ sourceId: cfg.id, path: cfg.path, invalidLines: totalBad, line: lineNo }, 'still skipping invalid JSONL lines');
+          log.warn({ sourceId: cfg.id, path: label, invalidLines: totalBad, line: lineNo }, 'still skipping invalid JSONL lines');
         }
       };
 
@@ -193,21 +397,61 @@ export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observa
         return true;
       };
 
-      // Manual line splitting on bytes (readline would lose exact byte offsets).
-      const stream = createReadStream(cfg.path, { start: resume.offset, highWaterMark: 64 * 1024, signal });
-      let pending: Buffer[] = [];
-      let pendingLen = 0;
-      let oversize = false;
-      let pos = resume.offset; // file offset of the start of the current chunk
-      // Resuming inside a line (the cursor was put after a final line without newline that has
-      // since been extended): skip the rest of that line.
-      let skipPartial = false;
+      /** The bytes after the last newline, as a last line (end of input, or the end of a rotated file). */
+      const finishPartial = async (): Promise<boolean> => {
+        if (oversize) {
+          oversize = false;
+          lineNo++;
+          cursorOffset = pos;
+          badLine(`longer than ${MAX_LINE_BYTES} bytes`);
+        } else if (pendingLen > 0) {
+          const line = Buffer.concat(pending, pendingLen);
+          pending = [];
+          pendingLen = 0;
+          if (!(await handleLine(line, pos))) return false;
+        } else if (skipPartial) cursorOffset = pos;
+        skipPartial = false;
+        return true;
+      };
+
       try {
-        if (resume.offset > 0) {
+        if (resume.offset > 0 && headOf) {
+          const head = await headOf();
           const prev = resume.offset <= head.length ? head[resume.offset - 1] : await byteAt(cfg.path, resume.offset - 1);
           skipPartial = prev !== 0x0a;
         }
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
+        for await (const ev of events) {
+          if (ev.kind === 'idle') {
+            if (!(await emit())) return;
+            fetchedAt = new Date().toISOString();
+            continue;
+          }
+          if (ev.kind === 'error') {
+            if (signal.aborted) return;
+            if (!(await emit())) return;
+            emitFailure(ev.err, lineNo);
+            continue;
+          }
+          if (ev.kind === 'restart') {
+            // A rotated file is complete: its unterminated last line is a line. Otherwise the
+            // partial line belonged to overwritten content.
+            if (ev.reason === 'rotated') {
+              if (!(await finishPartial())) return;
+            }
+            pending = [];
+            pendingLen = 0;
+            oversize = false;
+            skipPartial = false;
+            log.info({ sourceId: cfg.id, path: cfg.path, reason: ev.reason, items: totalItems, fromByte: startOffset, toByte: pos }, 'followed file restarts at byte 0');
+            // The waiting items are emitted with a cursor at the start of the new content.
+            pos = cursorOffset = startOffset = 0;
+            restarted = true;
+            lineNo = 0;
+            linesFromStart = true;
+            if (!(await emit())) return;
+            continue;
+          }
+          const chunk = ev.chunk;
           let start = 0;
           for (;;) {
             const nl = chunk.indexOf(0x0a, start);
@@ -238,38 +482,33 @@ export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observa
               pending = [];
               pendingLen = 0;
               oversize = true;
-            } else pending.push(Buffer.from(rest)); // copy: the stream may reuse its buffer
+            } else pending.push(Buffer.from(rest)); // copy: the reader reuses its buffer
           }
           pos += chunk.length;
         }
         if (signal.aborted) return;
-        // A last line without a trailing newline.
-        if (oversize) {
-          lineNo++;
-          cursorOffset = pos;
-          badLine(`longer than ${MAX_LINE_BYTES} bytes`);
-        } else if (pendingLen > 0) {
-          if (!(await handleLine(Buffer.concat(pending, pendingLen), pos))) return;
-        } else if (skipPartial) cursorOffset = pos;
+        // End of input (a followed file never gets here): a last line without a trailing newline.
+        if (!(await finishPartial())) return;
         if (!(await emit())) return;
-        log.info({ sourceId: cfg.id, path: cfg.path, items: totalItems, invalidLines: totalBad, endOffset: cursorOffset }, 'jsonl replay finished');
+        log.info({ sourceId: cfg.id, path: label, items: totalItems, invalidLines: totalBad, endOffset: cursorOffset }, isStdin ? 'jsonl stdin finished' : 'jsonl replay finished');
       } catch (err) {
         if (signal.aborted) return;
         // Keep what was read before the failure, then report it.
         if (!(await emit())) return;
         emitFailure(err, lineNo);
       } finally {
-        stream.destroy();
+        await events.return(undefined).catch(() => undefined);
       }
     }
 
     function emitFailure(err: unknown, line: number): void {
-      const message = `cannot read ${cfg.path}${line ? ` (after line ${line})` : ''}: ${(err as Error)?.message ?? String(err)}`;
-      log.error({ sourceId: cfg.id, path: cfg.path, err: message }, 'jsonl source failed');
+      const message = `cannot read ${label}${line ? ` (after line ${line})` : ''}: ${(err as Error)?.message ?? String(err)}`;
+      log.error({ sourceId: cfg.id, path: label, err: message }, 'jsonl source failed');
+      failures++;
       subscriber.next({
         sourceId: cfg.id,
         items: [],
-        state: { lastPollAt: new Date().toISOString(), consecutiveErrors: (ctx.state?.consecutiveErrors ?? 0) + 1, lastError: 'SOURCE_FAILED' },
+        state: { lastPollAt: new Date().toISOString(), consecutiveErrors: failures, lastError: 'SOURCE_FAILED' },
         error: { code: 'SOURCE_FAILED', message },
       });
     }

@@ -1,6 +1,11 @@
 import type { Logger } from '../src/lib/log.js';
 import type { RawItem, SourceState } from '../src/lib/types.js';
+import type { Readable } from 'node:stream';
+import type { JsonDocumentResult, JsonFieldMap, JsonMapping, JsonMessagesResult, MapMeta } from '../workers/jsonMap.js';
 import type { HostBudget } from './hostBudget.js';
+import type { HostLookup } from './ssrf.js';
+
+export type { JsonDocumentResult, JsonFieldMap, JsonMapping, JsonMessagesResult, MapMeta };
 
 /** What the fetching side knows about a feed body; passed to the worker with the raw bytes. */
 export interface FeedMeta {
@@ -39,6 +44,19 @@ export interface SourceContext {
    */
   parseFeed(body: Uint8Array, meta: FeedMeta): Promise<RawItem[] | ParsedFeed>;
   /**
+   * A JSON document → items through `mapping`, on this source's worker thread; rejects with a
+   * TickerpulseError (JSON_PARSE_FAILED, JSON_MAPPING_FAILED, FEED_EMPTY, WORKER_*). The daemon
+   * always provides it; when absent (direct callers, tests) the json source maps in-process
+   * with the same function (workers/jsonMap.ts `mapJsonDocument`).
+   */
+  parseJson?(body: Uint8Array, meta: MapMeta, mapping: JsonMapping): Promise<JsonDocumentResult>;
+  /**
+   * A batch of WebSocket messages (each one JSON text) → items, on this source's worker thread.
+   * Bad messages are counted in the result, not thrown; rejects only when the worker fails.
+   * Optional like parseJson (fallback: `mapJsonMessages` in-process).
+   */
+  parseJsonMessages?(messages: readonly Uint8Array[], meta: MapMeta, mapping: JsonMapping): Promise<JsonMessagesResult>;
+  /**
    * Bounded queue between this source and the pipeline: await before each emission;
    * resolves when there is room. Overflow policy = the source pauses.
    */
@@ -73,11 +91,65 @@ export interface RssSourceConfig {
   maxBackoffMs?: number;
 }
 
+/** An HTTP JSON API polled like a feed (same fetch layer and schedule as RssSourceConfig). */
+export interface JsonSourceConfig extends RssSourceConfig {
+  /** Dot path of the items array (default: the document root must be an array). */
+  items?: string | null;
+  /** Dot paths of each item's fields; unset fields use DEFAULT_FIELDS (title, url, publishedAt, id, summary). */
+  fields?: Partial<JsonFieldMap>;
+}
+
+export interface WebSocketSourceConfig {
+  id: string;
+  /** ws:// or wss:// */
+  url: string;
+  /** Sent once on every (re)connect, as JSON text; undefined: nothing is sent. */
+  subscribe?: unknown;
+  /** Dot path of the items inside each message (optional: a message may be one item or an array of items). */
+  items?: string | null;
+  fields?: Partial<JsonFieldMap>;
+  /** Sent as User-Agent in the opening handshake; default DEFAULT_USER_AGENT. */
+  userAgent?: string;
+  /** Allow loopback / private / link-local targets (default false: SSRF_BLOCKED). */
+  allowPrivateNetworks?: boolean;
+  /** Name resolution + TCP (+ TLS) + the opening handshake (default 10 s). */
+  connectTimeoutMs?: number;
+  /** First reconnect delay; later ones grow exponentially with full jitter (default 1 s). */
+  reconnectDelayMs?: number;
+  /** Cap of the reconnect delay (default 60 s). */
+  maxReconnectDelayMs?: number;
+  /** A ping is sent this often while connected (default 30 s). */
+  pingIntervalMs?: number;
+  /** No pong within this long after a ping → the peer is dead: terminate and reconnect (default 10 s). */
+  pongTimeoutMs?: number;
+  /** Largest incoming message; above it the connection is closed with 1009 (default 1 MiB). */
+  maxPayloadBytes?: number;
+  /** A PollResult is emitted once this many messages are waiting (default 64, the daemon's limits.batchSize)… */
+  batchSize?: number;
+  /** …or this long after the first of them arrived, whichever comes first (default 250 ms). */
+  batchWaitMs?: number;
+  /** Received messages held while the pipeline is full before reading from the socket pauses (default 1000). */
+  maxBufferedMessages?: number;
+  /** Same bound in bytes (default 16 MiB). */
+  maxBufferedBytes?: number;
+  /** A connection that stayed open this long resets the reconnect backoff (default 30 s). Not a config setting. */
+  stableAfterMs?: number;
+  /** Name resolution (tests). */
+  lookup?: HostLookup;
+}
+
 export interface JsonlSourceConfig {
   id: string;
+  /** File path, or "-" for standard input. */
   path: string;
   /** Items per emitted PollResult (default 500). */
   chunkSize?: number;
+  /** Keep reading as the file grows, across rotation and truncation (`tail -F`); stdin: wait at EOF. Default false. */
+  follow?: boolean;
+  /** How often a followed file is checked for new data, rotation and truncation; stdin: idle flush (default 1 s). */
+  pollIntervalMs?: number;
+  /** The stream read for `path: "-"` (default process.stdin; tests inject one). */
+  stdin?: Readable;
 }
 
 /** Marker returned by `untilAborted` when the signal fired first. */

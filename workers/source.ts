@@ -1,13 +1,15 @@
 /**
  * Entry point of a source's own worker thread (a piscina pool with exactly one thread per
  * source). It does the two jobs that must not run on the daemon's event loop: parsing the
- * untrusted bytes a source fetched, and classifying that source's items. Named exports are
+ * untrusted bytes a source fetched (feeds: `parseFeed`; JSON APIs: `parseJson`; WebSocket
+ * message batches: `parseJsonMessages`), and classifying that source's items. Named exports are
  * selected with `pool.run(task, { name })`.
  */
 import { workerData } from 'node:worker_threads';
 import { toWireError, type WireError } from '../src/lib/errors.js';
 import type { RawItem } from '../src/lib/types.js';
 import { parseFeedDocumentWithMeta } from './feedParser.js';
+import { mapJsonDocument, mapJsonMessages, type JsonDocumentResult, type JsonMapping, type JsonMessagesResult, type MapMeta } from './jsonMap.js';
 import { maybeInjectFault } from './faults.js';
 
 export { classify } from './classify.js';
@@ -27,5 +29,49 @@ export async function parseFeed(task: ParseTask): Promise<ParseReply> {
     return { ok: true, items, ttlMinutes };
   } catch (err) {
     return toWireError(err, 'FEED_PARSE_FAILED');
+  }
+}
+
+export interface ParseJsonTask {
+  body: Uint8Array;
+  meta: MapMeta;
+  mapping: JsonMapping;
+}
+
+export type ParseJsonReply = ({ ok: true } & JsonDocumentResult) | WireError;
+
+/** A JSON document fetched by a `json` source → items (workers/jsonMap.ts `mapJsonDocument`). */
+export async function parseJson(task: ParseJsonTask): Promise<ParseJsonReply> {
+  try {
+    maybeInjectFault('parse', (workerData ?? {}) as { sourceId?: string });
+    return { ok: true, ...mapJsonDocument(task.body, task.mapping, task.meta) };
+  } catch (err) {
+    return toWireError(err, 'JSON_PARSE_FAILED');
+  }
+}
+
+/** A batch of WebSocket messages, concatenated into one transferable buffer: `lengths[i]` bytes each, in order. */
+export interface ParseJsonMessagesTask {
+  data: Uint8Array;
+  lengths: number[];
+  meta: MapMeta;
+  mapping: JsonMapping;
+}
+
+export type ParseJsonMessagesReply = ({ ok: true } & JsonMessagesResult) | WireError;
+
+/** Stream messages received by a `websocket` source → items (workers/jsonMap.ts `mapJsonMessages`). */
+export async function parseJsonMessages(task: ParseJsonMessagesTask): Promise<ParseJsonMessagesReply> {
+  try {
+    maybeInjectFault('parse', (workerData ?? {}) as { sourceId?: string });
+    const messages: Uint8Array[] = [];
+    let off = 0;
+    for (const len of task.lengths) {
+      messages.push(task.data.subarray(off, off + len));
+      off += len;
+    }
+    return { ok: true, ...mapJsonMessages(messages, task.mapping, task.meta) };
+  } catch (err) {
+    return toWireError(err, 'JSON_PARSE_FAILED');
   }
 }

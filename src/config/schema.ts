@@ -65,6 +65,36 @@ const httpUrl = z
     }
   }, 'must be an absolute http:// or https:// URL');
 
+const wsUrl = z
+  .string()
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'ws:' || u.protocol === 'wss:';
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute ws:// or wss:// URL');
+
+/** A dot path into JSON: keys and array indices separated by dots (`data.articles`, `media.0.url`). */
+const jsonPath = z
+  .string()
+  .refine(
+    (p) => p.length <= 256 && p.split('.').length <= 32 && p.split('.').every((seg) => seg.length > 0),
+    'must be a dot path like data.articles or items.0.title (no empty segments; at most 32 segments, 256 characters)',
+  );
+
+/** Where each item field is read from inside one item (dot paths); unset fields use these defaults. */
+const fieldMapSchema = z
+  .object({
+    title: jsonPath.default('title'),
+    url: jsonPath.default('url'),
+    publishedAt: jsonPath.default('publishedAt'),
+    id: jsonPath.default('id'),
+    summary: jsonPath.default('summary'),
+  })
+  .strict();
+
 /** A User-Agent header value: printable ASCII only (no header injection). */
 const userAgent = z
   .string()
@@ -97,7 +127,57 @@ export const rssSourceSchema = z
 /** `kind: atom` is an alias of `kind: rss` (the same parser reads RSS, Atom and RDF); normalized to rss. */
 const atomSourceSchema = rssSourceSchema.extend({ kind: z.literal('atom') });
 
-/** A JSON Lines file read once (replay); objects with title (or text) and optional id, url, publishedAt, summary. */
+/**
+ * An HTTP JSON API polled like a feed (same fetch layer, schedule and limits as rss); each element
+ * of the array at `items` becomes an item, its fields read with the dot paths of `fields`.
+ */
+export const jsonSourceSchema = rssSourceSchema.extend({
+  kind: z.literal('json'),
+  /** Dot path of the items array in the document (default: the document itself must be an array). */
+  items: jsonPath.optional(),
+  fields: fieldMapSchema.prefault({}),
+});
+
+/** An upstream WebSocket news stream: JSON messages mapped like `json`, reconnecting forever. */
+export const websocketSourceSchema = z
+  .object({
+    id: sourceId,
+    kind: z.literal('websocket'),
+    url: wsUrl,
+    /** Any JSON value, sent as JSON text on every (re)connect. */
+    subscribe: z.json().optional(),
+    /** Dot path of the item(s) in a message (default: a message is one item, or an array of items). */
+    items: jsonPath.optional(),
+    fields: fieldMapSchema.prefault({}),
+    userAgent: userAgent.optional(),
+    allowPrivateNetworks: z.boolean().default(false),
+    /** Resolve + connect + opening handshake; overrides limits.connectTimeout. */
+    connectTimeout: duration('100ms', '5m').optional(),
+    /** First reconnect delay; later ones double (with full jitter) up to maxReconnectDelay. */
+    reconnectDelay: duration('100ms', '1h').default(1000),
+    maxReconnectDelay: duration('1s', '1d').default(60_000),
+    /** A ping is sent this often while connected… */
+    pingInterval: duration('100ms', '10m').default(30_000),
+    /** …and the connection is terminated (dead peer) when no pong comes back within this. */
+    pongTimeout: duration('100ms', '5m').default(10_000),
+    /** Largest incoming message (after permessage-deflate); larger → connection closed with 1009. */
+    maxPayload: byteSize(64 << 20).default(1 << 20),
+    /** Messages per emitted batch; overrides limits.batchSize. */
+    batchSize: z.number().int().min(1).max(4096).optional(),
+    /** Longest a received message waits to be emitted; overrides limits.batchWait. */
+    batchWait: duration('1ms', '60s').optional(),
+    /** Received messages held while the pipeline is full before reading from the socket pauses. */
+    maxBufferedMessages: z.number().int().min(1).max(1_000_000).default(1000),
+    /** The same bound in bytes. */
+    maxBufferedBytes: byteSize(1 << 30).default(16 << 20),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+/**
+ * A JSON Lines file (or stdin with `path: "-"`): replayed once, or followed as it grows;
+ * objects with title (or text) and optional id, url, publishedAt, summary.
+ */
 export const jsonlSourceSchema = z
   .object({
     id: sourceId,
@@ -105,13 +185,22 @@ export const jsonlSourceSchema = z
     path: z.string().min(1),
     /** Lines per commit: one SQLite transaction and one resume point per chunk. */
     chunkSize: z.number().int().min(1).max(100_000).default(500),
+    /** Keep reading as the file grows (tail -F: survives rotation and truncation); stdin: stay up after EOF. */
+    follow: z.boolean().default(false),
+    /** How often a followed file is checked for new lines, rotation and truncation; stdin: idle flush. */
+    pollInterval: duration('10ms', '1h').default(1000),
     enabled: z.boolean().default(true),
   })
   .strict();
 
 export const sourceSchema = z
-  .discriminatedUnion('kind', [rssSourceSchema, atomSourceSchema, jsonlSourceSchema])
-  .transform((s) => (s.kind === 'atom' ? { ...s, kind: 'rss' as const } : s));
+  .discriminatedUnion('kind', [rssSourceSchema, atomSourceSchema, jsonSourceSchema, websocketSourceSchema, jsonlSourceSchema])
+  .transform((s) => {
+    if (s.kind === 'atom') return { ...s, kind: 'rss' as const };
+    // Marked before relative paths are resolved against the config file's folder.
+    if (s.kind === 'jsonl') return { ...s, stdin: s.path === '-' };
+    return s;
+  });
 
 /** Request budget of one host, shared by every source polling it. */
 export const hostLimitSchema = z
@@ -133,8 +222,10 @@ export const limitsSchema = z
     maxBackoff: duration('1s', '7d').default(60 * 60_000),
     /** Largest feed body accepted, counted after decompression. */
     maxBodyBytes: byteSize(1 << 30).default(10 * 1024 * 1024),
-    /** Items per classification batch sent to a source's worker. */
+    /** Items per classification batch sent to a source's worker; also the micro-batch of a websocket source. */
     batchSize: z.number().int().min(1).max(4096).default(64),
+    /** Longest a websocket source holds received messages before emitting them (with batchSize, whichever first). */
+    batchWait: duration('1ms', '60s').default(250),
     /** Polls (or file chunks) a source may have waiting in the pipeline before it is paused. */
     maxPendingPolls: z.number().int().min(1).max(1000).default(4),
     /** Tasks that may queue for one source's worker thread. */
@@ -179,7 +270,13 @@ export const configSchema = z
      * the "*" entry sets the default for every other host (4 concurrent, 5 per second).
      */
     hosts: z.record(z.string().regex(/^(\*|[^\s/:]+|\[[0-9A-Fa-f:.]+\])$/, 'must be a host name (no scheme, port or path) or "*"'), hostLimitSchema).default({}),
-    sources: z.array(sourceSchema).default([]),
+    sources: z
+      .array(sourceSchema)
+      .superRefine((list, ctx) => {
+        const stdin = list.map((s, i) => (s.kind === 'jsonl' && s.stdin ? i : -1)).filter((i) => i >= 0);
+        for (const i of stdin.slice(1)) ctx.addIssue({ code: 'custom', path: [i, 'path'], message: `only one source can read standard input ("-"; also sources[${stdin[0]}])` });
+      })
+      .default([]),
   })
   .strict();
 
@@ -187,5 +284,7 @@ export type Config = z.output<typeof configSchema>;
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type RssSourceConfig = z.output<typeof rssSourceSchema>;
 export type JsonlSourceConfig = z.output<typeof jsonlSourceSchema>;
+export type JsonSourceConfig = z.output<typeof jsonSourceSchema>;
+export type WebSocketSourceConfig = z.output<typeof websocketSourceSchema>;
 export type Limits = z.output<typeof limitsSchema>;
 export type HostLimitConfig = z.output<typeof hostLimitSchema>;

@@ -9,6 +9,8 @@ import { startServer } from '../server/server.js';
 import { startDemoFeed } from '../demo/demoFeed.js';
 import { rssSource } from '../../sources/rss.js';
 import { jsonlSource } from '../../sources/jsonl.js';
+import { jsonSource } from '../../sources/json.js';
+import { websocketSource } from '../../sources/websocket.js';
 import type { SourceContext } from '../../sources/types.js';
 import { HostBudget } from '../../sources/hostBudget.js';
 import { PollGate } from '../../pipelines/gate.js';
@@ -87,6 +89,8 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       signal: abort.signal,
       state: persisted,
       parseFeed: (body, meta) => worker.parseFeed(body, meta),
+      parseJson: (body, meta, mapping) => worker.parseJson(body, meta, mapping),
+      parseJsonMessages: (messages, meta, mapping) => worker.parseJsonMessages(messages, meta, mapping),
       waitForRoom: () => gate.waitForRoom(),
       hostBudget,
     };
@@ -194,24 +198,47 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
 function createSource(sc: SourceConfig, ctx: SourceContext, cfg: Config): Observable<PollResult> {
   switch (sc.kind) {
     case 'rss':
-      return rssSource(
+    case 'json': {
+      const polling = {
+        id: sc.id,
+        url: sc.url,
+        intervalMs: sc.interval,
+        userAgent: sc.userAgent ?? cfg.userAgent,
+        allowPrivateNetworks: sc.allowPrivateNetworks,
+        maxBackoffMs: cfg.limits.maxBackoff,
+        limits: {
+          timeoutMs: sc.timeout ?? cfg.limits.fetchTimeout,
+          connectTimeoutMs: sc.connectTimeout ?? cfg.limits.connectTimeout,
+          maxBodyBytes: sc.maxBodyBytes ?? cfg.limits.maxBodyBytes,
+        },
+      };
+      return sc.kind === 'rss' ? rssSource(polling, ctx) : jsonSource({ ...polling, items: sc.items ?? null, fields: sc.fields }, ctx);
+    }
+    case 'websocket':
+      return websocketSource(
         {
           id: sc.id,
           url: sc.url,
-          intervalMs: sc.interval,
+          subscribe: sc.subscribe,
+          items: sc.items ?? null,
+          fields: sc.fields,
           userAgent: sc.userAgent ?? cfg.userAgent,
           allowPrivateNetworks: sc.allowPrivateNetworks,
-          maxBackoffMs: cfg.limits.maxBackoff,
-          limits: {
-            timeoutMs: sc.timeout ?? cfg.limits.fetchTimeout,
-            connectTimeoutMs: sc.connectTimeout ?? cfg.limits.connectTimeout,
-            maxBodyBytes: sc.maxBodyBytes ?? cfg.limits.maxBodyBytes,
-          },
+          connectTimeoutMs: sc.connectTimeout ?? cfg.limits.connectTimeout,
+          reconnectDelayMs: sc.reconnectDelay,
+          maxReconnectDelayMs: sc.maxReconnectDelay,
+          pingIntervalMs: sc.pingInterval,
+          pongTimeoutMs: sc.pongTimeout,
+          maxPayloadBytes: sc.maxPayload,
+          batchSize: sc.batchSize ?? cfg.limits.batchSize,
+          batchWaitMs: sc.batchWait ?? cfg.limits.batchWait,
+          maxBufferedMessages: sc.maxBufferedMessages,
+          maxBufferedBytes: sc.maxBufferedBytes,
         },
         ctx,
       );
     case 'jsonl':
-      return jsonlSource({ id: sc.id, path: sc.path, chunkSize: sc.chunkSize }, ctx);
+      return jsonlSource({ id: sc.id, path: sc.stdin ? '-' : sc.path, chunkSize: sc.chunkSize, follow: sc.follow, pollIntervalMs: sc.pollInterval }, ctx);
     default:
       throw new TickerpulseError('CONFIG_INVALID', `unknown source kind ${(sc as { kind: string }).kind}`);
   }

@@ -2,7 +2,8 @@ import { Piscina } from 'piscina';
 import { TickerpulseError, fromWireError } from '../lib/errors.js';
 import { workerFile } from '../lib/paths.js';
 import type { ClassifyReply, ClassifyWorkerData } from '../../workers/classify.js';
-import type { ParseReply, ParseTask } from '../../workers/source.js';
+import type { ParseJsonMessagesReply, ParseJsonMessagesTask, ParseJsonReply, ParseJsonTask, ParseReply, ParseTask } from '../../workers/source.js';
+import type { JsonDocumentResult, JsonMapping, JsonMessagesResult, MapMeta } from '../../workers/jsonMap.js';
 import type { ParsedFeed } from '../../sources/types.js';
 import { workerFailure, type BatchResult } from './classifierPool.js';
 
@@ -71,6 +72,32 @@ export class SourceWorker {
     const reply = await this.run<ParseReply>({ body: owned, meta } satisfies ParseTask, 'parseFeed', [owned.buffer]);
     if (!reply.ok) throw fromWireError(reply);
     return { items: reply.items, ttlMinutes: reply.ttlMinutes ?? null };
+  }
+
+  /** A JSON document → items, mapped on the thread (JSON_PARSE_FAILED, JSON_MAPPING_FAILED, FEED_EMPTY). */
+  async parseJson(body: Uint8Array, meta: MapMeta, mapping: JsonMapping): Promise<JsonDocumentResult> {
+    const owned = new Uint8Array(body.byteLength);
+    owned.set(body);
+    const reply = await this.run<ParseJsonReply>({ body: owned, meta, mapping } satisfies ParseJsonTask, 'parseJson', [owned.buffer]);
+    if (!reply.ok) throw fromWireError(reply);
+    return { items: reply.items, skipped: reply.skipped, firstSkipped: reply.firstSkipped };
+  }
+
+  /** A batch of stream messages → items, parsed and mapped on the thread (sent as one transferred buffer). */
+  async parseJsonMessages(messages: readonly Uint8Array[], meta: MapMeta, mapping: JsonMapping): Promise<JsonMessagesResult> {
+    let total = 0;
+    for (const m of messages) total += m.byteLength;
+    const data = new Uint8Array(total);
+    const lengths: number[] = [];
+    let off = 0;
+    for (const m of messages) {
+      data.set(m, off);
+      off += m.byteLength;
+      lengths.push(m.byteLength);
+    }
+    const reply = await this.run<ParseJsonMessagesReply>({ data, lengths, meta, mapping } satisfies ParseJsonMessagesTask, 'parseJsonMessages', [data.buffer]);
+    if (!reply.ok) throw fromWireError(reply);
+    return { items: reply.items, skipped: reply.skipped, ignored: reply.ignored, invalid: reply.invalid, firstInvalid: reply.firstInvalid };
   }
 
   async classify(texts: string[]): Promise<BatchResult> {
