@@ -424,7 +424,7 @@ function readBody(res: IncomingMessage, codings: string[], max: number, url: str
 }
 
 /** "fetch failed" / socket errors: include the code (ECONNREFUSED, ENOTFOUND, certificate errors...). */
-function describeNetworkError(err: unknown): string {
+export function describeNetworkError(err: unknown): string {
   const parts: string[] = [];
   let e: unknown = err;
   for (let depth = 0; e && depth < 4; depth++) {

@@ -38,7 +38,7 @@ import { Observable } from 'rxjs';
 import type { PollResult, RawItem } from '../src/lib/types.js';
 import { canonicalizeUrl, cleanText, stableGuid, truncate, SUMMARY_MAX_CHARS, TITLE_MAX_CHARS } from '../workers/feedParser.js';
 import { coerceDate } from '../workers/jsonMap.js';
-import { ABORTED, sleepUnlessAborted, untilAborted, type JsonlSourceConfig, type SourceContext } from './types.js';
+import { ABORTED, linkedAbort, sleepUnlessAborted, untilAborted, type JsonlSourceConfig, type SourceContext } from './types.js';
 
 export const DEFAULT_CHUNK_SIZE = 500;
 /** How often a followed file is checked for growth, rotation and truncation; also stdin's idle flush. */
@@ -265,10 +265,7 @@ export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observa
   const isStdin = cfg.path === '-';
   const label = isStdin ? 'stdin' : cfg.path;
   return new Observable<PollResult>((subscriber) => {
-    const stop = new AbortController();
-    const onCtxAbort = () => stop.abort();
-    if (ctx.signal.aborted) stop.abort();
-    else ctx.signal.addEventListener('abort', onCtxAbort, { once: true });
+    const stop = linkedAbort(ctx.signal);
     const signal = stop.signal;
     const log = ctx.log;
     let failures = ctx.state?.consecutiveErrors ?? 0;
@@ -516,7 +513,7 @@ export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observa
     run()
       .catch((err: unknown) => log.error({ sourceId: cfg.id, err: (err as Error)?.message ?? String(err) }, 'jsonl source loop crashed'))
       .finally(() => {
-        ctx.signal.removeEventListener('abort', onCtxAbort);
+        stop.dispose();
         if (!subscriber.closed) subscriber.complete();
       });
 

@@ -17,7 +17,7 @@ import { Observable } from 'rxjs';
 import { TickerpulseError, type ErrorCode } from '../src/lib/errors.js';
 import type { PollResult, RawItem } from '../src/lib/types.js';
 import { backoffDelayMs, DEFAULT_MAX_BACKOFF_MS, fetchFeed, MAX_POLL_FLOOR_MS, successDelayMs, type FetchFeedResult } from './httpFetch.js';
-import { ABORTED, realClock, untilAborted, type RssSourceConfig, type SourceContext } from './types.js';
+import { ABORTED, linkedAbort, realClock, untilAborted, type RssSourceConfig, type SourceContext } from './types.js';
 
 /** The stable code of whatever a poll threw (TickerpulseError, or a wire error re-thrown as an object). */
 export function codeOf(err: unknown): ErrorCode {
@@ -59,10 +59,7 @@ export interface PollerHooks {
 
 export function pollingSource(cfg: RssSourceConfig, ctx: SourceContext, hooks: PollerHooks): Observable<PollResult> {
   return new Observable<PollResult>((subscriber) => {
-    const stop = new AbortController();
-    const onCtxAbort = () => stop.abort();
-    if (ctx.signal.aborted) stop.abort();
-    else ctx.signal.addEventListener('abort', onCtxAbort, { once: true });
+    const stop = linkedAbort(ctx.signal);
     const signal = stop.signal;
     const log = ctx.log;
     const clock = ctx.clock ?? realClock;
@@ -153,7 +150,7 @@ export function pollingSource(cfg: RssSourceConfig, ctx: SourceContext, hooks: P
         log.error({ sourceId: cfg.id, err: messageOf(err) }, `${hooks.kind} source loop crashed`);
       })
       .finally(() => {
-        ctx.signal.removeEventListener('abort', onCtxAbort);
+        stop.dispose();
         if (!subscriber.closed) subscriber.complete();
       });
 

@@ -199,3 +199,15 @@ export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<boo
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * An abort controller that also aborts when the daemon's shutdown signal does, so a source can
+ * stop itself (on unsubscribe) without aborting the daemon. `dispose()` unhooks it from the parent.
+ */
+export function linkedAbort(parent: AbortSignal): { signal: AbortSignal; abort(): void; dispose(): void } {
+  const stop = new AbortController();
+  const onParentAbort = () => stop.abort();
+  if (parent.aborted) stop.abort();
+  else parent.addEventListener('abort', onParentAbort, { once: true });
+  return { signal: stop.signal, abort: () => stop.abort(), dispose: () => parent.removeEventListener('abort', onParentAbort) };
+}

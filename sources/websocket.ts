@@ -45,10 +45,10 @@ import { TickerpulseError, type ErrorCode } from '../src/lib/errors.js';
 import type { PollResult } from '../src/lib/types.js';
 import { makeMapping, mapJsonMessages, type JsonMessagesResult, type MapMeta } from '../workers/jsonMap.js';
 import type { Release } from './hostBudget.js';
-import { backoffDelayMs, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_USER_AGENT } from './httpFetch.js';
+import { backoffDelayMs, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_USER_AGENT, describeNetworkError } from './httpFetch.js';
 import { codeOf, messageOf } from './poller.js';
 import { bareHost, checkUrlTarget, guardedLookup, ssrfBlocked, type SsrfPolicy } from './ssrf.js';
-import { ABORTED, realClock, sleepUnlessAborted, untilAborted, type SourceContext, type WebSocketSourceConfig } from './types.js';
+import { ABORTED, linkedAbort, realClock, sleepUnlessAborted, untilAborted, type SourceContext, type WebSocketSourceConfig } from './types.js';
 
 export const DEFAULT_RECONNECT_DELAY_MS = 1000;
 export const DEFAULT_MAX_RECONNECT_DELAY_MS = 60_000;
@@ -111,10 +111,7 @@ export function websocketSource(cfg: WebSocketSourceConfig, ctx: SourceContext):
     : async (messages: readonly Uint8Array[], meta: MapMeta, m: typeof mapping): Promise<JsonMessagesResult> => mapJsonMessages(messages, m, meta);
 
   return new Observable<PollResult>((subscriber) => {
-    const stop = new AbortController();
-    const onCtxAbort = () => stop.abort();
-    if (ctx.signal.aborted) stop.abort();
-    else ctx.signal.addEventListener('abort', onCtxAbort, { once: true });
+    const stop = linkedAbort(ctx.signal);
     const signal = stop.signal;
     const log = ctx.log;
     const clock = ctx.clock ?? realClock;
@@ -411,7 +408,7 @@ export function websocketSource(cfg: WebSocketSourceConfig, ctx: SourceContext):
             // SSRF_BLOCKED from the guarded lookup keeps its code; socket and protocol errors get ours.
             failure = {
               code: err instanceof TickerpulseError ? err.code : opened ? 'WS_CONNECTION_LOST' : 'WS_CONNECT_FAILED',
-              message: opened ? `connection to ${cfg.url} failed: ${describe(err)}` : `cannot connect to ${cfg.url}: ${describe(err)}`,
+              message: opened ? `connection to ${cfg.url} failed: ${describeNetworkError(err)}` : `cannot connect to ${cfg.url}: ${describeNetworkError(err)}`,
               opened,
             };
           }
@@ -453,7 +450,7 @@ export function websocketSource(cfg: WebSocketSourceConfig, ctx: SourceContext):
       .catch((err: unknown) => log.error({ sourceId, err: messageOf(err) }, 'websocket source loop crashed'))
       .finally(() => {
         clearBatchTimer();
-        ctx.signal.removeEventListener('abort', onCtxAbort);
+        stop.dispose();
         if (!subscriber.closed) subscriber.complete();
       });
 
@@ -461,15 +458,3 @@ export function websocketSource(cfg: WebSocketSourceConfig, ctx: SourceContext):
   });
 }
 
-/** Error text with its code (ECONNREFUSED…) and cause. */
-function describe(err: unknown): string {
-  const parts: string[] = [];
-  let e: unknown = err;
-  for (let depth = 0; e && depth < 4; depth++) {
-    const o = e as { message?: string; code?: string };
-    const msg = [o.code, o.message].filter(Boolean).join(' ');
-    if (msg && !parts.includes(msg)) parts.push(msg);
-    e = (e as { cause?: unknown }).cause;
-  }
-  return parts.join(': ') || String(err);
-}
