@@ -9,7 +9,7 @@
  * Results and errors are plain objects: class instances do not survive postMessage.
  */
 import { workerData } from 'node:worker_threads';
-import { SentimentModel } from '../src/model/sentimentModel.js';
+import { loadClassifier, type Classifier, type ModelKind } from '../src/model/hf/loadClassifier.js';
 import { toWireError, type WireError } from '../src/lib/errors.js';
 import type { Prediction } from '../src/lib/types.js';
 import { maybeInjectFault } from './faults.js';
@@ -27,18 +27,31 @@ export interface ClassifyOk {
 export type ClassifyReply = ClassifyOk | WireError;
 
 export interface ClassifyWorkerData {
+  /** Built-in model folder (kept for callers that predate modelKind/modelPath). */
   modelDir?: string;
+  /** 'builtin' | 'hf' | 'auto' (detect from the folder); default auto when modelPath is set, else builtin. */
+  modelKind?: ModelKind | 'auto';
+  /** Model folder of either kind; takes precedence over modelDir. */
+  modelPath?: string;
+  /** hf models: overlap in tokens between windows of a long text. */
+  windowStride?: number;
   intraOpNumThreads?: number;
   /** The source this thread serves, when it is a source's worker (used for fault injection in tests). */
   sourceId?: string;
 }
 
-let modelPromise: Promise<SentimentModel> | null = null;
+let modelPromise: Promise<Classifier> | null = null;
 
-function loadModel(): Promise<SentimentModel> {
+function loadModel(): Promise<Classifier> {
   if (!modelPromise) {
     const data = (workerData ?? {}) as ClassifyWorkerData;
-    const loading = SentimentModel.load(data.modelDir, { intraOpNumThreads: data.intraOpNumThreads ?? 1 });
+    const path = data.modelPath ?? data.modelDir;
+    const loading = loadClassifier({
+      kind: data.modelKind ?? (data.modelPath !== undefined ? 'auto' : 'builtin'),
+      path,
+      intraOpNumThreads: data.intraOpNumThreads ?? 1,
+      stride: data.windowStride,
+    });
     // A failed load must not be cached forever: the next task tries again (the file may be fixed).
     loading.catch(() => {
       if (modelPromise === loading) modelPromise = null;

@@ -8,6 +8,9 @@ import { ClassifierPool } from '../pool/classifierPool.js';
 
 export const CLASSIFY_USAGE = `usage: tickerpulse classify [--format json|table] [--model DIR] [--threads N] [--batch N] [FILE...]
 
+--model DIR: the built-in model's folder (sentiment.onnx + tokenizer.json, default data/model) or a
+Hugging Face export (model.onnx + tokenizer.json + config.json; see docs/MODELS.md), detected from its files.
+
 Reads plain-text lines, or JSON Lines objects with a "text" field, from the FILEs (or stdin;
 "-" is stdin) and writes one result per input line, in input order:
   {"text": ..., "label": "negative"|"neutral"|"positive", "pNeg": ..., "pNeu": ..., "pPos": ..., "score": ...}
@@ -113,7 +116,7 @@ export async function runClassify(argv: string[], out: NodeJS.WritableStream = p
     return 2;
   }
   const width = Math.max(40, ((out as NodeJS.WriteStream).columns ?? 120) - 18);
-  const pool = new ClassifierPool({ modelDir: values.model, threads });
+  const pool = new ClassifierPool({ modelPath: values.model, threads });
   // Batches in flight, oldest first: results are written strictly in input order, and at most
   // this many batches are held in memory however long the input is.
   const maxInFlight = pool.threads * 2;

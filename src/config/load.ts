@@ -76,6 +76,7 @@ export function resolveConfig(raw: unknown, opts: { file?: string; overrides?: C
   const abs = (p: string, from: string) => (isAbsolute(p) ? p : resolve(from, p));
   cfg.db = abs(cfg.db, base);
   if (cfg.model.dir) cfg.model.dir = abs(cfg.model.dir, base);
+  if (cfg.model.path) cfg.model.path = abs(cfg.model.path, base);
   // "-" is standard input, not a file beside the config.
   for (const s of cfg.sources) if (s.kind === 'jsonl' && s.path !== '-') s.path = abs(s.path, base);
 

@@ -252,11 +252,22 @@ export const configSchema = z
       .prefault({}),
     model: z
       .object({
-        /** Folder with sentiment.onnx + tokenizer.json (default: the shipped model). */
+        /** builtin: the shipped model (or one like it); hf: a Hugging Face export (model.onnx + tokenizer.json + config.json, see docs/MODELS.md). */
+        kind: z.enum(['builtin', 'hf']).default('builtin'),
+        /** Model folder of either kind (required for hf). */
+        path: z.string().min(1).optional(),
+        /** builtin only, older name of path: folder with sentiment.onnx + tokenizer.json (default: the shipped model). */
         dir: z.string().min(1).optional(),
         intraOpNumThreads: z.number().int().min(1).max(64).default(1),
+        /** hf only: texts longer than the model's window are split into windows overlapping by this many tokens. */
+        stride: z.number().int().min(0).max(4096).default(64),
       })
       .strict()
+      .superRefine((m, ctx) => {
+        if (m.kind === 'hf' && !m.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'kind hf needs path: the folder holding model.onnx, tokenizer.json and config.json (see docs/MODELS.md)' });
+        if (m.kind === 'hf' && m.dir) ctx.addIssue({ code: 'custom', path: ['dir'], message: 'dir is for the builtin model; an hf model is given with path' });
+        if (m.path && m.dir) ctx.addIssue({ code: 'custom', path: ['dir'], message: 'give path or dir, not both' });
+      })
       .prefault({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })

@@ -4,6 +4,7 @@ import { TickerpulseError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { PollResult, StoredItem } from '../lib/types.js';
 import { SourceWorker } from '../pool/sourceWorker.js';
+import { validateClassifier } from '../model/hf/loadClassifier.js';
 import { ItemStore } from '../store/itemStore.js';
 import { startServer } from '../server/server.js';
 import { startDemoFeed } from '../demo/demoFeed.js';
@@ -46,6 +47,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Daemon> {
   const log = opts.log;
+  // The model is loaded once here, before any source starts, so a wrong folder, a missing file
+  // or an unusable model stops the daemon with one clear error (MODEL_LOAD_FAILED /
+  // MODEL_UNSUPPORTED) instead of every source's worker failing on its first batch.
+  const modelPath = cfg.model.path ?? cfg.model.dir;
+  const modelId = await validateClassifier({ kind: cfg.model.kind, path: modelPath, intraOpNumThreads: 1, stride: cfg.model.stride });
+  log.info({ model: modelId, kind: cfg.model.kind, path: modelPath ?? 'built-in' }, 'model loaded and checked');
   const store = ItemStore.open(cfg.db);
   const abort = new AbortController();
   const sources: RunningSource[] = [];
@@ -76,7 +83,9 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     const persisted = store.getSourceState(sc.id);
     const worker = new SourceWorker({
       sourceId: sc.id,
-      modelDir: cfg.model.dir,
+      modelKind: cfg.model.kind,
+      modelPath,
+      windowStride: cfg.model.stride,
       intraOpNumThreads: cfg.model.intraOpNumThreads,
       maxQueue: cfg.limits.workerQueue,
       maxHeapMb: cfg.limits.workerHeapMb,

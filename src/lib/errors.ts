@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'MODEL_LOAD_FAILED'
   | 'MODEL_RUN_FAILED'
+  /** A model folder that loads but cannot serve sentiment: labels, inputs or tokenizer we cannot use. */
+  | 'MODEL_UNSUPPORTED'
   | 'INPUT_INVALID'
   | 'FEED_TOO_LARGE'
   | 'FEED_TIMEOUT'

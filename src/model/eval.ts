@@ -1,5 +1,8 @@
 /**
  * npm run eval -- [--model DIR] [--json] [--threshold 0.1] FILE.jsonl ...
+ *   --model DIR: the built-in model's folder or a Hugging Face export (model.onnx +
+ *   tokenizer.json + config.json), detected from its files; repeat it to compare models on
+ *   the same rows (e.g. --model data/model --model models/finbert-onnx).
  * npm run eval -- [--model DIR] [--json] --split holdout [--data DIR]
  *
  * Per set: rows, accuracy, macro-F1, confusion matrix, polarity accuracy and headlines/s of the
@@ -16,14 +19,16 @@ import { TickerpulseError } from '../lib/errors.js';
 import { defaultModelDir, sharedDir } from '../lib/paths.js';
 import { holdoutSplit, loadJsonl, loadSharedSets, SCORE_THRESHOLD, type Row } from './data.js';
 import { evaluateSet, formatResults, type SetResult } from './evaluate.js';
-import { SentimentModel } from './sentimentModel.js';
+import type { SentimentModel } from './sentimentModel.js';
+import { loadClassifier } from './hf/loadClassifier.js';
 
-const USAGE = `usage: npm run eval -- [--model DIR] [--json] [--threshold T] FILE.jsonl ...
-       npm run eval -- [--model DIR] [--json] --split holdout [--data DIR]`;
+const USAGE = `usage: npm run eval -- [--model DIR]... [--json] [--threshold T] FILE.jsonl ...
+       npm run eval -- [--model DIR]... [--json] --split holdout [--data DIR]
+(--model: built-in or Hugging Face export folder, detected; repeat to compare models)`;
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  let modelDir = defaultModelDir;
+  const modelDirs: string[] = [];
   let dataDir = join(sharedDir, 'data', 'sentiment');
   let json = false;
   let split: string | null = null;
@@ -31,8 +36,11 @@ async function main(): Promise<void> {
   const files: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a === '--model') modelDir = args[++i];
-    else if (a === '--data') dataDir = args[++i];
+    if (a === '--model') {
+      const dir = args[++i];
+      if (!dir) throw new TickerpulseError('INPUT_INVALID', `--model needs a folder\n${USAGE}`);
+      modelDirs.push(dir);
+    } else if (a === '--data') dataDir = args[++i];
     else if (a === '--json') json = true;
     else if (a === '--split') split = args[++i];
     else if (a === '--threshold') threshold = Number(args[++i]);
@@ -49,14 +57,24 @@ async function main(): Promise<void> {
     for (const [id, rows] of holdoutSplit(loadSharedSets(dataDir)).holdout) sets.set(id, rows);
   }
   for (const f of files) sets.set(f, loadJsonl(f, undefined, threshold));
-  const model = await SentimentModel.load(modelDir);
-  const results: SetResult[] = [];
-  for (const [id, rows] of sets) results.push(await evaluateSet(model, id, rows, { threshold }));
-  await model.release();
-  if (json) console.log(JSON.stringify({ model: model.id, threshold, results }, null, 2));
-  else {
-    console.log(`model ${model.id} (${modelDir})${split ? ' — held-out 20 % of each shared set' : ''}`);
-    console.log(formatResults(results));
+  if (modelDirs.length === 0) modelDirs.push(defaultModelDir);
+  const runs: Array<{ model: string; path: string; results: SetResult[] }> = [];
+  for (const modelDir of modelDirs) {
+    const model = await loadClassifier({ path: modelDir });
+    const results: SetResult[] = [];
+    // evaluateSet only calls classify(), which both model kinds implement.
+    for (const [id, rows] of sets) results.push(await evaluateSet(model as unknown as SentimentModel, id, rows, { threshold }));
+    await model.release();
+    runs.push({ model: model.id, path: modelDir, results });
+  }
+  if (json) {
+    if (runs.length === 1) console.log(JSON.stringify({ model: runs[0].model, threshold, results: runs[0].results }, null, 2));
+    else console.log(JSON.stringify({ threshold, models: runs }, null, 2));
+  } else {
+    for (const r of runs) {
+      console.log(`model ${r.model} (${r.path})${split ? ' — held-out 20 % of each shared set' : ''}`);
+      console.log(formatResults(r.results));
+    }
   }
 }
 

@@ -9,6 +9,12 @@ export interface ClassifierPoolOptions {
   /** Worker threads (default: one per core). */
   threads?: number;
   modelDir?: string;
+  /** Model of either kind (see src/model/hf/loadClassifier.ts); takes precedence over modelDir. */
+  modelPath?: string;
+  /** Default: 'auto' (detect) when modelPath is set, else builtin. */
+  modelKind?: ClassifyWorkerData['modelKind'];
+  /** hf models: overlap in tokens between windows of a long text. */
+  windowStride?: number;
   intraOpNumThreads?: number;
   /** Tasks waiting for a thread before run() rejects with WORKER_QUEUE_FULL (default 4 per thread). */
   maxQueue?: number;
@@ -30,7 +36,13 @@ export class ClassifierPool {
 
   constructor(opts: ClassifierPoolOptions = {}) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism());
-    const workerData: ClassifyWorkerData = { modelDir: opts.modelDir, intraOpNumThreads: opts.intraOpNumThreads ?? 1 };
+    const workerData: ClassifyWorkerData = {
+      modelDir: opts.modelDir,
+      modelPath: opts.modelPath,
+      modelKind: opts.modelKind,
+      windowStride: opts.windowStride,
+      intraOpNumThreads: opts.intraOpNumThreads ?? 1,
+    };
     this.maxQueue = opts.maxQueue ?? this.threads * 4;
     this.pool = new Piscina({
       filename: workerFile('classify'),

@@ -10,6 +10,11 @@ import { workerFailure, type BatchResult } from './classifierPool.js';
 export interface SourceWorkerOptions {
   sourceId: string;
   modelDir?: string;
+  /** Model of either kind; takes precedence over modelDir. */
+  modelPath?: string;
+  modelKind?: ClassifyWorkerData['modelKind'];
+  /** hf models: overlap in tokens between windows of a long text. */
+  windowStride?: number;
   intraOpNumThreads?: number;
   /** Tasks that may wait for the thread; the pipeline's own bound keeps it far below this. */
   maxQueue: number;
@@ -33,6 +38,9 @@ export class SourceWorker {
     const workerData: ClassifyWorkerData = {
       sourceId: opts.sourceId,
       modelDir: opts.modelDir,
+      modelPath: opts.modelPath,
+      modelKind: opts.modelKind,
+      windowStride: opts.windowStride,
       intraOpNumThreads: opts.intraOpNumThreads ?? 1,
     };
     this.pool = new Piscina({
