@@ -9,6 +9,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -85,11 +86,20 @@ async function benchReplay(texts: string[]): Promise<{ perSec: number; peakRssMb
   return { perSec: Math.round(replayItems / seconds), peakRssMb: Math.round(peak / 2 ** 20), seconds, stored };
 }
 
+/** The Hugging Face tokenizer and tiny-model figures (test/bench/hf.ts), run in its own process. */
+function benchHf(): { tokenizer: { wordpieceTokensPerSec: number; bpeTokensPerSec: number; avgTokensPerHeadline: number }; tinyModel: { workers: number; itemsPerSec: number } } {
+  const r = spawnSync(process.execPath, [join(packageRoot, 'dist', 'test', 'bench', 'hf.js'), '--json'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`hf bench failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
 const texts = corpus();
 const pool = await benchPool(texts);
 console.log(`classification through the worker pool: ${pool.perSec.toLocaleString('en')} headlines/s (${pool.threads} threads, batches of 64; rounds ${pool.rounds.join(', ')})`);
 const replay = await benchReplay(texts);
 console.log(`end-to-end JSONL replay → SQLite: ${replay.perSec.toLocaleString('en')} items/s (${replayItems} items in ${replay.seconds.toFixed(2)} s, ${replay.stored} stored), peak RSS ${replay.peakRssMb} MiB`);
+const hf = benchHf();
+console.log(`hf tokenizer: WordPiece ${hf.tokenizer.wordpieceTokensPerSec.toLocaleString('en')} tokens/s, byte-level BPE ${hf.tokenizer.bpeTokensPerSec.toLocaleString('en')} tokens/s; tiny BERT-shaped model through ${hf.tinyModel.workers} workers: ${hf.tinyModel.itemsPerSec.toLocaleString('en')} items/s`);
 if (replay.stored !== replayItems) {
   console.error(`replay stored ${replay.stored} of ${replayItems} items`);
   process.exitCode = 1;
@@ -112,6 +122,8 @@ shared, so figures vary from run to run by ±20 %; the classification figure is 
 | Classification through the worker pool (${pool.threads} threads, batches of 64, ${textCount.toLocaleString('en')} headlines; rounds ${pool.rounds.map((r) => r.toLocaleString('en')).join(' / ')}) | **${pool.perSec.toLocaleString('en')} headlines/s** | ≥ 50,000 |
 | End-to-end replay: ${replayItems.toLocaleString('en')} JSONL items → the source's worker (parse-free path: classify) → SQLite (one transaction per 500-item chunk) | **${replay.perSec.toLocaleString('en')} items/s** (${replay.seconds.toFixed(2)} s) | ≥ 20,000 |
 | Peak RSS of the daemon process (main + worker threads) during the replay | ${replay.peakRssMb} MiB | |
+| Hugging Face tokenizer, one thread (demo headlines, ${hf.tokenizer.avgTokensPerHeadline} tokens each): WordPiece / byte-level BPE | ${hf.tokenizer.wordpieceTokensPerSec.toLocaleString('en')} / ${hf.tokenizer.bpeTokensPerSec.toLocaleString('en')} tokens/s | |
+| Tiny BERT-shaped ONNX export (dim 64, window 128; \`test/bench/hf.ts\`) through ${hf.tinyModel.workers} workers, batches of 64 | ${hf.tinyModel.itemsPerSec.toLocaleString('en')} items/s | |
 
 The end-to-end figure includes daemon start-up (opening SQLite, spawning the source's worker
 thread, loading the ONNX model), dedupe lookups, classification, the SQLite commits and
