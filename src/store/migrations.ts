@@ -79,6 +79,71 @@ export const migrations: readonly Migration[] = [
       PRAGMA application_id = ${APPLICATION_ID};
     `,
   },
+  {
+    version: 2,
+    name: 'item_tickers: the companies each item names',
+    sql: `
+      -- One row per (item, ticker). Sentiment columns are per ticker; for now they repeat the
+      -- headline's prediction (a per-entity model comes later). Written in the poll's transaction.
+      CREATE TABLE item_tickers (
+        seq    INTEGER NOT NULL REFERENCES items (seq) ON DELETE CASCADE,
+        ticker TEXT    NOT NULL,                  -- canonical symbol: AAPL, BRK.B
+        via    TEXT    NOT NULL,                  -- cashtag | exchange | name | alias
+        label  TEXT    NOT NULL CHECK (label IN ('negative', 'neutral', 'positive')),
+        score  REAL    NOT NULL,
+        p_neg  REAL    NOT NULL,
+        p_neu  REAL    NOT NULL,
+        p_pos  REAL    NOT NULL,
+        PRIMARY KEY (seq, ticker)
+      ) WITHOUT ROWID;
+      CREATE INDEX idx_item_tickers_ticker_seq ON item_tickers (ticker, seq);
+    `,
+  },
+  {
+    version: 3,
+    name: 'stories: near-identical headlines across sources',
+    sql: `
+      -- Set in the poll's transaction from the daemon's story clusterer (pipelines/storyCluster.ts).
+      ALTER TABLE items ADD COLUMN story_id TEXT;                 -- NULL for items stored before v3
+      ALTER TABLE items ADD COLUMN novel INTEGER NOT NULL DEFAULT 0 CHECK (novel IN (0, 1)); -- 1: the item started its story
+      CREATE INDEX idx_items_story ON items (story_id, seq);
+
+      CREATE TABLE stories (
+        id                 TEXT    PRIMARY KEY,   -- 's' || seq of the item that started it
+        first_seq          INTEGER NOT NULL,
+        first_published_at TEXT    NOT NULL,
+        title              TEXT    NOT NULL,      -- the first item's title
+        source_count       INTEGER NOT NULL,      -- distinct sources that carried it
+        item_count         INTEGER NOT NULL,
+        tickers            TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(tickers)) -- JSON array of symbols
+      );
+      CREATE INDEX idx_stories_first_published ON stories (first_published_at);
+    `,
+  },
+  {
+    version: 4,
+    name: 'rollups: per-ticker and per-source counts and sentiment by minute, hour and day',
+    sql: `
+      -- Maintained incrementally (UPSERT) in each poll's transaction, never by rescanning items.
+      CREATE TABLE rollups (
+        kind      TEXT    NOT NULL CHECK (kind IN ('ticker', 'source')),
+        key       TEXT    NOT NULL,               -- ticker symbol or source id
+        bucket    TEXT    NOT NULL CHECK (bucket IN ('1m', '1h', '1d')),
+        start     TEXT    NOT NULL,               -- bucket start (of published_at), ISO-8601 UTC
+        items     INTEGER NOT NULL,
+        stories   INTEGER NOT NULL,               -- novel items only: a story counts once
+        sum_score REAL    NOT NULL,
+        pos       INTEGER NOT NULL,
+        neu       INTEGER NOT NULL,
+        neg       INTEGER NOT NULL,
+        PRIMARY KEY (kind, key, bucket, start)
+      ) WITHOUT ROWID;
+
+      CREATE VIEW rollup_means AS
+        SELECT kind, key, bucket, start, items, stories, sum_score / items AS mean_score, pos, neu, neg
+        FROM rollups;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.length;
