@@ -1,26 +1,14 @@
 import { concatMap, map, type OperatorFunction } from 'rxjs';
 import type { Logger } from '../src/lib/log.js';
-import type { ClassifiedItem, PollResult, Prediction, SourceState, StoredItem } from '../src/lib/types.js';
-import { classifyItems, textOf, type BatchClassifier, type FailedItem } from './classify.js';
+import type { ClassifiedItem, PollResult, SourceState, StoredItem } from '../src/lib/types.js';
+import { classifyItems, type BatchClassifier, type FailedItem } from './classify.js';
 import { dropKnown } from './dedupe.js';
 import type { PollGate } from './gate.js';
-import type { StoryAssignment, StoryInput } from './storyCluster.js';
-
-/** Assigns stories (pipelines/storyCluster.ts StoryClusterer; one shared by every source's pipeline). */
-export interface StoryAssigner {
-  assign(item: StoryInput): StoryAssignment;
-}
 
 /** The part of the store the pipeline writes through (kept narrow so the stage is testable). */
 export interface IngestStore {
   knownGuids(sourceId: string, guids: string[]): Set<string>;
-  commitPoll(
-    sourceId: string,
-    items: ClassifiedItem[],
-    state: Partial<SourceState>,
-    error?: { code: string; message: string },
-    opts?: { assignStory?: (item: ClassifiedItem, seq: number, publishedAt: string) => StoryAssignment },
-  ): StoredItem[];
+  commitPoll(sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error?: { code: string; message: string }): StoredItem[];
   addDeadLetters(sourceId: string, entries: { guid: string | null; payload: unknown; code: string; message: string; attempts: number }[]): void;
 }
 
@@ -31,26 +19,15 @@ export interface IngestReport {
   failed: FailedItem[];
 }
 
-/** A classifier that may also return the tickers each text names (a source's worker does). */
-export interface LinkingClassifier {
-  classify(texts: string[]): Promise<{ model: string; predictions: Prediction[]; tickers?: { symbol: string; via: string }[][] }>;
-}
-
 export interface IngestOptions {
   sourceId: string;
-  classifier: LinkingClassifier;
+  classifier: BatchClassifier;
   store: IngestStore;
   gate: PollGate;
   batchSize: number;
   attempts: number;
   log: Logger;
   onReport?: (report: IngestReport) => void;
-  /**
-   * Story clustering on the main thread at commit time, for the items that are really new (not
-   * for duplicates the store drops). Share one instance across sources so the same story from
-   * five outlets becomes one story.
-   */
-  stories?: StoryAssigner;
 }
 
 /**
@@ -66,13 +43,6 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, S
   // classifying as soon as it arrives (at most gate.capacity polls at once, bounded by the
   // PollGate), while commits happen strictly in arrival order. Two overlapping polls of a feed
   // may both classify an item; the store's ON CONFLICT keeps one and reports only new rows.
-  const stories = opts.stories;
-  // Called by the store inside the commit transaction, with the new item's seq (the story id of a
-  // novel item is `s<seq>`) and its canonical publication time.
-  const assignStory = stories
-    ? (item: ClassifiedItem, seq: number, publishedAt: string): StoryAssignment =>
-        stories.assign({ seq, source: opts.sourceId, title: item.title, publishedAt, tickers: item.tickers ? item.tickers.map((t) => t.symbol) : [] })
-    : undefined;
   return (polls$) =>
     polls$.pipe(
       map((poll) => {
@@ -93,31 +63,13 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, S
     const known = poll.items.length ? opts.store.knownGuids(opts.sourceId, poll.items.map((i) => i.guid)) : new Set<string>();
     const fresh = dropKnown(poll.items, known);
     const fetchedAt = poll.state.lastPollAt ?? new Date().toISOString();
-    // The worker links tickers in the same task as it classifies (one round trip). classifyItems
-    // keeps only predictions, so the links are collected here by text (linking is a pure function
-    // of the text) and attached to the classified items afterwards.
-    const links = new Map<string, { symbol: string; via: string }[]>();
-    const classifier: BatchClassifier = {
-      classify: async (texts) => {
-        const r = await opts.classifier.classify(texts);
-        if (r.tickers) for (let i = 0; i < texts.length; i++) if (r.tickers[i]?.length) links.set(texts[i], r.tickers[i]);
-        return r;
-      },
-    };
-    const { classified, failed } = await classifyItems(fresh, classifier, {
+    const { classified, failed } = await classifyItems(fresh, opts.classifier, {
       source: opts.sourceId,
       batchSize: opts.batchSize,
       attempts: opts.attempts,
       fetchedAt,
       concurrency: 2,
     });
-    if (links.size > 0) {
-      for (const item of classified) {
-        const found = links.get(textOf(item));
-        // Per-ticker sentiment is the headline's prediction for now (a per-entity model comes later).
-        if (found) item.tickers = found.map((t) => ({ symbol: t.symbol, via: t.via, label: item.label, score: item.score, pNeg: item.pNeg, pNeu: item.pNeu, pPos: item.pPos }));
-      }
-    }
     return { fresh: fresh.length, classified, failed };
   }
 
@@ -132,9 +84,7 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, S
     }
     const error = poll.error ?? (failed.length ? { code: failed[0].code, message: `${failed.length} item(s) failed classification: ${failed[0].message}` } : undefined);
     const state = failed.length && !poll.error ? { ...poll.state, lastError: failed[0].code } : poll.state;
-    const stored = assignStory
-      ? opts.store.commitPoll(opts.sourceId, classified, state, error, { assignStory })
-      : opts.store.commitPoll(opts.sourceId, classified, state, error);
+    const stored = opts.store.commitPoll(opts.sourceId, classified, state, error);
     opts.onReport?.({ poll, stored, duplicates: poll.items.length - r.fresh, failed });
     return stored;
   }

@@ -60,10 +60,8 @@ interface Story {
   sig: Uint32Array;
   tickers: string[];
   sources: Set<string>;
-  bandKeys: number[];
+  bandKeys: string[];
   alive: boolean;
-  /** assign() call that last looked at this story (dedupes candidates without a Set). */
-  visit: number;
 }
 
 const PUBLISHER_SUFFIX = /\s+[-–—|]\s+[^-–—|]{1,40}$/;
@@ -120,14 +118,9 @@ export class StoryClusterer {
   private readonly bands: number;
   private readonly rows: number;
   private readonly seeds: Uint32Array;
-  private readonly seedsFlipped: Int32Array;
-  private readonly acc: Int32Array;
   private readonly seed: number;
   private readonly clock: () => number;
-  private readonly buckets = new Map<number, Story[]>();
-  private visits = 0;
-  /** Live stories by id (restore() joins by id). */
-  private readonly byId = new Map<string, Story>();
+  private readonly buckets = new Map<string, Story[]>();
   /** Stories in creation order (oldest first): eviction pops from the head. */
   private queue: Story[] = [];
   private head = 0;
@@ -145,8 +138,6 @@ export class StoryClusterer {
     this.clock = opts.clock ?? Date.now;
     this.seeds = new Uint32Array(this.numHashes);
     for (let i = 0; i < this.numHashes; i++) this.seeds[i] = fmix32(this.seed + Math.imul(i + 1, 0x9e3779b9));
-    this.seedsFlipped = new Int32Array(this.seeds.buffer.slice(0));
-    this.acc = new Int32Array(this.numHashes);
   }
 
   /** Number of stories currently kept. */
@@ -155,40 +146,14 @@ export class StoryClusterer {
   }
 
   signature(title: string): Uint32Array {
-    const norm = normalizeTitle(title);
-    const n = this.numHashes;
-    const seeds = this.seedsFlipped;
-    // Running minima kept as int32 with the sign bit flipped (signed order of x ^ 0x80000000 is
-    // the unsigned order of x): the loop stays in small-integer arithmetic. Shingles are hashed
-    // straight from the char codes (FNV-1a, as fnv1a(shingle)) without building strings; a
-    // repeated shingle cannot change a minimum, so no de-duplication is needed. Bit-identical to
-    // hashing the de-duplicated `shingles(norm)` set.
-    const acc = this.acc;
-    acc.fill(0x7fffffff);
-    const k = 5;
-    const count = norm.length <= k ? (norm.length > 0 ? 1 : 0) : norm.length - k + 1;
-    const width = norm.length <= k ? norm.length : k;
-    const seed0 = (0x811c9dc5 ^ this.seed) >>> 0;
-    for (let p = 0; p < count; p++) {
-      let h = seed0;
-      for (let q = p; q < p + width; q++) {
-        h ^= norm.charCodeAt(q);
-        h = Math.imul(h, 0x01000193);
-      }
-      for (let i = 0; i < n; i++) {
-        // fmix32(base ^ seeds[i]) ^ 0x80000000, in int32
-        // (constants written as their int32 values so the JIT keeps everything in int32)
-        let x = h ^ seeds[i];
-        x ^= x >>> 16;
-        x = Math.imul(x, -2048144789); // 0x85ebca6b
-        x ^= x >>> 13;
-        x = Math.imul(x, -1028477387); // 0xc2b2ae35
-        x ^= (x >>> 16) ^ -2147483648; // ^ 0x80000000
-        if (x < acc[i]) acc[i] = x;
+    const sig = new Uint32Array(this.numHashes).fill(0xffffffff);
+    for (const sh of shingles(normalizeTitle(title))) {
+      const base = fnv1a(sh, this.seed);
+      for (let i = 0; i < this.numHashes; i++) {
+        const h = fmix32(base ^ this.seeds[i]);
+        if (h < sig[i]) sig[i] = h;
       }
     }
-    const sig = new Uint32Array(n);
-    for (let i = 0; i < n; i++) sig[i] = (acc[i] ^ 0x80000000) >>> 0;
     return sig;
   }
 
@@ -203,13 +168,13 @@ export class StoryClusterer {
 
     let best: Story | null = null;
     let bestSim = -1;
-    const visit = ++this.visits;
+    const seen = new Set<Story>();
     for (const key of keys) {
       const list = this.buckets.get(key);
       if (!list) continue;
       for (const st of list) {
-        if (st.visit === visit || !st.alive) continue;
-        st.visit = visit;
+        if (seen.has(st) || !st.alive) continue;
+        seen.add(st);
         if (Math.abs(at - st.firstAt) > this.windowMs) continue;
         if (!compatible(st.tickers, tickers)) continue;
         const sim = agreement(st.sig, sig);
@@ -227,59 +192,25 @@ export class StoryClusterer {
     }
 
     const id = item.seq !== undefined ? `s${item.seq}` : `h${fnv1a(`${normalizeTitle(item.title)}|${item.source}|${at}`, this.seed).toString(16).padStart(8, '0')}`;
-    const story: Story = { id, firstAt: at, sig, tickers, sources: new Set([item.source]), bandKeys: keys, alive: true, visit: 0 };
-    this.add(story);
-    return { storyId: id, novel: true, sourceCount: 1 };
-  }
-
-  /**
-   * Re-adds an item whose story is already known (warming a new clusterer from stored items after
-   * a restart, oldest first): it joins the live story `storyId`, or starts it with this item's
-   * title and time when it is not known yet. No similarity search and no eviction.
-   */
-  restore(item: StoryInput, storyId: string): void {
-    const known = this.byId.get(storyId);
-    const tickers = [...new Set(item.tickers)].sort();
-    if (known) {
-      known.sources.add(item.source);
-      if (known.tickers.length === 0 && tickers.length > 0) known.tickers = tickers;
-      return;
-    }
-    const parsed = item.publishedAt ? Date.parse(item.publishedAt) : NaN;
-    const at = Number.isFinite(parsed) ? parsed : this.clock();
-    const sig = this.signature(item.title);
-    this.add({ id: storyId, firstAt: at, sig, tickers, sources: new Set([item.source]), bandKeys: this.bandKeys(sig), alive: true, visit: 0 });
-  }
-
-  private add(story: Story): void {
-    for (const key of story.bandKeys) {
+    const story: Story = { id, firstAt: at, sig, tickers, sources: new Set([item.source]), bandKeys: keys, alive: true };
+    for (const key of keys) {
       const list = this.buckets.get(key);
       if (list) list.push(story);
       else this.buckets.set(key, [story]);
     }
-    this.byId.set(story.id, story);
     this.queue.push(story);
     this.live++;
     while (this.live > this.maxStories) this.drop(this.queue[this.head++]);
     this.compact();
+    return { storyId: id, novel: true, sourceCount: 1 };
   }
 
-  /**
-   * One numeric key per band: two independent 32-bit mixes of the band's rows and its index,
-   * packed into 53 bits (a safe integer; number keys are much cheaper than strings in a Map).
-   * A collision only adds a candidate, which the signature comparison then rejects.
-   */
-  private bandKeys(sig: Uint32Array): number[] {
-    const keys: number[] = new Array(this.bands);
+  private bandKeys(sig: Uint32Array): string[] {
+    const keys: string[] = [];
     for (let b = 0; b < this.bands; b++) {
-      let h1 = Math.imul(b + 1, 0x9e3779b9);
-      let h2 = Math.imul(b + 1, 0x85ebca6b) ^ 0x5bd1e995;
-      for (let r = 0; r < this.rows; r++) {
-        const v = sig[b * this.rows + r];
-        h1 = fmix32(h1 ^ v);
-        h2 = fmix32(Math.imul(h2 ^ v, 0xcc9e2d51) ^ r);
-      }
-      keys[b] = (h1 & 0x1fffff) * 4294967296 + h2;
+      let k = `${b}`;
+      for (let r = 0; r < this.rows; r++) k += ':' + sig[b * this.rows + r].toString(36);
+      keys.push(k);
     }
     return keys;
   }
@@ -296,7 +227,6 @@ export class StoryClusterer {
     if (!st.alive) return;
     st.alive = false;
     this.live--;
-    if (this.byId.get(st.id) === st) this.byId.delete(st.id);
     for (const key of st.bandKeys) {
       const list = this.buckets.get(key);
       if (!list) continue;

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { TickerpulseError } from '../lib/errors.js';
 import type { StoredItem } from '../lib/types.js';
-import { parseFilterText, parseLabel, parseLimit, parseSince, parseTicker } from '../store/filters.js';
+import { parseFilterText, parseLabel, parseLimit, parseSince } from '../store/filters.js';
 import { ItemStore, type ItemFilter } from '../store/itemStore.js';
 import { toApiItem, type ApiItem } from '../server/wire.js';
 
@@ -21,7 +21,6 @@ Stored items, newest first (by publication time).
 options:
   --db FILE        database file (default ${DEFAULT_DB}, relative to the current directory)
   --source ID      only this source
-  --ticker T       only items naming this ticker symbol (AAPL, BRK.B)
   --label L        negative | neutral | positive
   --since WHEN     a duration back from now (30m, 24h, 7d) or an ISO-8601 time (2024-05-01T09:00Z)
   --search TEXT    case-insensitive substring of title or summary
@@ -48,7 +47,6 @@ export async function runQuery(argv: string[], out: NodeJS.WritableStream, err: 
         db: { type: 'string' },
         source: { type: 'string' },
         label: { type: 'string' },
-        ticker: { type: 'string' },
         since: { type: 'string' },
         search: { type: 'string' },
         limit: { type: 'string' },
@@ -68,7 +66,6 @@ export async function runQuery(argv: string[], out: NodeJS.WritableStream, err: 
     filter = { limit: values.limit === undefined ? DEFAULT_LIMIT : parseLimit(values.limit) };
     if (values.source !== undefined) filter.source = parseFilterText('--source', values.source);
     if (values.label !== undefined) filter.label = parseLabel(values.label);
-    if (values.ticker !== undefined) filter.ticker = parseTicker(values.ticker);
     if (values.since !== undefined) filter.since = parseSince(values.since);
     if (values.search !== undefined) filter.search = parseFilterText('--search', values.search);
   } catch (e) {

@@ -274,14 +274,6 @@ export const configSchema = z
       .strict()
       .prefault({}),
     limits: limitsSchema.prefault({}),
-    /** Ticker linking (docs/TICKERS.md): extra nicknames (name → symbol) and watchlist symbols accepted as cashtags. */
-    tickers: z
-      .object({
-        extraAliases: z.record(z.string().min(1).max(100), z.string().regex(/^[A-Za-z]{1,6}(?:[./-][A-Za-z]{1,2})?$/, 'must be a ticker symbol like AAPL or BRK.B')).default({}),
-        watchlist: z.array(z.string().regex(/^[A-Za-z]{1,6}(?:[./-][A-Za-z]{1,2})?$/, 'must be a ticker symbol like AAPL or BRK.B')).max(10_000).default([]),
-      })
-      .strict()
-      .prefault({}),
     /** User-Agent of every polling source without its own (default: tickerpulse/<version> (+project URL)). */
     userAgent: userAgent.optional(),
     /**

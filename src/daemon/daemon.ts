@@ -15,8 +15,7 @@ import { websocketSource } from '../../sources/websocket.js';
 import type { SourceContext } from '../../sources/types.js';
 import { HostBudget } from '../../sources/hostBudget.js';
 import { PollGate } from '../../pipelines/gate.js';
-import { ingestPolls, type IngestReport, type StoryAssigner } from '../../pipelines/ingest.js';
-import { STORY_MAX_STORIES, STORY_WINDOW_MS, StoryClusterer } from '../../pipelines/storyCluster.js';
+import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
 import { initialHealth, statusFor, type SourceHealth } from './sourceHealth.js';
 
 export interface DaemonOptions {
@@ -77,8 +76,6 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
 
   const server = await startServer({ host: cfg.server.host, port: cfg.server.port, store, health, log: log.child({ component: 'server' }) });
 
-  const stories = startStories(store, log);
-
   const pipelines: Observable<StoredItem[]>[] = [];
   const hostBudget = HostBudget.fromConfig(cfg.hosts);
   for (const sc of sourceConfigs) {
@@ -92,7 +89,6 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       intraOpNumThreads: cfg.model.intraOpNumThreads,
       maxQueue: cfg.limits.workerQueue,
       maxHeapMb: cfg.limits.workerHeapMb,
-      tickers: { extraAliases: cfg.tickers.extraAliases, watchlist: cfg.tickers.watchlist },
     });
     const gate = new PollGate(cfg.limits.maxPendingPolls);
     const running: RunningSource = { cfg: sc, worker, gate, health: initialHealth(sc.id, sc.kind, persisted) };
@@ -120,7 +116,6 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
           attempts: cfg.limits.classifyAttempts,
           log: slog,
           onReport,
-          stories,
         }),
       ),
     );
@@ -207,45 +202,6 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     else h.consecutiveErrors = 0;
     h.status = statusFor(h.consecutiveErrors);
   }
-}
-
-/** Items re-read at start to warm the story clusterer (bounded: start-up time and memory). */
-const STORY_WARM_ITEMS = 50_000;
-
-/**
- * One story clusterer shared by every source. Its clock is event time: the newest publication
- * time seen (never more than 10 min ahead of the wall clock, so one bogus future date cannot
- * evict everything), so replays of old files cluster like live news. Its memory is lost on exit;
- * it is warmed from the stored items of the last 48 h (of event time) so a restart does not split
- * stories: they keep their ids and source counts.
- */
-function startStories(store: ItemStore, log: Logger): StoryAssigner {
-  let eventTime = 0;
-  const observe = (publishedAt: string | null): void => {
-    const t = publishedAt ? Date.parse(publishedAt) : NaN;
-    if (t > eventTime && t <= Date.now() + 600_000) eventTime = t;
-  };
-  // 32 hashes in 16 bands of 2 rows (the class default is 64/32): half the signature cost on the
-  // main thread (~9 instead of ~17 µs a headline); near-identical copies (Jaccard ≥ 0.8) still join
-  // with > 99.7 % probability and unrelated headlines (≤ 0.3) are essentially never merged.
-  const clusterer = new StoryClusterer({ clock: () => eventTime || Date.now(), numHashes: 32, bands: 16 });
-  const t0 = Date.now();
-  const latest = store.latestPublishedAt();
-  if (latest !== null) {
-    const end = Math.min(Date.parse(latest), Date.now());
-    const warm = store.storyWarmItems(new Date(end - STORY_WINDOW_MS).toISOString(), STORY_WARM_ITEMS);
-    for (const w of warm) {
-      observe(w.publishedAt);
-      clusterer.restore({ seq: w.seq, source: w.source, title: w.title, publishedAt: w.publishedAt, tickers: w.tickers }, w.storyId);
-    }
-    if (warm.length) log.info({ items: warm.length, stories: clusterer.size, ms: Date.now() - t0, max: STORY_MAX_STORIES }, 'story clusterer warmed from stored items');
-  }
-  return {
-    assign: (item) => {
-      observe(item.publishedAt);
-      return clusterer.assign(item);
-    },
-  };
 }
 
 function createSource(sc: SourceConfig, ctx: SourceContext, cfg: Config): Observable<PollResult> {

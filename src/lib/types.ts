@@ -48,31 +48,11 @@ export interface PollResult {
   error?: { code: string; message: string };
 }
 
-/** A company an item names (ticker linker) with the sentiment towards it. */
-export interface ItemTicker {
-  /** Canonical symbol (`AAPL`, `BRK.B`). */
-  symbol: string;
-  /** The linker's evidence: cashtag | exchange | name | alias. */
-  via: string;
-  /** For now the headline's own prediction (a per-entity model comes later). */
-  label: Label;
-  score: number;
-  pNeg: number;
-  pNeu: number;
-  pPos: number;
-}
-
 export interface ClassifiedItem extends RawItem, Prediction {
   source: string;
   fetchedAt: string;
   /** Id of the model that produced the label (content hash). */
   model: string;
-  /** Tickers the headline names; absent or empty when none. */
-  tickers?: ItemTicker[];
-  /** The story (near-identical headlines across sources) the item belongs to; null/absent for items stored before story clustering. */
-  storyId?: string | null;
-  /** True when the item started its story. */
-  novel?: boolean;
 }
 
 export interface StoredItem extends ClassifiedItem {

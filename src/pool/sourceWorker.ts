@@ -1,7 +1,7 @@
 import { Piscina } from 'piscina';
 import { TickerpulseError, fromWireError } from '../lib/errors.js';
 import { workerFile } from '../lib/paths.js';
-import type { ClassifyReply, ClassifyTask, ClassifyWorkerData, TextTicker } from '../../workers/classify.js';
+import type { ClassifyReply, ClassifyWorkerData } from '../../workers/classify.js';
 import type { ParseJsonMessagesReply, ParseJsonMessagesTask, ParseJsonReply, ParseJsonTask, ParseReply, ParseTask } from '../../workers/source.js';
 import type { JsonDocumentResult, JsonMapping, JsonMessagesResult, MapMeta } from '../../workers/jsonMap.js';
 import type { ParsedFeed } from '../../sources/types.js';
@@ -20,13 +20,6 @@ export interface SourceWorkerOptions {
   maxQueue: number;
   /** V8 heap cap for the thread, so one hostile document cannot take the daemon's memory. */
   maxHeapMb?: number;
-  /** Ticker linker options (config `tickers`). */
-  tickers?: ClassifyWorkerData['tickers'];
-}
-
-/** A batch's predictions plus the tickers the linker found in each text (same order). */
-export interface LinkedBatchResult extends BatchResult {
-  tickers?: TextTicker[][];
 }
 
 /**
@@ -49,7 +42,6 @@ export class SourceWorker {
       modelKind: opts.modelKind,
       windowStride: opts.windowStride,
       intraOpNumThreads: opts.intraOpNumThreads ?? 1,
-      tickers: opts.tickers,
     };
     this.pool = new Piscina({
       filename: workerFile('source'),
@@ -116,11 +108,10 @@ export class SourceWorker {
     return { items: reply.items, skipped: reply.skipped, ignored: reply.ignored, invalid: reply.invalid, firstInvalid: reply.firstInvalid };
   }
 
-  /** Classifies the texts and links their tickers, in one task on the source's thread. */
-  async classify(texts: string[]): Promise<LinkedBatchResult> {
-    const reply = await this.run<ClassifyReply>({ texts, link: true } satisfies ClassifyTask, 'classify');
+  async classify(texts: string[]): Promise<BatchResult> {
+    const reply = await this.run<ClassifyReply>({ texts }, 'classify');
     if (!reply.ok) throw fromWireError(reply);
-    return { model: reply.model, predictions: reply.predictions, tickers: reply.tickers };
+    return { model: reply.model, predictions: reply.predictions };
   }
 
   async close(): Promise<void> {

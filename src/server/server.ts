@@ -16,7 +16,7 @@ import { TickerpulseError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { packageRoot } from '../lib/paths.js';
 import type { StoredItem } from '../lib/types.js';
-import { parseFilterText, parseLabel, parseLimit, parseSince, parseTicker } from '../store/filters.js';
+import { parseFilterText, parseLabel, parseLimit, parseSince } from '../store/filters.js';
 import type { ItemFilter, ItemStore } from '../store/itemStore.js';
 import { CloseCode, PROTOCOL_VERSION, toApiItem, toWireItem, type ProtocolErrorCode, type ServerMessage } from './wire.js';
 
@@ -201,8 +201,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const since = one('since');
       const search = one('search');
       const limit = one('limit');
-      const ticker = one('ticker');
-      if (ticker !== undefined) filter.ticker = parseTicker(ticker);
       if (source !== undefined) filter.source = parseFilterText('source', source);
       if (label !== undefined) filter.label = parseLabel(label);
       if (since !== undefined) filter.since = parseSince(since);
@@ -572,7 +570,7 @@ const PLACEHOLDER_HTML = `<!doctype html>
 <p>The daemon is running. The live dashboard comes in a later version.</p>
 <ul>
 <li><a href="/healthz">/healthz</a> &mdash; daemon health (JSON)</li>
-<li><a href="/api/items">/api/items</a> &mdash; latest items (JSON; filters: <code>source</code>, <code>ticker</code>, <code>label</code>, <code>since</code>, <code>search</code>, <code>limit</code>)</li>
+<li><a href="/api/items">/api/items</a> &mdash; latest items (JSON; filters: <code>source</code>, <code>label</code>, <code>since</code>, <code>search</code>, <code>limit</code>)</li>
 <li><code>/ws</code> &mdash; live WebSocket stream (<code>?since=SEQ</code> to resume)</li>
 </ul>
 </body>

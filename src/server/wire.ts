@@ -21,17 +21,6 @@ export interface WireItem {
   pNeg: number;
   pNeu: number;
   pPos: number;
-  /** Companies the headline names, with the sentiment towards each (empty when none). */
-  tickers: WireTicker[];
-  /** The story the item belongs to (the same news from several sources shares it); null for items stored before stories existed. */
-  storyId: string | null;
-}
-
-export interface WireTicker {
-  /** Canonical symbol: `AAPL`, `BRK.B`. */
-  symbol: string;
-  label: Label;
-  score: number;
 }
 
 /** The item as returned by GET /api/items and `tickerpulse query --format json`. */
@@ -56,8 +45,6 @@ export function toWireItem(item: StoredItem): WireItem {
     pNeg: item.pNeg,
     pNeu: item.pNeu,
     pPos: item.pPos,
-    tickers: item.tickers ? item.tickers.map((t) => ({ symbol: t.symbol, label: t.label, score: t.score })) : [],
-    storyId: item.storyId ?? null,
   };
 }
 

@@ -9,8 +9,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { TickerpulseError, type ErrorCode } from '../lib/errors.js';
-import type { ClassifiedItem, ItemTicker, Label, SourceState, StoredItem } from '../lib/types.js';
-import { isLabel, MAX_FILTER_TEXT, MAX_QUERY_LIMIT, canonicalTime, parseTicker } from './filters.js';
+import type { ClassifiedItem, Label, SourceState, StoredItem } from '../lib/types.js';
+import { isLabel, MAX_FILTER_TEXT, MAX_QUERY_LIMIT, canonicalTime } from './filters.js';
 import { APPLICATION_ID, SCHEMA_VERSION, migrations } from './migrations.js';
 
 type Db = Database.Database;
@@ -30,8 +30,6 @@ export interface ItemFilter {
   since?: Date;
   /** Case-insensitive (ASCII) substring of title or summary. */
   search?: string;
-  /** Only items naming this ticker (any accepted spelling: `AAPL`, `brk-b`). */
-  ticker?: string;
   /** Default 100, at most MAX_QUERY_LIMIT. */
   limit?: number;
 }
@@ -60,32 +58,6 @@ export interface CheckpointResult {
   checkpointed: number;
 }
 
-/** What the story clusterer says about one newly stored item (see commitPoll's `assignStory`). */
-export interface StoryAssignment {
-  storyId: string;
-  novel: boolean;
-  /** Distinct sources in the story so far. */
-  sourceCount: number;
-}
-
-export interface CommitOptions {
-  /**
-   * Called inside the transaction for each *newly inserted* item, in seq order, with its seq and
-   * its canonical published_at; the answer is stored on the item and in `stories`.
-   */
-  assignStory?: (item: ClassifiedItem, seq: number, publishedAt: string) => StoryAssignment;
-}
-
-/** A stored item as the story clusterer needs it back after a restart (warm-up). */
-export interface StoryWarmItem {
-  seq: number;
-  source: string;
-  title: string;
-  publishedAt: string;
-  storyId: string;
-  tickers: string[];
-}
-
 export const DEFAULT_QUERY_LIMIT = 100;
 /** Guids per `knownGuids` lookup statement. */
 const KNOWN_GUIDS_CHUNK = 500;
@@ -107,22 +79,7 @@ interface ItemRow {
   score: number;
   model: string;
   date_missing: number;
-  /** Since schema v3 (absent from rows built for insert). */
-  story_id?: string | null;
-  novel?: number;
 }
-
-/** An items row as read back (ITEM_SELECT): plus its tickers as a JSON array. */
-interface ReadRow extends ItemRow {
-  tickers_json: string | null;
-}
-
-/**
- * Columns of every item read: the row plus its tickers (from item_tickers, by primary key) as a
- * JSON array, so a page of items is one statement.
- */
-const ITEM_SELECT = `SELECT items.*, (SELECT json_group_array(json_object('symbol', t.ticker, 'via', t.via, 'label', t.label, 'score', t.score,
-    'pNeg', t.p_neg, 'pNeu', t.p_neu, 'pPos', t.p_pos)) FROM item_tickers t WHERE t.seq = items.seq) AS tickers_json FROM items`;
 
 interface SourceRow {
   id: string;
@@ -176,12 +133,6 @@ function toRow(sourceId: string, item: ClassifiedItem, now: string): Omit<ItemRo
   };
 }
 
-function fromReadRow(r: ReadRow): StoredItem {
-  const item = fromRow(r);
-  item.tickers = r.tickers_json && r.tickers_json !== '[]' ? (JSON.parse(r.tickers_json) as ItemTicker[]) : [];
-  return item;
-}
-
 function fromRow(r: ItemRow): StoredItem {
   return {
     seq: r.seq,
@@ -199,56 +150,7 @@ function fromRow(r: ItemRow): StoredItem {
     pPos: r.p_pos,
     score: r.score,
     model: r.model,
-    storyId: r.story_id ?? null,
-    novel: r.novel === 1,
   };
-}
-
-interface RollupDelta {
-  kind: 'ticker' | 'source';
-  key: string;
-  bucket: '1m' | '1h' | '1d';
-  start: string;
-  items: number;
-  stories: number;
-  sumScore: number;
-  pos: number;
-  neu: number;
-  neg: number;
-}
-
-/**
- * A commit's rollup increments, summed per (kind, key, bucket, start) before they are written.
- * Bucket starts are cut from the canonical published_at text (`2024-05-01T13:45:00.000Z`).
- */
-class Rollups {
-  private readonly map = new Map<string, RollupDelta>();
-
-  add(kind: 'ticker' | 'source', key: string, publishedAt: string, story: number, score: number, label: Label): void {
-    const minute = publishedAt.slice(0, 16);
-    this.bump(kind, key, '1m', minute + ':00.000Z', story, score, label);
-    this.bump(kind, key, '1h', minute.slice(0, 13) + ':00:00.000Z', story, score, label);
-    this.bump(kind, key, '1d', minute.slice(0, 10) + 'T00:00:00.000Z', story, score, label);
-  }
-
-  private bump(kind: 'ticker' | 'source', key: string, bucket: '1m' | '1h' | '1d', start: string, story: number, score: number, label: Label): void {
-    const id = `${kind}\u0000${key}\u0000${bucket}\u0000${start}`;
-    let d = this.map.get(id);
-    if (!d) {
-      d = { kind, key, bucket, start, items: 0, stories: 0, sumScore: 0, pos: 0, neu: 0, neg: 0 };
-      this.map.set(id, d);
-    }
-    d.items++;
-    d.stories += story;
-    d.sumScore += score;
-    if (label === 'positive') d.pos++;
-    else if (label === 'negative') d.neg++;
-    else d.neu++;
-  }
-
-  rows(): Iterable<RollupDelta> {
-    return this.map.values();
-  }
 }
 
 function fromSourceRow(r: SourceRow): StoredSourceState {
@@ -316,12 +218,6 @@ export class ItemStore {
   private closed = false;
 
   private readonly stInsertItem: Stmt;
-  private readonly stInsertTicker: Stmt;
-  private readonly stInsertItemStory: Stmt;
-  private readonly stItemExists: Stmt;
-  private readonly stNextSeq: Stmt;
-  private readonly stUpsertRollup: Stmt;
-  private readonly stUpsertStory: Stmt;
   private readonly stUpsertSource: Stmt;
   private readonly stGetSource: Stmt;
   private readonly stListSources: Stmt;
@@ -332,8 +228,7 @@ export class ItemStore {
   private readonly stCount: Stmt;
   private readonly stHealthy: Stmt;
   private readonly queryStatements = new Map<string, Stmt>();
-  private stWarm: Stmt | undefined;
-  private readonly commitTx: (sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error: PollError | undefined, opts: CommitOptions) => StoredItem[];
+  private readonly commitTx: (sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error?: PollError) => StoredItem[];
   private readonly deadTx: (sourceId: string, entries: DeadLetterInput[]) => void;
 
   /**
@@ -382,44 +277,6 @@ export class ItemStore {
       VALUES (@source, @guid, @url, @title, @summary, @published_at, @fetched_at, @label,
               @p_neg, @p_neu, @p_pos, @score, @model, @date_missing)
       ON CONFLICT (source, guid) DO NOTHING`);
-    // With stories: the story is known before the insert (see commitTx), so the row is written once.
-    this.stInsertItemStory = db.prepare(`
-      INSERT INTO items (source, guid, url, title, summary, published_at, fetched_at, label,
-                         p_neg, p_neu, p_pos, score, model, date_missing, story_id, novel)
-      VALUES (@source, @guid, @url, @title, @summary, @published_at, @fetched_at, @label,
-              @p_neg, @p_neu, @p_pos, @score, @model, @date_missing, @story_id, @novel)
-      ON CONFLICT (source, guid) DO NOTHING`);
-    this.stItemExists = db.prepare('SELECT 1 FROM items WHERE source = ? AND guid = ?').pluck();
-    // AUTOINCREMENT: the next seq is one more than the largest ever used (sqlite_sequence) or stored.
-    this.stNextSeq = db.prepare(`SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'items'), 0), coalesce((SELECT max(seq) FROM items), 0)) + 1`).pluck();
-
-    this.stInsertTicker = db.prepare(`
-      INSERT INTO item_tickers (seq, ticker, via, label, score, p_neg, p_neu, p_pos)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (seq, ticker) DO NOTHING`);
-
-    // A story row is created by its first stored item and counted up by the others (one upsert
-    // for both cases; after a restart the warmed clusterer joins stories whose row exists). The
-    // clusterer's source count is exact within a run; max() keeps the stored count when a
-    // restart's bounded warm-up saw fewer of the story's sources.
-    this.stUpsertStory = db.prepare(`
-      INSERT INTO stories (id, first_seq, first_published_at, title, source_count, item_count, tickers)
-      VALUES (?, ?, ?, ?, ?, 1, ?)
-      ON CONFLICT (id) DO UPDATE SET
-        source_count = max(stories.source_count, excluded.source_count),
-        item_count   = stories.item_count + 1,
-        tickers      = CASE WHEN stories.tickers = '[]' THEN excluded.tickers ELSE stories.tickers END`);
-
-    this.stUpsertRollup = db.prepare(`
-      INSERT INTO rollups (kind, key, bucket, start, items, stories, sum_score, pos, neu, neg)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (kind, key, bucket, start) DO UPDATE SET
-        items     = rollups.items + excluded.items,
-        stories   = rollups.stories + excluded.stories,
-        sum_score = rollups.sum_score + excluded.sum_score,
-        pos       = rollups.pos + excluded.pos,
-        neu       = rollups.neu + excluded.neu,
-        neg       = rollups.neg + excluded.neg`);
 
     // One statement for every partial update: has_<col> = 1 means "the caller provided it".
     const sets = STATE_KEYS.map((k) => `${STATE_COLUMNS[k]} = CASE WHEN @has_${k} THEN excluded.${STATE_COLUMNS[k]} ELSE sources.${STATE_COLUMNS[k]} END`);
@@ -442,56 +299,22 @@ export class ItemStore {
       INSERT INTO dead_letters (source, guid, payload, code, message, attempts, created_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.stLatestSeq = db.prepare('SELECT coalesce(max(seq), 0) FROM items').pluck();
-    this.stItemsAfter = db.prepare(`${ITEM_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?`);
+    this.stItemsAfter = db.prepare('SELECT * FROM items WHERE seq > ? ORDER BY seq LIMIT ?');
     this.stCount = db.prepare('SELECT count(*) FROM items').pluck();
     this.stHealthy = db.prepare('SELECT 1').pluck();
 
-    this.commitTx = db.transaction((sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error: PollError | undefined, opts: CommitOptions) => {
+    this.commitTx = db.transaction((sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error?: PollError) => {
       const now = new Date().toISOString();
       const inserted: StoredItem[] = [];
-      const rollups = new Rollups();
-      let nextSeq: number | undefined;
       for (const item of items) {
         if (item.source !== undefined && item.source !== sourceId) {
           throw new TickerpulseError('INPUT_INVALID', `item ${JSON.stringify(item.guid)} has source "${item.source}" but was committed for "${sourceId}"`);
         }
         const row = toRow(sourceId, item, now);
-        let stored: StoredItem;
-        const tickers = item.tickers ?? [];
-        if (opts.assignStory) {
-          // The story must be assigned only to items really inserted, and a novel story's id is
-          // built from the item's seq. Both are known before the insert: duplicates are checked
-          // first, and inside this write transaction the next AUTOINCREMENT seq is `nextSeq`. So
-          // the row is written once, with its story (no UPDATE rewriting it and its index entries).
-          if (this.stItemExists.get(sourceId, row.guid) !== undefined) continue;
-          nextSeq ??= this.stNextSeq.get() as number;
-          const a = opts.assignStory(item, nextSeq, row.published_at);
-          const info = this.stInsertItemStory.run({ ...row, story_id: a.storyId, novel: a.novel ? 1 : 0 });
-          if (info.changes !== 1) continue; // not reached: existence was checked under the write lock
-          stored = fromRow({ ...row, seq: Number(info.lastInsertRowid) });
-          // stored.seq === the predicted seq (AUTOINCREMENT under our write lock), so a novel
-          // story's id `s<seq>` names this item.
-          nextSeq = stored.seq + 1;
-          // (positional parameters: binding is measurably cheaper than a named-parameter object)
-          const symbols = tickers.length === 0 ? '[]' : tickers.length === 1 ? `[${JSON.stringify(tickers[0].symbol)}]` : JSON.stringify([...new Set(tickers.map((t) => t.symbol))].sort());
-          this.stUpsertStory.run(a.storyId, stored.seq, row.published_at, row.title, a.sourceCount, symbols);
-          stored.storyId = a.storyId;
-          stored.novel = a.novel;
-        } else {
-          const info = this.stInsertItem.run(row);
-          if (info.changes !== 1) continue;
-          stored = fromRow({ ...row, seq: Number(info.lastInsertRowid) });
-        }
+        const info = this.stInsertItem.run(row);
         // Rows are inserted one by one in this order, so seqs come out increasing.
-        for (const t of tickers) this.stInsertTicker.run(stored.seq, t.symbol, t.via, t.label, t.score, t.pNeg, t.pNeu, t.pPos);
-        stored.tickers = tickers;
-        const story = stored.novel === true ? 1 : 0;
-        rollups.add('source', sourceId, row.published_at, story, row.score, row.label);
-        for (const t of tickers) rollups.add('ticker', t.symbol, row.published_at, story, t.score, t.label);
-        inserted.push(stored);
+        if (info.changes === 1) inserted.push(fromRow({ ...row, seq: Number(info.lastInsertRowid) }));
       }
-      // One UPSERT per touched (kind, key, bucket, start), not per item.
-      for (const r of rollups.rows()) this.stUpsertRollup.run(r.kind, r.key, r.bucket, r.start, r.items, r.stories, r.sumScore, r.pos, r.neu, r.neg);
       const params: Record<string, unknown> = { id: sourceId, itemsAdded: inserted.length, errorsAdded: error ? 1 : 0, now };
       for (const k of STATE_KEYS) {
         const provided = Object.prototype.hasOwnProperty.call(state, k) && state[k] !== undefined;
@@ -517,20 +340,16 @@ export class ItemStore {
    * Either all of it is durable or none of it (a crash, or a throw here, leaves the previous
    * etag/cursor with the previous items), which is what makes kill -9 safe.
    *
-   * In the same transaction: each new item's tickers (`item_tickers`), its story (`opts.assignStory`,
-   * called for new items only, in seq order: `items.story_id`/`novel` and the `stories` row), and
-   * the `rollups` increments (per source and per ticker; one UPSERT per touched row).
-   *
-   * Returns only the rows that were new, with their seq (and tickers, storyId), in increasing seq
-   * order — exactly what the server should broadcast.
+   * Returns only the rows that were new, with their seq, in increasing seq order — exactly what
+   * the server should broadcast.
    * Throws TickerpulseError: INPUT_INVALID when an item's `source` differs from `sourceId`,
    * STORE_FAILED for any SQLite failure (constraint, disk full, busy; `retryable` set for the
    * transient ones).
    */
-  commitPoll(sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error?: PollError, opts: CommitOptions = {}): StoredItem[] {
+  commitPoll(sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error?: PollError): StoredItem[] {
     this.assertWritable();
     try {
-      return this.commitTx(sourceId, items, state ?? {}, error, opts);
+      return this.commitTx(sourceId, items, state ?? {}, error);
     } catch (err) {
       throw storeError(`commit of ${items.length} item(s) for source "${sourceId}" failed`, err);
     }
@@ -571,30 +390,9 @@ export class ItemStore {
     return this.stLatestSeq.get() as number;
   }
 
-  /**
-   * The newest stored items (at most `limit`, returned oldest first) published at or after
-   * `since` and assigned to a story: what a new story clusterer is warmed with after a restart.
-   */
-  storyWarmItems(since: string, limit: number): StoryWarmItem[] {
-    this.stWarm ??= this.db.prepare(`
-      SELECT seq, source, title, published_at, story_id,
-             (SELECT json_group_array(t.ticker) FROM item_tickers t WHERE t.seq = items.seq) AS tickers
-      FROM items
-      WHERE published_at >= ? AND story_id IS NOT NULL
-      ORDER BY seq DESC
-      LIMIT ?`);
-    const rows = this.stWarm.all(since, limit) as Array<{ seq: number; source: string; title: string; published_at: string; story_id: string; tickers: string }>;
-    return rows.reverse().map((r) => ({ seq: r.seq, source: r.source, title: r.title, publishedAt: r.published_at, storyId: r.story_id, tickers: JSON.parse(r.tickers) as string[] }));
-  }
-
-  /** Newest published_at stored (null when empty). */
-  latestPublishedAt(): string | null {
-    return (this.db.prepare('SELECT max(published_at) FROM items').pluck().get() as string | null) ?? null;
-  }
-
   /** Items with seq > `seq`, ascending, at most `limit`. */
   itemsAfter(seq: number, limit: number): StoredItem[] {
-    return (this.stItemsAfter.all(seq, limit) as ReadRow[]).map(fromReadRow);
+    return (this.stItemsAfter.all(seq, limit) as ItemRow[]).map(fromRow);
   }
 
   countItems(): number {
@@ -637,12 +435,6 @@ export class ItemStore {
       params.pattern = `%${escapeLike(search)}%`;
       key.push('q');
     }
-    if (filter.ticker !== undefined) {
-      // parseTicker validates and canonicalizes; the value is bound, never spliced into SQL.
-      params.ticker = parseTicker(String(filter.ticker));
-      where.push('seq IN (SELECT seq FROM item_tickers WHERE ticker = @ticker)');
-      key.push('k');
-    }
     const limit = filter.limit ?? DEFAULT_QUERY_LIMIT;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_QUERY_LIMIT) {
       throw new TickerpulseError('INPUT_INVALID', `limit must be an integer between 1 and ${MAX_QUERY_LIMIT}`);
@@ -653,11 +445,11 @@ export class ItemStore {
     let st = this.queryStatements.get(cacheKey);
     if (!st) {
       st = this.db.prepare(
-        `${ITEM_SELECT} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY published_at DESC, seq DESC LIMIT @limit`,
+        `SELECT * FROM items ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY published_at DESC, seq DESC LIMIT @limit`,
       );
       this.queryStatements.set(cacheKey, st);
     }
-    return (st.all(params) as ReadRow[]).map(fromReadRow);
+    return (st.all(params) as ItemRow[]).map(fromRow);
   }
 
   /**

@@ -78,12 +78,3 @@ test('deterministic ids and a bound on stories kept', () => {
   assert.equal(c.size, 10);
   assert.equal(c.assign({ seq: 99, source: 's', title: 'Fresh story', publishedAt: null, tickers: [] }).storyId, 's99');
 });
-
-test('restore rebuilds stories by id, so a later copy joins the stored story', () => {
-  const { c } = clusterer();
-  const title = 'Acme Widgets recalls two million toasters over fire risk';
-  c.restore({ seq: 7, source: 'a', title, publishedAt: iso(T0 - 3600_000), tickers: ['ACME'] }, 's5');
-  c.restore({ seq: 9, source: 'b', title: title + ' - Reuters', publishedAt: iso(T0 - 1800_000), tickers: ['ACME'] }, 's5');
-  assert.equal(c.size, 1);
-  assert.deepEqual(c.assign({ seq: 20, source: 'c', title, publishedAt: iso(T0), tickers: ['ACME'] }), { storyId: 's5', novel: false, sourceCount: 3 });
-});

@@ -56,9 +56,7 @@ before(() => {
   db = join(dir, 'q.db');
   const s = ItemStore.open(db);
   s.commitPoll('reuters', [
-    item('reuters', 'r1', 'negative', 120, 'ACME recalls, "again"', {
-      tickers: [{ symbol: 'ACME', via: 'cashtag', label: 'negative', score: -0.85, pNeg: 0.9, pNeu: 0.05, pPos: 0.05 }, { symbol: 'BRK.B', via: 'name', label: 'negative', score: -0.85, pNeg: 0.9, pNeu: 0.05, pPos: 0.05 }],
-    }),
+    item('reuters', 'r1', 'negative', 120, 'ACME recalls, "again"'),
     item('reuters', 'r2', 'positive', 60, 'Globex soars\x1b[31m red\x1b[0m\nsecond line'),
   ], {});
   s.commitPoll('ft', [item('ft', 'f1', 'negative', 3 * 24 * 60, 'Old news ' + 'x'.repeat(300))], {});
@@ -123,23 +121,4 @@ test('bad arguments exit 2 with a message; a missing database exits 1', async ()
   assert.equal(r.code, 1);
   assert.match(r.err, /not found.*STORE_FAILED/);
   assert.equal((await run(['--help'])).code, 0);
-});
-
-test('--ticker filters by symbol (any spelling); json lines carry tickers; a bad symbol exits 2 without SQL', async () => {
-  const json = async (args: string[]) => (await run(['--db', db, '--format', 'json', ...args])).out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { guid: string; tickers: unknown });
-  assert.deepEqual((await json(['--ticker', 'ACME'])).map((l) => l.guid), ['r1']);
-  assert.deepEqual((await json(['--ticker', 'brk-b'])).map((l) => l.guid), ['r1']);
-  assert.deepEqual((await json(['--ticker', 'ZZZ'])).map((l) => l.guid), []);
-  const all = await json([]);
-  assert.deepEqual(all.find((l) => l.guid === 'r1')!.tickers, [
-    { symbol: 'ACME', label: 'negative', score: -0.85 },
-    { symbol: 'BRK.B', label: 'negative', score: -0.85 },
-  ]);
-  assert.deepEqual(all.find((l) => l.guid === 'r2')!.tickers, []);
-  for (const bad of ["AAPL' OR 1=1 --", '', 'TOOLONGSYM', '$AAPL', 'A.B.C']) {
-    const r = await run(['--db', db, '--ticker', bad]);
-    assert.equal(r.code, 2, bad);
-    assert.match(r.err, /^tickerpulse query: ticker must be a symbol/);
-    assert.doesNotMatch(r.err, /SELECT|item_tickers|SQLITE/);
-  }
 });
