@@ -2,12 +2,16 @@
  * Evaluation of the served model (through SentimentModel, i.e. the real ONNX path) and the two
  * lexicon baselines on the same rows. Used by eval.ts and by train.ts for the model card.
  */
-import type { Label } from '../lib/types.js';
+import type { Label, Prediction } from '../lib/types.js';
 import { BASELINES, afinnScore } from './baselines.js';
 import { evalRows, type Row } from './data.js';
 import { formatConfusion, scores, type Scores } from './metrics.js';
 import { vaderCompound } from './lexicons.js';
-import type { SentimentModel } from './sentimentModel.js';
+
+/** Anything that classifies a batch of texts (SentimentModel, or another model kind). */
+export interface BatchClassifier {
+  classify(texts: string[]): Promise<Prediction[]>;
+}
 
 export interface SystemResult extends Scores {
   /** On gold positive/negative rows: share where the sign of the system's score matches. */
@@ -36,7 +40,7 @@ export function polarityAccuracy(gold: readonly Label[], score: readonly number[
 }
 
 /** Evaluate one set's rows (only rows that count: see evalRows). */
-export async function evaluateSet(model: SentimentModel, set: string, allRows: Row[], opts: { batchSize?: number; threshold?: number } = {}): Promise<SetResult> {
+export async function evaluateSet(model: BatchClassifier, set: string, allRows: Row[], opts: { batchSize?: number; threshold?: number } = {}): Promise<SetResult> {
   const batchSize = opts.batchSize ?? 64;
   const rows = evalRows(allRows, opts.threshold);
   const texts = rows.map((r) => r.text);
@@ -64,7 +68,7 @@ export async function evaluateSet(model: SentimentModel, set: string, allRows: R
 }
 
 /** Model throughput in one thread, batches of `batchSize`, over `texts` repeated to ≥ minRows. */
-export async function measureSpeed(model: SentimentModel, texts: string[], batchSize = 64, minRows = 20000): Promise<number> {
+export async function measureSpeed(model: BatchClassifier, texts: string[], batchSize = 64, minRows = 20000): Promise<number> {
   if (texts.length === 0) return 0;
   const pool: string[] = [];
   while (pool.length < minRows) pool.push(...texts);

@@ -77,7 +77,13 @@ export const DEFAULT_RECIPE: Recipe = {
   minCount: 1,
   maxIter: 300,
   nbStrength: 0.5,
-  gate: null,
+  gate: {
+    domains: { fpb: 'news', tfns: 'tweets', 'fiqa:post': 'tweets', 'fiqa:headline': 'west', semeval: 'west', sentfin: 'india' },
+    l2: 1e-5,
+    headL2: 1,
+    crossFit: 3,
+    maxIter: 150,
+  },
 };
 
 export interface Example {

@@ -21,6 +21,8 @@ export interface FeatureConfig {
   bigrams: boolean;
   /** Word trigrams (hashed). */
   trigrams: boolean;
+  /** Pairs of words one apart ("cut … guidance"). */
+  skipBigrams: boolean;
   /** Character n-gram lengths taken inside each word (with boundary marks); [] = none. */
   charNgrams: number[];
   /** Financial-direction features (metric × direction, number comparisons). */
@@ -51,6 +53,7 @@ export const DEFAULT_FEATURE_CONFIG: FeatureConfig = {
   unigrams: true,
   bigrams: true,
   trigrams: false,
+  skipBigrams: false,
   charNgrams: [],
   direction: true,
   register: true,
@@ -100,6 +103,7 @@ const NS_DIR = 0x3c6ef372;
 const NS_REG = 0x5be0cd19;
 const NS_SYM = 0x510e527f;
 const NS_CROSS = 0x1f83d9ab;
+const NS_SKIP = 0x4a7484aa;
 
 // ───────────────────────────────── tokenizer ─────────────────────────────────
 
@@ -486,6 +490,17 @@ function scan(raw: string): Scan {
     }
     if (c === 45 && i > 0 && isSpace(text.charCodeAt(i - 1)) && i + 1 < n && isSpace(text.charCodeAt(i + 1))) {
       push(K.Break, '');
+      i++;
+      continue;
+    }
+    // emoji (astral pictographs, dingbats, arrows) are tokens of their own: 🚀 📉 ✅
+    if (c >= 0xd83c && c <= 0xd83e && i + 1 < n) {
+      push(K.Mark, text.slice(i, i + 2));
+      i += 2;
+      continue;
+    }
+    if ((c >= 0x2600 && c <= 0x27bf) || (c >= 0x2190 && c <= 0x21ff) || (c >= 0x2b00 && c <= 0x2bff)) {
+      push(K.Mark, text[i]);
       i++;
       continue;
     }
@@ -901,6 +916,9 @@ export function hashFeatures(text: string, cfg: FeatureConfig, lexicons: readonl
       if (cfg.registerCross) out.push(hashPair(cross, h));
       prev = cur;
     }
+  }
+  if (cfg.skipBigrams) {
+    for (let i = 0; i + 2 < n; i++) out.push(hashPair(uni[i] ^ NS_SKIP, uni[i + 2]));
   }
   if (cfg.trigrams) {
     // over <s> t0 … tn-1 </s>

@@ -92,6 +92,7 @@ async function main(): Promise<void> {
     totalSeconds: (Date.now() - t0) / 1000,
     maxDiff,
     dataDir: relative(packageRoot, dataDir) || dataDir,
+    domains: fitted.domains,
   });
   writeFileSync(join(outDir, 'MODEL_CARD.md'), card);
   console.log(`wrote ${join(outDir, MODEL_FILE)} (${(onnxBytes.length / 1e6).toFixed(2)} MB), ${TOKENIZER_FILE}, MODEL_CARD.md in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
