@@ -67,16 +67,23 @@ export async function evaluateSet(model: BatchClassifier, set: string, allRows: 
   return { set, rows: rows.length, model: modelRes, baselines };
 }
 
-/** Model throughput in one thread, batches of `batchSize`, over `texts` repeated to ≥ minRows. */
-export async function measureSpeed(model: BatchClassifier, texts: string[], batchSize = 64, minRows = 20000): Promise<number> {
+/**
+ * Model throughput in one thread, batches of `batchSize`, over `texts` repeated to ≥ minRows:
+ * the best of `repeats` passes (the machine may be shared; the best pass is the least disturbed).
+ */
+export async function measureSpeed(model: BatchClassifier, texts: string[], batchSize = 64, minRows = 20000, repeats = 3): Promise<number> {
   if (texts.length === 0) return 0;
   const pool: string[] = [];
   while (pool.length < minRows) pool.push(...texts);
   for (let i = 0; i < Math.min(pool.length, 2000); i += batchSize) await model.classify(pool.slice(i, i + batchSize));
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < pool.length; i += batchSize) await model.classify(pool.slice(i, i + batchSize));
-  const sec = Number(process.hrtime.bigint() - t0) / 1e9;
-  return pool.length / sec;
+  let best = 0;
+  for (let r = 0; r < repeats; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < pool.length; i += batchSize) await model.classify(pool.slice(i, i + batchSize));
+    const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+    best = Math.max(best, pool.length / sec);
+  }
+  return best;
 }
 
 const pct = (x: number) => (x * 100).toFixed(1).padStart(5);
