@@ -1,3 +1,4 @@
+import { fmix32 } from '../src/lib/hash.js';
 /**
  * Story clustering: groups near-identical headlines (the same wire story re-published by several
  * outlets, or re-polled with a publisher suffix) into one story. Pure, synchronous, deterministic.
@@ -91,14 +92,6 @@ function fnv1a(s: string, seed: number): number {
   return h >>> 0;
 }
 
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 export function shingles(norm: string, k = 5): Set<string> {
   const out = new Set<string>();

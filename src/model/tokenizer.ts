@@ -1,3 +1,4 @@
+import { fmix32 } from '../lib/hash.js';
 /**
  * The one tokenizer + featurizer shared by training (train.ts) and serving (sentimentModel.ts).
  *
@@ -79,15 +80,7 @@ export function fnv1a(s: string, seed = 0x811c9dc5): number {
   return h >>> 0;
 }
 
-/** murmur3 finalizer: spreads the bits of a 32-bit value. */
-export function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+export { fmix32 };
 
 /** Combine two 32-bit hashes (order-sensitive). */
 export function hashPair(a: number, b: number): number {
