@@ -8,6 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import type { Observable, Subscription } from 'rxjs';
+import { resolveConfig } from '../../src/config/load.js';
+import { TickerpulseError } from '../../src/lib/errors.js';
 import type { PollResult, SourceState } from '../../src/lib/types.js';
 import type { HostBudget } from '../../sources/hostBudget.js';
 import type { SourceClock, SourceContext } from '../../sources/types.js';
@@ -200,4 +202,15 @@ export function collect(source: Observable<PollResult>, ac: AbortController): Ru
 /** Delay the result scheduled: nextPollAt − lastPollAt. */
 export function scheduledDelay(r: PollResult): number {
   return Date.parse(r.state.nextPollAt!) - Date.parse(r.state.lastPollAt!);
+}
+
+/** The paths of every CONFIG_INVALID issue a raw config produces (fails the test if it is valid). */
+export function configIssuePaths(raw: unknown): string[] {
+  try {
+    resolveConfig(raw);
+  } catch (err) {
+    assert.ok(err instanceof TickerpulseError && err.code === 'CONFIG_INVALID');
+    return (err.details as { issues: { path: string }[] }).issues.map((i) => i.path);
+  }
+  return assert.fail('expected CONFIG_INVALID');
 }

@@ -5,17 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig, resolveConfig } from '../../src/config/load.js';
-import { TickerpulseError } from '../../src/lib/errors.js';
+import { configIssuePaths as issues } from './helpers.js';
 
-function issues(raw: unknown): string[] {
-  try {
-    resolveConfig(raw);
-  } catch (err) {
-    assert.ok(err instanceof TickerpulseError && err.code === 'CONFIG_INVALID');
-    return (err.details as { issues: { path: string }[] }).issues.map((i) => i.path);
-  }
-  return assert.fail('expected CONFIG_INVALID');
-}
 
 describe('json source config', () => {
   it('defaults: the polling settings of rss, the document root as the items array, JSONL-like field names', () => {

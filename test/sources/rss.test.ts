@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
-import type { Subscription } from 'rxjs';
 import { sharedDir } from '../../src/lib/paths.js';
-import type { PollResult, SourceState } from '../../src/lib/types.js';
+import type { SourceState } from '../../src/lib/types.js';
 import { backoffDelayMs, rssSource } from '../../sources/rss.js';
 import type { RssSourceConfig, SourceContext } from '../../sources/types.js';
 import { parseFeedDocument } from '../../workers/feedParser.js';
+import { collect, type Run } from './helpers.js';
 
 const FEEDS = join(sharedDir, 'fixtures', 'feeds');
 const SKIP_FIXTURES = existsSync(FEEDS) ? false : `real-world feed fixtures absent (${FEEDS}): skipping`;
@@ -98,50 +98,6 @@ function cfg(url: string, over: Partial<RssSourceConfig> = {}): RssSourceConfig 
   return { id: 'test', url, intervalMs: 50, allowPrivateNetworks: true, limits: { timeoutMs: 3000, maxBodyBytes: 5 * 1024 * 1024 }, ...over };
 }
 
-interface Run {
-  results: PollResult[];
-  completed: Promise<void>;
-  isComplete(): boolean;
-  /** Resolves once `n` results arrived (rejects after `ms`). */
-  waitFor(n: number, ms?: number): Promise<PollResult[]>;
-  sub: Subscription;
-}
-
-function collect(c: RssSourceConfig, ctx: SourceContext): Run {
-  const results: PollResult[] = [];
-  const waiters: (() => void)[] = [];
-  let done = false;
-  let resolveDone!: () => void;
-  const completed = new Promise<void>((r) => (resolveDone = r));
-  const sub = rssSource(c, ctx).subscribe({
-    next: (r) => {
-      results.push(r);
-      waiters.splice(0).forEach((w) => w());
-    },
-    error: (e) => assert.fail(`the observable must never error: ${String(e)}`),
-    complete: () => {
-      done = true;
-      resolveDone();
-      waiters.splice(0).forEach((w) => w());
-    },
-  });
-  const waitFor = (n: number, ms = 5000) =>
-    new Promise<PollResult[]>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${n} results (have ${results.length})`)), ms);
-      const check = () => {
-        if (results.length >= n) {
-          clearTimeout(timer);
-          resolve(results);
-        } else if (done) {
-          clearTimeout(timer);
-          reject(new Error(`completed with ${results.length} results, wanted ${n}`));
-        } else waiters.push(check);
-      };
-      check();
-    });
-  return { results, completed, isComplete: () => done, waitFor, sub };
-}
-
 async function stop(run: Run, ac: AbortController): Promise<void> {
   ac.abort();
   await run.completed;
@@ -154,7 +110,7 @@ describe('rssSource with real-world fixtures', { skip: SKIP_FIXTURES }, () => {
     const body = readFileSync(join(FEEDS, 'cnbc_top_news_2014-03.rss.xml'));
     const url = route('/cnbc.xml', staticFeed(body, { 'content-type': 'application/rss+xml; charset=UTF-8' }));
     const { ctx, ac } = makeCtx();
-    const run = collect(cfg(url), ctx);
+    const run = collect(rssSource(cfg(url), ctx), ac);
     const [first, second] = await run.waitFor(2);
     await stop(run, ac);
 
@@ -182,7 +138,7 @@ describe('rssSource with real-world fixtures', { skip: SKIP_FIXTURES }, () => {
     const gz = readFileSync(join(FEEDS, 'nshipster_GZIPPED_BODY_ODD.xml.gz'));
     const url = route('/nshipster.xml', staticFeed(gz, { 'content-type': 'application/rss+xml', 'content-encoding': 'gzip' }));
     const { ctx, ac } = makeCtx();
-    const run = collect(cfg(url, { intervalMs: 60_000 }), ctx);
+    const run = collect(rssSource(cfg(url, { intervalMs: 60_000 }), ctx), ac);
     const [first] = await run.waitFor(1);
     await stop(run, ac);
     assert.equal(first.error, undefined, first.error?.message);
@@ -193,7 +149,7 @@ describe('rssSource with real-world fixtures', { skip: SKIP_FIXTURES }, () => {
     const body = readFileSync(join(FEEDS, 'oren_ru_news_windows-1251_ODD.rss.xml'));
     const url = route('/oren.xml', staticFeed(body, { 'content-type': 'text/xml; charset=windows-1251' }));
     const { ctx, ac } = makeCtx();
-    const run = collect(cfg(url, { intervalMs: 60_000 }), ctx);
+    const run = collect(rssSource(cfg(url, { intervalMs: 60_000 }), ctx), ac);
     const [first] = await run.waitFor(1);
     await stop(run, ac);
     assert.equal(first.items.length, 10);
@@ -204,7 +160,7 @@ describe('rssSource with real-world fixtures', { skip: SKIP_FIXTURES }, () => {
     const body = readFileSync(join(FEEDS, 'marketwatch_pf_document_moved_NOT_A_FEED.rss.html'));
     const url = route('/moved.xml', staticFeed(body, { 'content-type': 'text/html' }));
     const { ctx, ac } = makeCtx();
-    const run = collect(cfg(url, { intervalMs: 60_000 }), ctx);
+    const run = collect(rssSource(cfg(url, { intervalMs: 60_000 }), ctx), ac);
     const [first] = await run.waitFor(1);
     await stop(run, ac);
     assert.equal(first.error?.code, 'FEED_NOT_A_FEED');
@@ -217,7 +173,7 @@ describe('rssSource behaviour', () => {
     const body = Buffer.from(rssDoc(200, 'Big', 50));
     const url = route('/big.xml', staticFeed(body, { 'content-type': 'application/rss+xml' }));
     const { ctx, ac } = makeCtx();
-    const run = collect(cfg(url, { intervalMs: 20, limits: { timeoutMs: 2000, maxBodyBytes: 4096 } }), ctx);
+    const run = collect(rssSource(cfg(url, { intervalMs: 20, limits: { timeoutMs: 2000, maxBodyBytes: 4096 } }), ctx), ac);
     const [a, b] = await run.waitFor(2);
     await stop(run, ac);
     assert.equal(a.error?.code, 'FEED_TOO_LARGE');
@@ -234,7 +190,7 @@ describe('rssSource behaviour', () => {
     assert.ok(gz.length < 64 * 1024);
     const url = route('/bomb.xml', staticFeed(gz, { 'content-type': 'application/rss+xml', 'content-encoding': 'gzip' }));
     const { ctx, ac } = makeCtx();
-    const run = collect(cfg(url, { intervalMs: 60_000, limits: { timeoutMs: 2000, maxBodyBytes: 256 * 1024 } }), ctx);
+    const run = collect(rssSource(cfg(url, { intervalMs: 60_000, limits: { timeoutMs: 2000, maxBodyBytes: 256 * 1024 } }), ctx), ac);
     const [a] = await run.waitFor(1);
     await stop(run, ac);
     assert.equal(a.error?.code, 'FEED_TOO_LARGE');
@@ -246,7 +202,7 @@ describe('rssSource behaviour', () => {
     });
     const { ctx, ac } = makeCtx();
     const t0 = Date.now();
-    const run = collect(cfg(url, { intervalMs: 60_000, limits: { timeoutMs: 150, maxBodyBytes: 1 << 20 } }), ctx);
+    const run = collect(rssSource(cfg(url, { intervalMs: 60_000, limits: { timeoutMs: 150, maxBodyBytes: 1 << 20 } }), ctx), ac);
     const [a] = await run.waitFor(1);
     assert.ok(Date.now() - t0 < 2000);
     await stop(run, ac);
@@ -260,7 +216,7 @@ describe('rssSource behaviour', () => {
       res.write('<?xml version="1.0"?><rss version="2.0"><channel>');
     });
     const { ctx, ac } = makeCtx();
-    const run = collect(cfg(url, { intervalMs: 60_000, limits: { timeoutMs: 150, maxBodyBytes: 1 << 20 } }), ctx);
+    const run = collect(rssSource(cfg(url, { intervalMs: 60_000, limits: { timeoutMs: 150, maxBodyBytes: 1 << 20 } }), ctx), ac);
     const [a] = await run.waitFor(1);
     await stop(run, ac);
     assert.equal(a.error?.code, 'FEED_TIMEOUT');
@@ -273,7 +229,7 @@ describe('rssSource behaviour', () => {
       else staticFeed(body, { 'content-type': 'application/rss+xml' })(req, res, n);
     });
     const { ctx, ac } = makeCtx();
-    const run = collect(cfg(url, { intervalMs: 20 }), ctx);
+    const run = collect(rssSource(cfg(url, { intervalMs: 20 }), ctx), ac);
     const [a, b, c] = await run.waitFor(3);
     await stop(run, ac);
     assert.equal(a.error?.code, 'FEED_HTTP_ERROR');
@@ -289,7 +245,7 @@ describe('rssSource behaviour', () => {
   it('HTTP 404 is reported with its status and polling goes on', async () => {
     const url = route('/gone.xml', (_req, res) => res.writeHead(404).end());
     const { ctx, ac } = makeCtx();
-    const run = collect(cfg(url, { intervalMs: 10 }), ctx);
+    const run = collect(rssSource(cfg(url, { intervalMs: 10 }), ctx), ac);
     const [a, b] = await run.waitFor(2);
     await stop(run, ac);
     assert.equal(a.error?.code, 'FEED_HTTP_ERROR');
@@ -303,7 +259,7 @@ describe('rssSource behaviour', () => {
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
     const { ctx, ac } = makeCtx();
-    const run = collect(cfg(`http://127.0.0.1:${port}/feed.xml`, { intervalMs: 60_000 }), ctx);
+    const run = collect(rssSource(cfg(`http://127.0.0.1:${port}/feed.xml`, { intervalMs: 60_000 }), ctx), ac);
     const [a] = await run.waitFor(1);
     await stop(run, ac);
     assert.equal(a.error?.code, 'FEED_FETCH_FAILED');
@@ -315,7 +271,7 @@ describe('rssSource behaviour', () => {
     const url = route('/persist.xml', staticFeed(body, { 'content-type': 'application/rss+xml' }, '"p1"'));
     const { ctx, ac } = makeCtx({ etag: '"p1"', nextPollAt: new Date(Date.now() + 300).toISOString() });
     const t0 = Date.now();
-    const run = collect(cfg(url, { intervalMs: 60_000 }), ctx);
+    const run = collect(rssSource(cfg(url, { intervalMs: 60_000 }), ctx), ac);
     const [a] = await run.waitFor(1);
     const waited = Date.now() - t0;
     await stop(run, ac);
@@ -331,7 +287,7 @@ describe('rssSource behaviour', () => {
     const { ctx, ac } = makeCtx();
     let release!: () => void;
     ctx.waitForRoom = () => new Promise<void>((r) => (release = r));
-    const run = collect(cfg(url, { intervalMs: 10 }), ctx);
+    const run = collect(rssSource(cfg(url, { intervalMs: 10 }), ctx), ac);
     await new Promise((r) => setTimeout(r, 150));
     assert.equal(seen.get('/room.xml')!.length, 0, 'no request while the queue is full');
     release();
@@ -346,7 +302,7 @@ describe('rssSource behaviour', () => {
     // Sleeping between polls (long interval).
     {
       const { ctx, ac } = makeCtx();
-      const run = collect(cfg(url, { intervalMs: 60_000 }), ctx);
+      const run = collect(rssSource(cfg(url, { intervalMs: 60_000 }), ctx), ac);
       await run.waitFor(1);
       const t0 = Date.now();
       await stop(run, ac);
@@ -357,7 +313,7 @@ describe('rssSource behaviour', () => {
     {
       const { ctx, ac } = makeCtx();
       ctx.waitForRoom = () => new Promise<void>(() => {});
-      const run = collect(cfg(url), ctx);
+      const run = collect(rssSource(cfg(url), ctx), ac);
       await new Promise((r) => setTimeout(r, 30));
       await stop(run, ac);
       assert.equal(run.results.length, 0);
@@ -366,7 +322,7 @@ describe('rssSource behaviour', () => {
     {
       const hang = route('/hang2.xml', () => {});
       const { ctx, ac } = makeCtx();
-      const run = collect(cfg(hang, { limits: { timeoutMs: 60_000, maxBodyBytes: 1 << 20 } }), ctx);
+      const run = collect(rssSource(cfg(hang, { limits: { timeoutMs: 60_000, maxBodyBytes: 1 << 20 } }), ctx), ac);
       for (const t0 = Date.now(); seen.get('/hang2.xml')!.length === 0 && Date.now() - t0 < 5000; ) await new Promise((r) => setTimeout(r, 5));
       assert.equal(seen.get('/hang2.xml')!.length, 1);
       await stop(run, ac);
@@ -374,8 +330,8 @@ describe('rssSource behaviour', () => {
     }
     // Unsubscribing stops polling too.
     {
-      const { ctx } = makeCtx();
-      const run = collect(cfg(url, { intervalMs: 10 }), ctx);
+      const { ctx, ac } = makeCtx();
+      const run = collect(rssSource(cfg(url, { intervalMs: 10 }), ctx), ac);
       await run.waitFor(1);
       run.sub.unsubscribe();
       const n = seen.get('/abort.xml')!.length;

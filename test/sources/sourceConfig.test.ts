@@ -2,18 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolveConfig } from '../../src/config/load.js';
-import { TickerpulseError } from '../../src/lib/errors.js';
+import { configIssuePaths as issues } from './helpers.js';
 import { HostBudget } from '../../sources/hostBudget.js';
 
-function issues(raw: unknown): string[] {
-  try {
-    resolveConfig(raw);
-  } catch (err) {
-    assert.ok(err instanceof TickerpulseError && err.code === 'CONFIG_INVALID');
-    return (err.details as { issues: { path: string }[] }).issues.map((i) => i.path);
-  }
-  return assert.fail('expected CONFIG_INVALID');
-}
 
 describe('polling config', () => {
   it('defaults: private networks refused, 10 s connect timeout, 1 h backoff cap, no host overrides', () => {
