@@ -45,8 +45,8 @@
  *   recent − bucket and recent); the trailing window ends where recent starts and its far end
  *   moves in coarse buckets (≈ 0.4 % of its length).
  * - At most `maxTrackedTickers` tickers are tracked (only tickers some enabled rule applies to);
- *   past that the least recently seen (in arrival order) is forgotten with its windows and
- *   cooldowns. Per ticker: O(buckets) numbers and the last 50 story seqs.
+ *   when a new one would exceed that, the least recently seen tenth (in arrival order) is
+ *   forgotten with its windows and cooldowns. Per ticker: O(buckets) numbers and the last 50 story seqs.
  */
 import type { StoredItem } from '../src/lib/types.js';
 import { TickerpulseError } from '../src/lib/errors.js';
@@ -252,6 +252,8 @@ function insert(list: Bucket[], i: number, qs: number): void {
 
 interface TickerState {
   symbol: string;
+  /** Touch stamp (engine tick) of the last item naming it. */
+  seen: number;
   /** Per group (null: no rule of the group applies to this ticker). */
   windows: (Windows | null)[];
   /** Per rule: event time (ms) of its last alert for this ticker. */
@@ -276,9 +278,9 @@ export class AlertEngine {
   private readonly groups: Group[] = [];
   private readonly clock: () => number;
   private readonly maxTracked: number;
-  /** Insertion order = least recently seen first (re-inserted on every touch). */
   private readonly tickers = new Map<string, TickerState>();
-  private lastTouched: TickerState | null = null;
+  /** Monotonic touch counter: TickerState.seen orders tickers by how recently they were seen. */
+  private tick = 0;
   /** Earliest event time of any story seen (volume's history); Infinity before the first. */
   private historyStart = Infinity;
   private readonly firedStories = new Set<string>();
@@ -432,15 +434,11 @@ export class AlertEngine {
     }
   }
 
-  /** The ticker's state, touched as most recently seen; created when some rule applies; null otherwise. */
+  /** The ticker's state, stamped as most recently seen; created when some rule applies; null otherwise. */
   private state(symbol: string): TickerState | null {
     let state = this.tickers.get(symbol);
     if (state !== undefined) {
-      if (this.lastTouched !== state) {
-        this.tickers.delete(symbol);
-        this.tickers.set(symbol, state);
-        this.lastTouched = state;
-      }
+      state.seen = ++this.tick;
       return state;
     }
     let any = false;
@@ -452,14 +450,26 @@ export class AlertEngine {
     }
     if (!any) for (const r of this.threshold) if (r.symbols === null || r.symbols.has(symbol)) any = true;
     if (!any) return null;
-    state = { symbol, windows, last: new Float64Array(this.rules.length).fill(-Infinity), seqs: [], times: [], ring: 0 };
+    if (this.tickers.size >= this.maxTracked) this.evict();
+    state = { symbol, seen: ++this.tick, windows, last: new Float64Array(this.rules.length).fill(-Infinity), seqs: [], times: [], ring: 0 };
     this.tickers.set(symbol, state);
-    this.lastTouched = state;
-    if (this.tickers.size > this.maxTracked) {
-      const oldest = this.tickers.keys().next().value as string;
-      this.tickers.delete(oldest);
-    }
     return state;
+  }
+
+  /**
+   * Forgets the least recently seen tenth of the tracked tickers (at least one). Batched so that a
+   * touch is one counter store (a Map kept in LRU order by delete + set is slow in V8: the deleted
+   * entries pile up at the front of its table), at O(n log n) once per n/10 new tickers.
+   */
+  private evict(): void {
+    const n = this.tickers.size;
+    const drop = Math.max(1, Math.floor(this.maxTracked / 10));
+    const stamps = new Float64Array(n);
+    let k = 0;
+    for (const s of this.tickers.values()) stamps[k++] = s.seen;
+    stamps.sort();
+    const cutoff = stamps[Math.min(drop, n) - 1];
+    for (const [symbol, s] of this.tickers) if (s.seen <= cutoff) this.tickers.delete(symbol);
   }
 
   private checkThreshold(item: StoredItem, state: TickerState, score: number, t: number, out: Alert[]): void {

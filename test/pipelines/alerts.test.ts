@@ -275,6 +275,16 @@ test('bounded memory: at most maxTrackedTickers tickers, the least recently seen
   assert.ok(e.tracks('T99'));
   assert.ok(!e.tracks('T0') && !e.tracks('T50'), 'old ones were evicted');
 
+  // Larger caps evict the least recently seen tenth at once.
+  const big = engine([{ id: 's', kind: 'shift' }], { maxTrackedTickers: 100 });
+  for (let i = 0; i < 1000; i++) {
+    big.e.evaluate([item(T0 + i * MIN, `U${i}`, 0)]);
+    if (i % 7 === 0) big.e.evaluate([item(T0 + i * MIN, 'KEEP', 0)]);
+    assert.ok(big.e.trackedTickers <= 100);
+  }
+  assert.ok(big.e.trackedTickers >= 90);
+  assert.ok(big.e.tracks('KEEP') && big.e.tracks('U999') && !big.e.tracks('U800'));
+
   // Tickers no rule applies to are not tracked at all.
   const only = engine([{ id: 't', kind: 'threshold', tickers: ['AAPL'], below: -0.5 }]);
   for (let i = 0; i < 50; i++) only.e.evaluate([item(T0, `X${i}`, -0.9)]);
