@@ -59,3 +59,25 @@ export interface StoredItem extends ClassifiedItem {
   /** SQLite rowid: monotonic, the resume point for WebSocket clients. */
   seq: number;
 }
+
+/** An alert as stored (`alerts` + its `alert_items` seqs); read by src/query, pushed by the server. */
+export interface StoredAlert {
+  id: number;
+  /** Rule id from the config. */
+  rule: string;
+  kind: 'shift' | 'volume' | 'threshold';
+  ticker: string;
+  /** Event time: published_at of the triggering item (ISO-8601 UTC). */
+  at: string;
+  direction: 'up' | 'down' | null;
+  message: string;
+  value: number;
+  baseline: number | null;
+  deviation: number | null;
+  /** Seqs of the items behind the alert, ascending. */
+  seqs: number[];
+  /** Wall clock when the alert was stored. */
+  createdAt: string;
+  /** When a webhook accepted it; null when there is no webhook, or delivery is pending or failed. */
+  deliveredAt: string | null;
+}

@@ -472,6 +472,11 @@ export class ItemStore {
     }
   }
 
+  /** The underlying better-sqlite3 connection, for read-only query modules (src/query). */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   /** Idempotent. The last connection to close also checkpoints and removes the -wal/-shm files. */
   close(): void {
     if (this.closed) return;
