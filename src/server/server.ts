@@ -1,6 +1,7 @@
 /**
- * HTTP + WebSocket server: /healthz, /api/items, a placeholder page, and the live item stream
- * on /ws with gap-free, duplicate-free resume (?since=SEQ). See docs/PROTOCOL.md.
+ * HTTP + WebSocket server: /healthz, the query API (/api/items, /api/tickers, /api/series,
+ * /api/alerts: src/query), a placeholder page, and the live item (and alert) stream on /ws with
+ * gap-free, duplicate-free resume (?since=SEQ). See docs/PROTOCOL.md.
  *
  * Stream invariant, per client: items are sent in strictly increasing seq order and an item
  * with seq <= the client's last sent seq is never sent. Every broadcast item is already
@@ -15,12 +16,14 @@ import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { TickerpulseError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { packageRoot } from '../lib/paths.js';
-import type { StoredItem } from '../lib/types.js';
-import { parseFilterText, parseLabel, parseLimit, parseSince } from '../store/filters.js';
-import type { ItemFilter, ItemStore } from '../store/itemStore.js';
-import { CloseCode, PROTOCOL_VERSION, toApiItem, toWireItem, type ProtocolErrorCode, type ServerMessage } from './wire.js';
+import type { StoredAlert, StoredItem } from '../lib/types.js';
+import { fromSearchParams, validateParams, type QueryKind, type QueryParams } from '../query/params.js';
+import { executeQuery, type QueryResult } from '../query/queries.js';
+import { resultToCsv } from '../query/output.js';
+import type { ItemStore } from '../store/itemStore.js';
+import { CloseCode, PROTOCOL_VERSION, toApiRows, toWireAlert, toWireItem, type ProtocolErrorCode, type ServerMessage } from './wire.js';
 
-export { toWireItem, toApiItem } from './wire.js';
+export { toWireItem, toApiItem, toWireAlert } from './wire.js';
 
 export interface ServerLimits {
   /** Outbound bytes buffered for one client above which it is closed with 4008. */
@@ -41,7 +44,7 @@ export interface ServerLimits {
   slowCloseGraceMs: number;
   /** Concurrent WebSocket clients; more are refused with HTTP 503. */
   maxClients: number;
-  /** /api/items: default and maximum `limit`. */
+  /** /api/items: default `limit`; every /api/* endpoint: maximum `limit` (at most 1000). */
   apiDefaultLimit: number;
   apiMaxLimit: number;
 }
@@ -81,6 +84,11 @@ export interface RunningServer {
   url: string;
   /** Send newly committed items (commitPoll's return value, in commit order) to every client. */
   broadcast(items: StoredItem[]): void;
+  /**
+   * Send a stored alert to every client (`{"type":"alert","alert":…}`), after the items it
+   * refers to have been broadcast. Replaying clients get it once their replay has caught up.
+   */
+  broadcastAlert(alert: StoredAlert): void;
   stats(): ServerStats;
   /** Idempotent. Closes every WebSocket with 1001, then the HTTP server. */
   close(): Promise<void>;
@@ -94,9 +102,10 @@ const VERSION: string = (() => {
   }
 })();
 
-/** A serialized item message, shared by every client it goes to. */
+/** A serialized item (or alert) message, shared by every client it goes to. */
 interface Frame {
-  seq: number;
+  /** The item's seq; null for an alert frame (not part of the seq stream: always sent once). */
+  seq: number | null;
   data: Buffer;
 }
 
@@ -109,6 +118,11 @@ interface Client {
   replaying: boolean;
   /** Live frames that arrived during the replay; null when not replaying or after overflow. */
   queue: Frame[] | null;
+  /**
+   * Alerts that arrived during the replay after its queue overflowed (the store gives the
+   * replay the items back, not the alerts): sent when the replay has caught up.
+   */
+  lateAlerts: Frame[];
   alive: boolean;
   closing: boolean;
   killTimer?: NodeJS.Timeout;
@@ -116,6 +130,9 @@ interface Client {
 
 const json = (msg: ServerMessage): string => JSON.stringify(msg);
 const itemFrame = (item: StoredItem): Frame => ({ seq: item.seq, data: Buffer.from(json({ type: 'item', item: toWireItem(item) })) });
+const alertFrame = (alert: StoredAlert): Frame => ({ seq: null, data: Buffer.from(json({ type: 'alert', alert: toWireAlert(alert) })) });
+/** Query API routes → query kind (src/query). */
+const API_ROUTES: Readonly<Record<string, QueryKind>> = { '/api/items': 'items', '/api/tickers': 'tickers', '/api/series': 'series', '/api/alerts': 'alerts' };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
@@ -159,11 +176,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       res.setHeader('Allow', 'GET, HEAD');
       return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported`);
     }
+    const apiKind = Object.prototype.hasOwnProperty.call(API_ROUTES, url.pathname) ? API_ROUTES[url.pathname] : undefined;
+    if (apiKind !== undefined) return apiQuery(apiKind, url.searchParams, res);
     switch (url.pathname) {
       case '/healthz':
         return healthz(res);
-      case '/api/items':
-        return apiItems(url.searchParams, res);
       case '/':
         return sendHtml(res, PLACEHOLDER_HTML);
       default:
@@ -188,35 +205,31 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', port, db, websocket: s, ...rest });
   }
 
-  function apiItems(params: URLSearchParams, res: ServerResponse): void {
-    const filter: ItemFilter = { limit: limits.apiDefaultLimit };
+  /**
+   * GET /api/<kind>: the same parameters, validation and queries as `tickerpulse query <kind>`
+   * (src/query). Bad parameters → 400 INPUT_INVALID naming the parameter; a store failure →
+   * 500 STORE_FAILED with a generic message (the SQLite error is only logged).
+   */
+  function apiQuery(kind: QueryKind, search: URLSearchParams, res: ServerResponse): void {
+    let p: QueryParams;
     try {
-      const one = (name: string): string | undefined => {
-        const all = params.getAll(name);
-        if (all.length > 1) throw new TickerpulseError('INPUT_INVALID', `${name} given more than once`);
-        return all[0];
-      };
-      const source = one('source');
-      const label = one('label');
-      const since = one('since');
-      const search = one('search');
-      const limit = one('limit');
-      if (source !== undefined) filter.source = parseFilterText('source', source);
-      if (label !== undefined) filter.label = parseLabel(label);
-      if (since !== undefined) filter.since = parseSince(since);
-      if (search !== undefined && search !== '') filter.search = parseFilterText('search', search);
-      if (limit !== undefined) filter.limit = parseLimit(limit, limits.apiMaxLimit);
+      p = validateParams(kind, fromSearchParams(search), { channel: 'http', itemsDefaultLimit: limits.apiDefaultLimit, maxLimit: limits.apiMaxLimit });
     } catch (err) {
-      return sendError(res, 400, 'BAD_REQUEST', err instanceof Error ? err.message : String(err));
+      if (err instanceof TickerpulseError && err.code === 'INPUT_INVALID') return sendError(res, 400, 'INPUT_INVALID', err.message);
+      throw err;
     }
-    let items: StoredItem[];
+    let result: QueryResult;
     try {
-      items = store.query(filter);
+      result = executeQuery(store, p);
     } catch (err) {
-      log.error({ err }, '/api/items query failed');
-      return sendError(res, 503, 'STORE_FAILED', 'the store could not answer');
+      const e = err as TickerpulseError;
+      log.error({ err: e.cause ?? e, code: e.code, details: e.details, route: `/api/${kind}` }, 'query failed');
+      return sendError(res, 500, 'STORE_FAILED', 'the database could not answer the query');
     }
-    sendJson(res, 200, items.map(toApiItem));
+    if (p.format === 'csv') {
+      return sendBody(res, 200, 'text/csv; charset=utf-8; header=present', resultToCsv(result), { 'Content-Disposition': `inline; filename="tickerpulse-${kind}.csv"` });
+    }
+    sendJson(res, 200, toApiRows(result));
   }
 
   // ------------------------------------------------------------------------------ WebSocket
@@ -272,6 +285,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       lastSent: since === undefined ? latest : Math.min(since, latest),
       replaying: since !== undefined,
       queue: since !== undefined ? [] : null,
+      lateAlerts: [],
       alive: true,
       closing: false,
     };
@@ -342,6 +356,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       c.queue = null;
       c.replaying = false;
       for (const f of queued) sendFrame(c, f);
+      for (const f of c.lateAlerts) sendFrame(c, f);
+      c.lateAlerts = [];
       checkSlow(c);
       log.debug({ client: c.id, lastSent: c.lastSent }, 'replay caught up, live');
     } catch (err) {
@@ -386,6 +402,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           if (c.queue) {
             if (c.queue.length + frames.length > limits.maxReplayQueue) {
               log.debug({ client: c.id }, 'replay queue full: dropping it, the replay will read these items from the store');
+              // Alerts are not in what the replay reads: keep them for after the replay.
+              c.lateAlerts = c.queue.filter((f) => f.seq === null);
               c.queue = null;
             } else {
               for (const f of frames) c.queue.push(f);
@@ -403,13 +421,41 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
   }
 
+  function broadcastAlert(alert: StoredAlert): void {
+    try {
+      if (clients.size === 0) return;
+      const frame = alertFrame(alert);
+      for (const c of clients) {
+        if (!isOpen(c)) continue;
+        if (c.replaying) {
+          // After the replayed items, like a live client that got the items before the alert.
+          if (c.queue && c.queue.length < limits.maxReplayQueue) c.queue.push(frame);
+          else if (c.queue) {
+            c.lateAlerts = c.queue.filter((f) => f.seq === null);
+            c.lateAlerts.push(frame);
+            c.queue = null;
+          } else if (c.lateAlerts.length < limits.maxReplayQueue) c.lateAlerts.push(frame);
+          else log.warn({ client: c.id, alert: alert.id }, 'too many alerts queued for a replaying client, dropping one');
+          continue;
+        }
+        if (sendFrame(c, frame)) checkSlow(c);
+      }
+    } catch (err) {
+      log.error({ err }, 'broadcastAlert failed');
+    }
+  }
+
   function isOpen(c: Client): boolean {
     return !c.closing && c.ws.readyState === WebSocket.OPEN;
   }
 
-  /** Sends an item frame unless the client is already past it. False when the client is not open. */
+  /** Sends an item frame unless the client is already past it (alert frames always). False when the client is not open. */
   function sendFrame(c: Client, f: Frame): boolean {
     if (!isOpen(c)) return false;
+    if (f.seq === null) {
+      c.ws.send(f.data, { binary: false });
+      return true;
+    }
     if (f.seq <= c.lastSent) return true;
     c.ws.send(f.data, { binary: false });
     c.lastSent = f.seq;
@@ -514,6 +560,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     port,
     url,
     broadcast,
+    broadcastAlert,
     stats,
     close: () => (closePromise ??= close()),
   };
@@ -538,8 +585,11 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
 const COMMON_HEADERS = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' };
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const data = JSON.stringify(body);
-  res.writeHead(status, { ...COMMON_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(data) });
+  sendBody(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
+}
+
+function sendBody(res: ServerResponse, status: number, contentType: string, data: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...COMMON_HEADERS, ...headers, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(data) });
   res.end(res.req.method === 'HEAD' ? undefined : data);
 }
 
@@ -570,7 +620,11 @@ const PLACEHOLDER_HTML = `<!doctype html>
 <p>The daemon is running. The live dashboard comes in a later version.</p>
 <ul>
 <li><a href="/healthz">/healthz</a> &mdash; daemon health (JSON)</li>
-<li><a href="/api/items">/api/items</a> &mdash; latest items (JSON; filters: <code>source</code>, <code>label</code>, <code>since</code>, <code>search</code>, <code>limit</code>)</li>
+<li><a href="/api/items">/api/items</a> &mdash; latest items (filters: <code>source</code>, <code>ticker</code>, <code>label</code>, <code>since</code>, <code>search</code>, <code>limit</code>, <code>sort</code>, <code>order</code>)</li>
+<li><a href="/api/tickers">/api/tickers</a> &mdash; most mentioned tickers (<code>since</code>, <code>limit</code>, <code>sort</code>, <code>order</code>)</li>
+<li><code>/api/series?ticker=AAPL&amp;bucket=1h</code> &mdash; a ticker's (or <code>source</code>'s) counts and sentiment per bucket</li>
+<li><a href="/api/alerts">/api/alerts</a> &mdash; alerts (<code>since</code>, <code>ticker</code>, <code>rule</code>, <code>kind</code>, <code>limit</code>)</li>
+<li>JSON by default, <code>?format=csv</code> for CSV</li>
 <li><code>/ws</code> &mdash; live WebSocket stream (<code>?since=SEQ</code> to resume)</li>
 </ul>
 </body>

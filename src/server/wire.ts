@@ -3,7 +3,8 @@
  * json` lines). docs/PROTOCOL.md is the human-readable contract; this file is the code one.
  * Protocol version 1: later versions only add fields and message types.
  */
-import type { Label, StoredItem } from '../lib/types.js';
+import type { Label, StoredAlert, StoredItem } from '../lib/types.js';
+import type { QueryResult } from '../query/queries.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -21,6 +22,17 @@ export interface WireItem {
   pNeg: number;
   pNeu: number;
   pPos: number;
+  /** Companies the headline names, with the sentiment towards each (empty when none). */
+  tickers: WireTicker[];
+  /** The story the item belongs to (the same news from several sources shares it); null for items stored before stories existed. */
+  storyId: number | null;
+}
+
+export interface WireTicker {
+  /** Canonical symbol: `AAPL`, `BRK.B`. */
+  symbol: string;
+  label: Label;
+  score: number;
 }
 
 /** The item as returned by GET /api/items and `tickerpulse query --format json`. */
@@ -45,6 +57,8 @@ export function toWireItem(item: StoredItem): WireItem {
     pNeg: item.pNeg,
     pNeu: item.pNeu,
     pPos: item.pPos,
+    tickers: item.tickers ? item.tickers.map((t) => ({ symbol: t.symbol, label: t.label, score: t.score })) : [],
+    storyId: item.storyId ?? null,
   };
 }
 
@@ -58,8 +72,56 @@ export function toApiItem(item: StoredItem): ApiItem {
   };
 }
 
+/** An alert as pushed over the WebSocket and returned by /api/alerts and `query alerts --format json`. */
+export interface WireAlert {
+  id: number;
+  rule: string;
+  kind: 'shift' | 'volume' | 'threshold';
+  ticker: string;
+  /** Event time (ISO-8601 UTC): publication time of the item that triggered it. */
+  at: string;
+  direction: 'up' | 'down' | null;
+  message: string;
+  value: number;
+  baseline: number | null;
+  deviation: number | null;
+  /** The items behind the alert, ascending. */
+  seqs: number[];
+  createdAt: string;
+}
+
+export function toWireAlert(a: StoredAlert): WireAlert {
+  return {
+    id: a.id,
+    rule: a.rule,
+    kind: a.kind,
+    ticker: a.ticker,
+    at: a.at,
+    direction: a.direction ?? null,
+    message: a.message,
+    value: a.value,
+    baseline: a.baseline ?? null,
+    deviation: a.deviation ?? null,
+    seqs: [...a.seqs],
+    createdAt: a.createdAt,
+  };
+}
+
+/** The JSON rows of a query result (/api/<kind>, `tickerpulse query <kind> --format json`). */
+export function toApiRows(r: QueryResult): unknown[] {
+  switch (r.kind) {
+    case 'items':
+      return r.rows.map(toApiItem);
+    case 'alerts':
+      return r.rows.map(toWireAlert);
+    case 'tickers':
+    case 'series':
+      return r.rows;
+  }
+}
+
 /** Error codes of the HTTP API and WebSocket `error` messages (protocol-level, stable). */
-export type ProtocolErrorCode = 'BAD_REQUEST' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'STORE_FAILED' | 'UNAVAILABLE' | 'INTERNAL';
+export type ProtocolErrorCode = 'BAD_REQUEST' | 'INPUT_INVALID' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'STORE_FAILED' | 'UNAVAILABLE' | 'INTERNAL';
 
 export interface HelloMessage {
   type: 'hello';
@@ -77,10 +139,14 @@ export interface ErrorMessage {
   code: ProtocolErrorCode;
   message: string;
 }
+export interface AlertMessage {
+  type: 'alert';
+  alert: WireAlert;
+}
 export interface PongMessage {
   type: 'pong';
 }
-export type ServerMessage = HelloMessage | ItemMessage | ErrorMessage | PongMessage;
+export type ServerMessage = HelloMessage | ItemMessage | AlertMessage | ErrorMessage | PongMessage;
 
 /** WebSocket close codes the server uses. */
 export const CloseCode = {

@@ -61,6 +61,21 @@ export function parseFilterText(name: string, text: string): string {
   return text;
 }
 
+const TICKER_RE = /^[A-Za-z]{1,6}(?:[./-][A-Za-z]{1,2})?$/;
+
+/**
+ * A ticker symbol as the user writes it (`AAPL`, `aapl`, `BRK.B`, `brk-b`, `BRK/B`) → the stored,
+ * canonical form (`AAPL`, `BRK.B`). Anything else is refused (the text is not echoed beyond 20 chars).
+ */
+export function parseTicker(text: string): string {
+  const t = text.trim();
+  if (!TICKER_RE.test(t)) {
+    const shown = t.length > 20 ? t.slice(0, 20) + '…' : t;
+    throw new TickerpulseError('INPUT_INVALID', `ticker must be a symbol of 1-6 letters with an optional share class, like AAPL or BRK.B (got ${JSON.stringify(shown)})`);
+  }
+  return t.toUpperCase().replace(/[-/]/g, '.');
+}
+
 const CANONICAL_RE = /^[1-9]\d{3}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 /**

@@ -146,7 +146,7 @@ describe('server: HTTP', () => {
     let body = (await res.json()) as Record<string, unknown>[];
     assert.equal(body.length, 5);
     assert.deepEqual(body.map((i) => i.seq), [5, 4, 3, 2, 1]);
-    assert.deepEqual(Object.keys(body[0]).sort(), ['dateMissing', 'fetchedAt', 'guid', 'label', 'model', 'pNeg', 'pNeu', 'pPos', 'publishedAt', 'score', 'seq', 'source', 'summary', 'title', 'url']);
+    assert.deepEqual(Object.keys(body[0]).sort(), ['dateMissing', 'fetchedAt', 'guid', 'label', 'model', 'pNeg', 'pNeu', 'pPos', 'publishedAt', 'score', 'seq', 'source', 'storyId', 'summary', 'tickers', 'title', 'url']);
 
     body = (await (await fetch(srv.url + '/api/items?source=a&limit=2')).json()) as Record<string, unknown>[];
     assert.deepEqual(body.map((i) => i.seq), [3, 2]);
@@ -155,13 +155,34 @@ describe('server: HTTP', () => {
     body = (await (await fetch(srv.url + '/api/items?since=2024-01-01T00:00:00Z&label=negative')).json()) as Record<string, unknown>[];
     assert.equal(body.length, 3);
 
-    for (const q of ['label=bad', 'limit=0', 'limit=100000', 'since=yesterday', 'source=a&source=b']) {
+    for (const q of ['label=bad', 'limit=0', 'limit=100000', 'since=yesterday', 'source=a&source=b', 'ticker=' + encodeURIComponent("A' OR 1=1 --"), 'ticker=', 'ticker=AAPL&ticker=MSFT']) {
       res = await fetch(srv.url + '/api/items?' + q);
       assert.equal(res.status, 400, q);
       const err = (await res.json()) as { error: { code: string; message: string } };
-      assert.equal(err.error.code, 'BAD_REQUEST');
+      assert.equal(err.error.code, 'INPUT_INVALID');
       assert.ok(err.error.message.length > 0);
     }
+  });
+
+  test('/api/items?ticker=: filter by symbol, items carry tickers; WebSocket items too', async () => {
+    const tk = (symbol: string) => ({ symbol, via: 'name', label: 'positive' as const, score: 0.3, pNeg: 0.2, pNeu: 0.3, pPos: 0.5 });
+    const c = Client.connect(wsUrl());
+    await until(() => c.msgs.length >= 1, 'hello');
+    const stored = store.commitPoll('t', [...items('t', 1, { tickers: [tk('AAPL'), tk('BRK.B')] }), ...items('t', 1)], {});
+    srv.broadcast(stored);
+    let body = (await (await fetch(srv.url + '/api/items?ticker=aapl')).json()) as Record<string, unknown>[];
+    assert.deepEqual(body.map((i) => i.seq), [stored[0].seq]);
+    assert.deepEqual(body[0].tickers, [{ symbol: 'AAPL', label: 'positive', score: 0.3 }, { symbol: 'BRK.B', label: 'positive', score: 0.3 }]);
+    body = (await (await fetch(srv.url + '/api/items?ticker=BRK-B')).json()) as Record<string, unknown>[];
+    assert.equal(body.length, 1);
+    const res = await fetch(srv.url + '/api/items?ticker=' + encodeURIComponent("1; DROP TABLE items"));
+    assert.equal(res.status, 400);
+    const err = (await res.json()) as { error: { code: string; message: string } };
+    assert.match(err.error.message, /^ticker must be a symbol/);
+    assert.doesNotMatch(err.error.message, /SELECT|item_tickers/);
+    await until(() => c.items().length === 2, 'items');
+    assert.deepEqual(c.items().map((i) => i.tickers), [[{ symbol: 'AAPL', label: 'positive', score: 0.3 }, { symbol: 'BRK.B', label: 'positive', score: 0.3 }], []]);
+    c.ws.close();
   });
 
   test('/ placeholder page, 404 and 405', async () => {
@@ -203,6 +224,8 @@ describe('server: WebSocket', () => {
       pNeg: stored[0].pNeg,
       pNeu: stored[0].pNeu,
       pPos: stored[0].pPos,
+      tickers: [],
+      storyId: null,
     });
     // an item the client is already past is never re-sent
     srv.broadcast(stored);
