@@ -1,98 +1,169 @@
 /**
- * `tickerpulse query`: read stored items (newest first) as an aligned table, JSON lines or CSV.
+ * `tickerpulse query [items|tickers|series|alerts]`: stored items, ticker rankings, rollup
+ * series and alerts as an aligned table, JSON lines or CSV. Parameters are validated and run by
+ * src/query, exactly like the HTTP API's (`--ticker AAPL` here = `?ticker=AAPL` there).
  * Opens the database read-only, so it is safe to run while the daemon writes (WAL).
  */
-import { parseArgs } from 'node:util';
 import { TickerpulseError } from '../lib/errors.js';
-import type { StoredItem } from '../lib/types.js';
-import { parseFilterText, parseLabel, parseLimit, parseSince } from '../store/filters.js';
-import { ItemStore, type ItemFilter } from '../store/itemStore.js';
-import { toApiItem, type ApiItem } from '../server/wire.js';
+import type { StoredAlert, StoredItem } from '../lib/types.js';
+import {
+  ALERT_KINDS,
+  ALERT_SORTS,
+  BUCKETS,
+  ITEM_SORTS,
+  MAX_LIMIT,
+  QUERY_KINDS,
+  SERIES_DEFAULT_SINCE,
+  TICKER_SORTS,
+  shown,
+  validateParams,
+  type ParamInput,
+  type QueryKind,
+} from '../query/params.js';
+import { executeQuery, type QueryResult, type SeriesRow, type TickerRow } from '../query/queries.js';
+import { formatTickers, resultToCsv } from '../query/output.js';
+import { ItemStore } from '../store/itemStore.js';
+import { toApiRows } from '../server/wire.js';
 
 export const DEFAULT_DB = 'data/tickerpulse.db';
-const DEFAULT_LIMIT = 50;
-const FORMATS = ['table', 'json', 'csv'] as const;
-type Format = (typeof FORMATS)[number];
 
-const USAGE = `usage: tickerpulse query [options]
+const USAGE = `usage: tickerpulse query [items] [options]     stored items, newest first (by publication time)
+       tickerpulse query tickers [options]     tickers ranked by item count, with mean score
+       tickerpulse query series --ticker T|--source ID --bucket B [--since WHEN]
+       tickerpulse query alerts [options]      alerts, newest first
 
-Stored items, newest first (by publication time).
-
-options:
+common options:
   --db FILE        database file (default ${DEFAULT_DB}, relative to the current directory)
-  --source ID      only this source
-  --label L        negative | neutral | positive
-  --since WHEN     a duration back from now (30m, 24h, 7d) or an ISO-8601 time (2024-05-01T09:00Z)
-  --search TEXT    case-insensitive substring of title or summary
-  --limit N        at most N items (default ${DEFAULT_LIMIT})
   --format F       table (default) | json (one object per line) | csv
+  --since WHEN     a duration back from now (30m, 24h, 7d; also s, w) or an ISO-8601 time (2024-05-01T09:00Z)
+  --limit N        at most N rows, 1-${MAX_LIMIT}
+  --order O        asc | desc (default desc; sort=symbol: asc)
   -h, --help       show this help
 
-In the table, times are UTC; a * after the time marks an item whose feed gave no date
-(the time shown is when it was fetched).`;
+items (default):
+  --source ID      only this source
+  --ticker T       only items naming this ticker symbol (AAPL, brk-b = BRK.B)
+  --label L        negative | neutral | positive
+  --search TEXT    case-insensitive substring of title or summary
+  --sort F         ${ITEM_SORTS.join(' | ')} (default published)
+  (--limit default 50; --since default: all)
+
+tickers:
+  --sort F         ${TICKER_SORTS.join(' | ')} (default items)
+  (--since default 24h, --limit default 50)
+
+series:
+  --ticker T | --source ID    exactly one
+  --bucket B       ${BUCKETS.join(' | ')} (required)
+  (--since default ${BUCKETS.map((b) => `${SERIES_DEFAULT_SINCE[b]} for ${b}`).join(', ')}; buckets without items are left out)
+
+alerts:
+  --ticker T       only alerts about this ticker
+  --rule ID        only alerts of this rule
+  --kind K         ${ALERT_KINDS.join(' | ')}
+  --sort F         ${ALERT_SORTS.join(' | ')} (default at)
+  (--since default 24h, --limit default 100)
+
+In tables, times are UTC; a * after an item's time marks an item whose feed gave no date
+(the time shown is when it was fetched). Exit codes: 0 ok, 1 database error, 2 bad arguments.`;
 
 class UsageError extends Error {}
 
+interface ParsedArgs {
+  kind: QueryKind;
+  db: string;
+  help: boolean;
+  params: ParamInput;
+}
+
+/**
+ * argv → the query kind, --db and the parameter record src/query validates. `--name value` and
+ * `--name=value`; a repeated option becomes an array (which validation refuses); unknown
+ * options are passed on so the message lists what the kind accepts.
+ */
+function parseArgv(argv: string[]): ParsedArgs {
+  const out: ParsedArgs = { kind: 'items', db: DEFAULT_DB, help: false, params: {} };
+  let i = 0;
+  if (argv.length > 0 && !argv[0].startsWith('-')) {
+    const k = argv[0];
+    if (!(QUERY_KINDS as readonly string[]).includes(k)) throw new UsageError(`unknown query ${shown(k)} (allowed: ${QUERY_KINDS.join(', ')})`);
+    out.kind = k as QueryKind;
+    i = 1;
+  }
+  let db: string | undefined;
+  for (; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help') {
+      out.help = true;
+      continue;
+    }
+    const m = /^--([a-z][a-z0-9-]{0,30})(?:=([\s\S]*))?$/.exec(a);
+    if (!m) throw new UsageError(a.startsWith('-') ? `unknown option ${shown(a)}` : `unexpected argument ${shown(a)} (the query kind comes first: ${QUERY_KINDS.join(', ')})`);
+    const name = m[1];
+    let value = m[2];
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new UsageError(`--${name} needs a value (write --${name}=VALUE for a value starting with --)`);
+      value = next;
+      i++;
+    }
+    if (name === 'db') {
+      if (db !== undefined) throw new UsageError('--db given more than once');
+      if (value === '') throw new UsageError('--db must not be empty');
+      db = value;
+      continue;
+    }
+    const prev = out.params[name];
+    out.params[name] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
+  }
+  if (db !== undefined) out.db = db;
+  return out;
+}
+
 /** Returns the process exit code: 0 ok, 1 store error (e.g. missing database), 2 bad arguments. */
 export async function runQuery(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  let dbPath: string;
-  let format: Format;
-  let filter: ItemFilter;
+  const now = new Date();
+  let args: ParsedArgs;
+  let params;
   try {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        db: { type: 'string' },
-        source: { type: 'string' },
-        label: { type: 'string' },
-        since: { type: 'string' },
-        search: { type: 'string' },
-        limit: { type: 'string' },
-        format: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
+    args = parseArgv(argv);
+    if (args.help) {
       await write(out, USAGE + '\n');
       return 0;
     }
-    dbPath = values.db ?? DEFAULT_DB;
-    if (dbPath === '') throw new UsageError('--db must not be empty');
-    const f = values.format ?? 'table';
-    if (!(FORMATS as readonly string[]).includes(f)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got "${f}")`);
-    format = f as Format;
-    filter = { limit: values.limit === undefined ? DEFAULT_LIMIT : parseLimit(values.limit) };
-    if (values.source !== undefined) filter.source = parseFilterText('--source', values.source);
-    if (values.label !== undefined) filter.label = parseLabel(values.label);
-    if (values.since !== undefined) filter.since = parseSince(values.since);
-    if (values.search !== undefined) filter.search = parseFilterText('--search', values.search);
+    params = validateParams(args.kind, args.params, { channel: 'cli', now });
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    await write(err, `tickerpulse query: ${msg}\n\n${USAGE}\n`);
+    if (!(e instanceof UsageError) && !(e instanceof TickerpulseError && e.code === 'INPUT_INVALID')) throw e;
+    await write(err, `tickerpulse query: ${e.message} (see tickerpulse query --help)\n`);
     return 2;
   }
 
-  let items: StoredItem[];
+  let result: QueryResult;
   let store: ItemStore | undefined;
   try {
-    store = ItemStore.open(dbPath, { readonly: true });
-    items = store.query(filter);
+    store = ItemStore.open(args.db, { readonly: true });
+    result = executeQuery(store, params, now);
   } catch (e) {
     const code = e instanceof TickerpulseError ? e.code : 'STORE_FAILED';
-    await write(err, `tickerpulse query: ${e instanceof Error ? e.message : String(e)} [${code}]\n`);
+    const sqlite = e instanceof TickerpulseError && typeof e.details?.sqliteCode === 'string' ? ' ' + e.details.sqliteCode : '';
+    await write(err, `tickerpulse query: ${e instanceof Error ? e.message : String(e)} [${code}${sqlite}]\n`);
     return 1;
   } finally {
     store?.close();
   }
 
-  const text =
-    format === 'json' ? items.map((i) => JSON.stringify(toJsonLine(i)) + '\n').join('') : format === 'csv' ? toCsv(items) : toTable(items, terminalWidth(out));
-  if (format === 'table' && items.length === 0) {
-    await write(err, 'no items match\n');
+  if (params.format === 'table' && result.rows.length === 0) {
+    await write(err, `no ${result.kind === 'series' ? 'buckets' : result.kind} match\n`);
     return 0;
   }
+  const text =
+    params.format === 'json'
+      ? toApiRows(result)
+          .map((r) => JSON.stringify(r) + '\n')
+          .join('')
+      : params.format === 'csv'
+        ? resultToCsv(result)
+        : toTable(result, terminalWidth(out));
   try {
     await write(out, text);
   } catch (e) {
@@ -101,29 +172,6 @@ export async function runQuery(argv: string[], out: NodeJS.WritableStream, err: 
     throw e;
   }
   return 0;
-}
-
-/** The WebSocket item fields plus summary, fetchedAt, model (and dateMissing). */
-function toJsonLine(item: StoredItem): ApiItem {
-  return toApiItem(item);
-}
-
-const CSV_COLUMNS: (keyof ApiItem)[] = ['seq', 'publishedAt', 'source', 'label', 'score', 'pNeg', 'pNeu', 'pPos', 'title', 'url', 'guid', 'summary', 'fetchedAt', 'model', 'dateMissing'];
-
-/** RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled; CRLF rows. */
-function toCsv(items: StoredItem[]): string {
-  const rows = [CSV_COLUMNS.join(',')];
-  for (const item of items) {
-    const api = toApiItem(item);
-    rows.push(CSV_COLUMNS.map((c) => csvField(api[c])).join(','));
-  }
-  return rows.join('\r\n') + '\r\n';
-}
-
-function csvField(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 function terminalWidth(out: NodeJS.WritableStream): number | undefined {
@@ -144,31 +192,96 @@ function truncate(s: string, width: number): string {
   return chars.length <= width ? s : chars.slice(0, Math.max(0, width - 1)).join('') + '…';
 }
 
-/** time (UTC), source, label, score, title — title cut to the terminal width (or 100 when not a terminal). */
-function toTable(items: StoredItem[], columns: number | undefined): string {
-  const rows = items.map((i) => ({
-    time: (i.publishedAt ?? i.fetchedAt).slice(0, 16).replace('T', ' ') + (i.dateMissing ? '*' : ' '),
-    source: truncate(clean(i.source), 24),
-    label: i.label,
-    score: (i.score >= 0 ? '+' : '') + i.score.toFixed(2),
-    title: clean(i.title),
-  }));
-  const head = { time: 'TIME (UTC)', source: 'SOURCE', label: 'LABEL', score: 'SCORE', title: 'TITLE' };
-  const w = {
-    time: 17,
-    source: Math.max(head.source.length, ...rows.map((r) => [...r.source].length)),
-    label: 8,
-    score: 5,
-  };
-  const prefix = w.time + w.source + w.label + w.score + 4 * 2;
-  const titleWidth = columns !== undefined ? Math.max(20, columns - prefix - 1) : 100;
-  const line = (r: typeof head) =>
-    [r.time.padEnd(w.time), padEndChars(r.source, w.source), r.label.padEnd(w.label), r.score.padStart(w.score), truncate(r.title, titleWidth)].join('  ').trimEnd();
-  return [line(head), ...rows.map(line)].join('\n') + '\n';
-}
-
 function padEndChars(s: string, width: number): string {
   return s + ' '.repeat(Math.max(0, width - [...s].length));
+}
+
+const signed = (x: number | null, digits = 2): string => (x === null ? '' : (x >= 0 ? '+' : '') + x.toFixed(digits));
+const minute = (iso: string): string => iso.slice(0, 16).replace('T', ' ');
+
+interface Col<T> {
+  head: string;
+  cell: (r: T) => string;
+  /** Right-aligned (numbers). */
+  right?: boolean;
+  /** At most this wide (cut with …). */
+  max?: number;
+  /** Cut further on a narrow terminal (one column per table). */
+  shrink?: boolean;
+}
+
+/** The last column (title / message) gets at least this much of a narrow terminal. */
+const MIN_LAST = 20;
+
+/**
+ * Aligned columns, two spaces apart. The last column (title / message) is cut to what is left
+ * of the terminal width (or to 100 characters when not a terminal); on a narrow terminal the
+ * `shrink` column is cut first so that the last one keeps MIN_LAST characters.
+ */
+function table<T>(rows: T[], cols: Col<T>[], last: Col<T> | undefined, columns: number | undefined): string {
+  const raw = rows.map((r) => cols.map((c) => (c.max ? truncate(c.cell(r), c.max) : c.cell(r))));
+  const w = cols.map((c, j) => Math.max([...c.head].length, ...raw.map((row) => [...row[j]].length)));
+  const prefixOf = () => w.reduce((a, b) => a + b, 0) + 2 * cols.length;
+  if (columns !== undefined && last) {
+    const j = cols.findIndex((c) => c.shrink);
+    const over = prefixOf() + MIN_LAST + 1 - columns;
+    if (j >= 0 && over > 0) w[j] = Math.max([...cols[j].head].length, w[j] - over);
+  }
+  const cells = raw.map((row) => row.map((v, j) => truncate(v, w[j])));
+  const lastWidth = columns !== undefined ? Math.max(MIN_LAST, columns - prefixOf() - 1) : 100;
+  const line = (vals: string[], lastVal: string | undefined) =>
+    [...vals.map((v, j) => (cols[j].right ? ' '.repeat(Math.max(0, w[j] - [...v].length)) + v : padEndChars(v, w[j]))), ...(last ? [truncate(lastVal ?? '', lastWidth)] : [])]
+      .join('  ')
+      .trimEnd();
+  return [line(cols.map((c) => c.head), last?.head), ...rows.map((r, i) => line(cells[i], last ? clean(last.cell(r)) : undefined))].join('\n') + '\n';
+}
+
+function toTable(r: QueryResult, columns: number | undefined): string {
+  switch (r.kind) {
+    case 'items':
+      return table<StoredItem>(
+        r.rows,
+        [
+          { head: 'TIME (UTC)', cell: (i) => minute(i.publishedAt ?? i.fetchedAt) + (i.dateMissing ? '*' : ' ') },
+          { head: 'SOURCE', cell: (i) => clean(i.source), max: 24 },
+          { head: 'LABEL', cell: (i) => i.label },
+          { head: 'SCORE', cell: (i) => signed(i.score), right: true },
+          { head: 'TICKERS', cell: (i) => formatTickers(i.tickers), max: 32, shrink: true },
+        ],
+        { head: 'TITLE', cell: (i) => i.title },
+        columns,
+      );
+    case 'tickers':
+      return table<TickerRow>(r.rows, [{ head: 'SYMBOL', cell: (t) => t.symbol }, ...aggCols<TickerRow>()], undefined, columns);
+    case 'series':
+      return table<SeriesRow>(r.rows, [{ head: 'START (UTC)', cell: (s) => minute(s.start) }, ...aggCols<SeriesRow>()], undefined, columns);
+    case 'alerts':
+      return table<StoredAlert>(
+        r.rows,
+        [
+          { head: 'TIME (UTC)', cell: (a) => minute(a.at) },
+          { head: 'RULE', cell: (a) => clean(a.rule), max: 24 },
+          { head: 'KIND', cell: (a) => a.kind },
+          { head: 'TICKER', cell: (a) => a.ticker },
+          { head: 'DIR', cell: (a) => a.direction ?? '' },
+          { head: 'VALUE', cell: (a) => signed(a.value), right: true },
+          { head: 'ITEMS', cell: (a) => a.seqs.join(' '), max: 24, shrink: true },
+        ],
+        { head: 'MESSAGE', cell: (a) => a.message },
+        columns,
+      );
+  }
+}
+
+function aggCols<T extends TickerRow | SeriesRow>(): Col<T>[] {
+  return [
+    { head: 'ITEMS', cell: (r) => String(r.items), right: true },
+    { head: 'STORIES', cell: (r) => String(r.stories), right: true },
+    { head: 'MEAN', cell: (r) => signed(r.meanScore, 3), right: true },
+    { head: 'POS', cell: (r) => String(r.pos), right: true },
+    { head: 'NEU', cell: (r) => String(r.neu), right: true },
+    { head: 'NEG', cell: (r) => String(r.neg), right: true },
+  ];
 }
 
 function write(stream: NodeJS.WritableStream, text: string): Promise<void> {

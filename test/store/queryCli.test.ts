@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { ItemStore } from '../../src/store/itemStore.js';
 import { runQuery } from '../../src/cli/query.js';
-import type { ClassifiedItem, Label } from '../../src/lib/types.js';
+import { insertItems } from '../query/fixtures.js';
 
 let dir: string;
 let db: string;
@@ -32,34 +32,18 @@ async function run(args: string[], tty?: { columns: number }): Promise<{ code: n
   return { code, out: out.text, err: err.text };
 }
 
-function item(source: string, guid: string, label: Label, minutesAgo: number, title: string, over: Partial<ClassifiedItem> = {}): ClassifiedItem {
-  return {
-    source,
-    guid,
-    url: `https://example.com/${guid}`,
-    title,
-    summary: `About ${guid}`,
-    publishedAt: new Date(Date.now() - minutesAgo * 60_000).toISOString(),
-    fetchedAt: new Date().toISOString(),
-    label,
-    pNeg: label === 'negative' ? 0.9 : 0.05,
-    pNeu: 0.05,
-    pPos: label === 'negative' ? 0.05 : 0.9,
-    score: label === 'negative' ? -0.85 : 0.85,
-    model: 'm1',
-    ...over,
-  };
-}
+const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
 
+// Written with plain SQL (test/query/fixtures.ts), independent of the store's commit path.
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'tickerpulse-query-'));
   db = join(dir, 'q.db');
   const s = ItemStore.open(db);
-  s.commitPoll('reuters', [
-    item('reuters', 'r1', 'negative', 120, 'ACME recalls, "again"'),
-    item('reuters', 'r2', 'positive', 60, 'Globex soars\x1b[31m red\x1b[0m\nsecond line'),
-  ], {});
-  s.commitPoll('ft', [item('ft', 'f1', 'negative', 3 * 24 * 60, 'Old news ' + 'x'.repeat(300))], {});
+  insertItems(s.database, [
+    { source: 'reuters', guid: 'r1', label: 'negative', score: -0.85, publishedAt: minutesAgo(120), title: 'ACME recalls, "again"', summary: 'About r1', tickers: [{ symbol: 'ACME' }, { symbol: 'BRK.B' }] },
+    { source: 'reuters', guid: 'r2', label: 'positive', score: 0.85, publishedAt: minutesAgo(60), title: 'Globex soars\x1b[31m red\x1b[0m\nsecond line', summary: 'About r2' },
+    { source: 'ft', guid: 'f1', label: 'negative', score: -0.85, publishedAt: minutesAgo(3 * 24 * 60), title: 'Old news ' + 'x'.repeat(300), summary: 'About f1' },
+  ]);
   s.close();
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -98,12 +82,13 @@ test('table: aligned columns, control characters removed, titles truncated', asy
   assert.equal(r.code, 0);
   const lines = r.out.trimEnd().split('\n');
   assert.equal(lines.length, 4);
-  assert.match(lines[0], /^TIME \(UTC\)\s+SOURCE\s+LABEL\s+SCORE\s+TITLE$/);
+  assert.match(lines[0], /^TIME \(UTC\)\s+SOURCE\s+LABEL\s+SCORE\s+TICKERS\s+TITLE$/);
   const titleCol = lines[0].indexOf('TITLE');
   assert.equal(lines[1].indexOf('Globex'), titleCol);
   assert.ok(!r.out.includes('\x1b'));
   assert.match(lines[1], /Globex soars red second line$/);
-  assert.match(lines[2], /negative\s+-0\.85\s+ACME/);
+  assert.match(lines[2], /negative\s+-0\.85\s+ACME-0\.85 BRK\.B-0\.85\s+ACME recalls/);
+  assert.equal(lines[2].indexOf('ACME-0.85'), lines[0].indexOf('TICKERS'));
   assert.equal([...lines[3].slice(titleCol)].length, 100); // not a terminal: 100
   assert.ok(lines[3].endsWith('…'));
   const narrow = await run(['--db', db], { columns: 80 });
@@ -121,4 +106,23 @@ test('bad arguments exit 2 with a message; a missing database exits 1', async ()
   assert.equal(r.code, 1);
   assert.match(r.err, /not found.*STORE_FAILED/);
   assert.equal((await run(['--help'])).code, 0);
+});
+
+test('--ticker filters by symbol (any spelling); json lines carry tickers; a bad symbol exits 2 without SQL', async () => {
+  const json = async (args: string[]) => (await run(['--db', db, '--format', 'json', ...args])).out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { guid: string; tickers: unknown });
+  assert.deepEqual((await json(['--ticker', 'ACME'])).map((l) => l.guid), ['r1']);
+  assert.deepEqual((await json(['--ticker', 'brk-b'])).map((l) => l.guid), ['r1']);
+  assert.deepEqual((await json(['--ticker', 'ZZZ'])).map((l) => l.guid), []);
+  const all = await json([]);
+  assert.deepEqual(all.find((l) => l.guid === 'r1')!.tickers, [
+    { symbol: 'ACME', label: 'negative', score: -0.85 },
+    { symbol: 'BRK.B', label: 'negative', score: -0.85 },
+  ]);
+  assert.deepEqual(all.find((l) => l.guid === 'r2')!.tickers, []);
+  for (const bad of ["AAPL' OR 1=1 --", '', 'TOOLONGSYM', '$AAPL', 'A.B.C']) {
+    const r = await run(['--db', db, '--ticker', bad]);
+    assert.equal(r.code, 2, bad);
+    assert.match(r.err, /^tickerpulse query: ticker must be a symbol/);
+    assert.doesNotMatch(r.err, /SELECT|item_tickers|SQLITE/);
+  }
 });
