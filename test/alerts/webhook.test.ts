@@ -4,6 +4,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { WebhookDelivery, parseRetryAfter, type DeliveryFailure, type DeliveryInfo, type WebhookOptions } from '../../src/alerts/webhook.js';
 import { TickerpulseError } from '../../src/lib/errors.js';
+import { AlertEngine } from '../../pipelines/alerts.js';
+import { alertsConfigSchema } from '../../src/config/alerts.js';
 
 interface Received {
   at: number;
@@ -277,4 +279,38 @@ test('parseRetryAfter: seconds and HTTP dates', () => {
   assert.equal(parseRetryAfter('soon'), null);
   const now = Date.parse('2025-11-03T00:00:00Z');
   assert.equal(parseRetryAfter('Mon, 03 Nov 2025 00:00:30 GMT', now), 30_000);
+});
+
+test('acceptance path: a shift alert from the engine reaches a loopback webhook as {"type":"alert","alert":{...}}', async () => {
+  const T0 = Date.parse('2025-11-03T00:00:00Z');
+  let now = T0;
+  const engine = new AlertEngine(alertsConfigSchema.parse({ rules: [{ id: 'aapl-shift', kind: 'shift', tickers: ['AAPL'] }] }), { clock: () => now });
+  let seq = 0;
+  const mk = (t: number, score: number) => ({
+    seq: ++seq, guid: `g${seq}`, url: null, title: `AAPL ${seq}`, summary: null, publishedAt: new Date(t).toISOString(),
+    source: 's', fetchedAt: new Date(t).toISOString(), model: 'm', label: 'neutral' as const, score, pNeg: 0, pNeu: 1, pPos: 0,
+    tickers: [{ symbol: 'AAPL', via: 'cashtag', label: 'neutral' as const, score, pNeg: 0, pNeu: 1, pPos: 0 }],
+    storyId: seq as never, novel: true,
+  });
+  const srv = await receiver((_r, res) => res.writeHead(200).end());
+  try {
+    const { d, delivered, settled } = delivery(srv.url);
+    const fire = (t: number, score: number) => {
+      now = t;
+      for (const alert of engine.evaluate([mk(t, score)])) d.deliver({ type: 'alert', alert });
+    };
+    for (let i = 0; i < 7 * 48; i++) fire(T0 + i * 30 * 60_000, [0.05, -0.05, 0][i % 3]);
+    const t1 = T0 + 7 * 86_400_000;
+    for (let i = 0; i < 10; i++) fire(t1 + i * 60_000, -0.8);
+    await settled(1);
+    await d.close(1000);
+    assert.equal(srv.received.length, 1, 'exactly one alert (the cooldown holds for the rest of the burst)');
+    const body = srv.received[0].body as { type: string; alert: { rule: string; kind: string; ticker: string; direction: string; seqs: number[] } };
+    assert.equal(body.type, 'alert');
+    assert.deepEqual([body.alert.rule, body.alert.kind, body.alert.ticker, body.alert.direction], ['aapl-shift', 'shift', 'AAPL', 'down']);
+    assert.ok(body.alert.seqs.length >= 5);
+    assert.equal(delivered.length, 1);
+  } finally {
+    await srv.close();
+  }
 });
