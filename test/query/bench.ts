@@ -2,7 +2,7 @@
  * Query timings on a synthetic database (not a test; run by hand):
  *   node dist/test/query/bench.js [ITEMS=200000] [DAYS=30]
  * Items spread evenly over DAYS, ~1.3 tickers each from 800 symbols (Zipf-like), 25 sources,
- * 70 % novel. Prints the median of several runs of each query, and compares the tickers ranking
+ * 70 % novel, plus 20k alerts. Prints the median of several runs of each query, and compares the tickers ranking
  * from rollups (what src/query uses) with an exact one from item_tickers.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { ItemStore } from '../../src/store/itemStore.js';
 import { executeQuery } from '../../src/query/queries.js';
 import { validateParams, type ParamInput, type QueryKind } from '../../src/query/params.js';
 import type { Label } from '../../src/lib/types.js';
-import { insertItems, type FixtureItem } from './fixtures.js';
+import { insertAlerts, insertItems, type FixtureItem } from './fixtures.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 const DAYS = Number(process.argv[3] ?? 30);
@@ -87,7 +87,12 @@ time(`series ticker=${top} bucket=1m (6h)`, q('series', { ticker: top, bucket: '
 time(`series ticker=${top} bucket=1h (7d)`, q('series', { ticker: top, bucket: '1h' }));
 time(`series ticker=${top} bucket=1d (90d)`, q('series', { ticker: top, bucket: '1d' }));
 time('series source=src3 bucket=1m since=7d', q('series', { source: 'src3', bucket: '1m', since: '7d' }));
-time('alerts (empty table)', q('alerts', {}));
+const kinds = ['shift', 'volume', 'threshold'] as const;
+insertAlerts(db, Array.from({ length: 20_000 }, (_, i) => ({ rule: 'rule' + (i % 20), kind: kinds[i % 3], ticker: zipf(), at: new Date(now.getTime() - span + (i / 20_000) * span).toISOString(), message: `alert ${i}`, value: rnd(), seqs: [1 + i * 3, 2 + i * 3, 3 + i * 3] })));
+time('alerts since=24h (20k alerts over DAYS, 3 seqs each)', q('alerts', {}));
+time('alerts since=30d limit=1000', q('alerts', { since: '30d', limit: '1000' }));
+time(`alerts since=30d ticker=${top}`, q('alerts', { since: '30d', ticker: top }));
+time('alerts since=30d sort=value', q('alerts', { since: '30d', sort: 'value' }));
 
 // Agreement of the rollup ranking with the exact one (24h and 7d windows).
 for (const [since, days] of [['24h', 1], ['7d', 7]] as const) {
