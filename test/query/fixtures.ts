@@ -60,7 +60,9 @@ function prepare(db: Database.Database) {
     item: db.prepare(`INSERT INTO items (source, guid, url, title, summary, published_at, fetched_at, label, p_neg, p_neu, p_pos, score, model, date_missing, story_id, novel, tickers)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'm1', ?, ?, ?, ?)`),
     setStory: db.prepare('UPDATE items SET story_id = seq WHERE seq = ?'),
-    ticker: db.prepare(`INSERT INTO item_tickers (ticker, seq, via, label, score, p_neg, p_neu, p_pos, published_at, novel) VALUES (?, ?, 'cashtag', ?, ?, ?, ?, ?, ?, ?)`),
+    // DO NOTHING: the schema may fill item_tickers from items.tickers itself (a trigger); then this adds nothing.
+    ticker: db.prepare(`INSERT INTO item_tickers (ticker, seq, via, label, score, p_neg, p_neu, p_pos, published_at, novel) VALUES (?, ?, 'cashtag', ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (ticker, seq) DO NOTHING`),
     rollup: db.prepare(`INSERT INTO rollups (kind, key, bucket, start, items, stories, scored, sum_score, pos, neu, neg)
       VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (kind, key, bucket, start) DO UPDATE SET
