@@ -1,8 +1,17 @@
 import { TickerpulseError, errorCode } from '../src/lib/errors.js';
-import type { ClassifiedItem, Prediction, RawItem } from '../src/lib/types.js';
+import type { ClassifiedItem, ItemTicker, Prediction, RawItem } from '../src/lib/types.js';
+
+export interface BatchResult {
+  model: string;
+  predictions: Prediction[];
+  /** A source's worker also links tickers: per text a JSON array of ItemTicker (null: it names none) … */
+  tickers?: (string | null)[];
+  /** … and computes story signatures: `sigs.length / texts.length` values per text, in order. */
+  sigs?: Uint32Array;
+}
 
 export interface BatchClassifier {
-  classify(texts: string[]): Promise<{ model: string; predictions: Prediction[] }>;
+  classify(texts: string[]): Promise<BatchResult>;
 }
 
 export interface ClassifyOptions {
@@ -63,12 +72,14 @@ export async function classifyItems(items: readonly RawItem[], classifier: Batch
     let lastErr: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
-        const { model, predictions } = await classifier.classify(batch.map(textOf));
-        if (predictions.length !== batch.length) {
+        const { model, predictions, tickers, sigs } = await classifier.classify(batch.map(textOf));
+        if (predictions.length !== batch.length || (tickers && tickers.length !== batch.length) || (sigs && sigs.length % batch.length !== 0)) {
           throw new TickerpulseError('MODEL_RUN_FAILED', `worker returned ${predictions.length} predictions for ${batch.length} texts`);
         }
+        const sigLen = sigs ? sigs.length / batch.length : 0;
         batch.forEach((item, k) => {
           const p = predictions[k];
+          const t = tickers?.[k];
           // Built field by field: object spread of structured-clone results is slow on this hot path.
           outcome.classified.push({
             guid: item.guid,
@@ -85,6 +96,9 @@ export async function classifyItems(items: readonly RawItem[], classifier: Batch
             source: opts.source,
             fetchedAt: opts.fetchedAt,
             model,
+            tickers: t ? (JSON.parse(t) as ItemTicker[]) : undefined,
+            tickersJson: t === undefined ? undefined : t,
+            storySig: sigs ? sigs.subarray(k * sigLen, (k + 1) * sigLen) : undefined,
           });
         });
         return;

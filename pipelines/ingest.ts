@@ -4,11 +4,32 @@ import type { ClassifiedItem, PollResult, SourceState, StoredItem } from '../src
 import { classifyItems, type BatchClassifier, type FailedItem } from './classify.js';
 import { dropKnown } from './dedupe.js';
 import type { PollGate } from './gate.js';
+import type { StoryAssignment, StoryInput, StoryMatch } from './storyCluster.js';
+
+const NO_TICKERS: string[] = [];
+
+/** Assigns stories (pipelines/storyCluster.ts StoryClusterer; one shared by every source's pipeline). */
+export interface StoryAssigner {
+  match(item: Omit<StoryInput, 'seq'>): StoryMatch;
+  record(match: StoryMatch, seq: number): StoryAssignment;
+}
+
+/** The store's view of the clusterer (ItemStore CommitStories). */
+interface CommitStories {
+  match(item: ClassifiedItem, publishedAt: string): StoryMatch;
+  record(match: StoryMatch, seq: number): StoryAssignment;
+}
 
 /** The part of the store the pipeline writes through (kept narrow so the stage is testable). */
 export interface IngestStore {
   knownGuids(sourceId: string, guids: string[]): Set<string>;
-  commitPoll(sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error?: { code: string; message: string }): StoredItem[];
+  commitPoll(
+    sourceId: string,
+    items: ClassifiedItem[],
+    state: Partial<SourceState>,
+    error?: { code: string; message: string },
+    opts?: { stories?: CommitStories },
+  ): StoredItem[];
   addDeadLetters(sourceId: string, entries: { guid: string | null; payload: unknown; code: string; message: string; attempts: number }[]): void;
 }
 
@@ -21,6 +42,7 @@ export interface IngestReport {
 
 export interface IngestOptions {
   sourceId: string;
+  /** A source's worker (which also links tickers and signs titles) or any BatchClassifier. */
   classifier: BatchClassifier;
   store: IngestStore;
   gate: PollGate;
@@ -28,6 +50,12 @@ export interface IngestOptions {
   attempts: number;
   log: Logger;
   onReport?: (report: IngestReport) => void;
+  /**
+   * Story clustering on the main thread at commit time, for the items that are really new (not
+   * for duplicates the store drops). Share one instance across sources so the same story from
+   * five outlets becomes one story.
+   */
+  stories?: StoryAssigner;
 }
 
 /**
@@ -43,6 +71,16 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, S
   // classifying as soon as it arrives (at most gate.capacity polls at once, bounded by the
   // PollGate), while commits happen strictly in arrival order. Two overlapping polls of a feed
   // may both classify an item; the store's ON CONFLICT keeps one and reports only new rows.
+  const stories = opts.stories;
+  // Called by the store inside the commit transaction: match before an item's insert, record
+  // after it succeeded (see ItemStore.commitPoll).
+  const commitStories: CommitStories | undefined = stories
+    ? {
+        match: (item, publishedAt) =>
+          stories.match({ source: opts.sourceId, title: item.title, publishedAt, tickers: item.tickers ? item.tickers.map((t) => t.symbol) : NO_TICKERS, sig: item.storySig }),
+        record: (m, seq) => stories.record(m, seq),
+      }
+    : undefined;
   return (polls$) =>
     polls$.pipe(
       map((poll) => {
@@ -63,6 +101,8 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, S
     const known = poll.items.length ? opts.store.knownGuids(opts.sourceId, poll.items.map((i) => i.guid)) : new Set<string>();
     const fresh = dropKnown(poll.items, known);
     const fetchedAt = poll.state.lastPollAt ?? new Date().toISOString();
+    // The source's worker links tickers and computes story signatures in the same task as it
+    // classifies (one round trip); classifyItems attaches both to the items.
     const { classified, failed } = await classifyItems(fresh, opts.classifier, {
       source: opts.sourceId,
       batchSize: opts.batchSize,
@@ -84,7 +124,9 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, S
     }
     const error = poll.error ?? (failed.length ? { code: failed[0].code, message: `${failed.length} item(s) failed classification: ${failed[0].message}` } : undefined);
     const state = failed.length && !poll.error ? { ...poll.state, lastError: failed[0].code } : poll.state;
-    const stored = opts.store.commitPoll(opts.sourceId, classified, state, error);
+    const stored = commitStories
+      ? opts.store.commitPoll(opts.sourceId, classified, state, error, { stories: commitStories })
+      : opts.store.commitPoll(opts.sourceId, classified, state, error);
     opts.onReport?.({ poll, stored, duplicates: poll.items.length - r.fresh, failed });
     return stored;
   }

@@ -1,4 +1,7 @@
 import { fmix32 } from '../src/lib/hash.js';
+import { STORY_HASHES, STORY_SEED, StorySigner } from '../workers/storySignature.js';
+
+export { normalizeTitle, shingles } from '../workers/storySignature.js';
 /**
  * Story clustering: groups near-identical headlines (the same wire story re-published by several
  * outlets, or re-polled with a publisher suffix) into one story. Pure, synchronous, deterministic.
@@ -6,8 +9,9 @@ import { fmix32 } from '../src/lib/hash.js';
  * - A title is normalized (lower case, publisher suffix such as " - Reuters" / " | CNBC" and wire
  *   prefixes such as "UPDATE 1-" dropped,
  *   punctuation removed, whitespace collapsed) and cut into character 5-shingles.
- * - Each title gets a MinHash signature (`numHashes` = 64 seeded 32-bit hash functions); LSH
- *   (`bands` = 32 bands of 2 rows) finds candidate stories, and the signature agreement (an
+ * - Each title gets a MinHash signature (`numHashes` = 32 seeded 32-bit hash functions, computed
+ *   on the source's worker by workers/storySignature.ts and passed in as `sig`); LSH (`bands` =
+ *   16 bands of 2 rows) finds candidate stories, and the signature agreement (an
  *   estimate of the Jaccard similarity of the shingle sets) decides: ≥ `threshold` (0.6) joins.
  * - Only stories whose first item is within `windowMs` (48 h) of the item's time, and whose ticker
  *   set is compatible (equal, or one of the two empty), can be joined. A story without tickers
@@ -24,9 +28,12 @@ export interface StoryClusterOptions {
   windowMs?: number;
   /** Minimum estimated Jaccard similarity of the title shingle sets. Default 0.6. */
   threshold?: number;
-  /** MinHash signature length. Default 64; must be a multiple of `bands`. */
+  /** MinHash signature length. Default 32 (STORY_HASHES, what the workers compute); a multiple of `bands`. */
   numHashes?: number;
-  /** LSH bands. Default 32 (2 rows each). */
+  /**
+   * LSH bands. Default 16 (2 rows each): near-identical copies (Jaccard ≥ 0.8) still meet in some
+   * band with > 99.7 % probability, unrelated headlines (≤ 0.3) essentially never join.
+   */
   bands?: number;
   /** Upper bound on stories kept. Default 50,000. */
   maxStories?: number;
@@ -37,70 +44,54 @@ export interface StoryClusterOptions {
 }
 
 export interface StoryInput {
-  seq?: number;
+  /** The item's seq: a novel item's story id. */
+  seq: number;
   source: string;
   title: string;
   /** ISO-8601; when missing or unparseable the clock's time is used. */
   publishedAt: string | null;
   tickers: string[];
+  /** The title's signature (StorySigner with this clusterer's numHashes/seed); computed here when absent. */
+  sig?: Uint32Array;
 }
 
 export interface StoryAssignment {
-  storyId: string;
+  /** The seq of the story's first item. */
+  storyId: number;
   novel: boolean;
+  /** Distinct sources in the story so far. */
   sourceCount: number;
+  /** True when this item is the story's first from its source (its source's rollups count it). */
+  sourceNew: boolean;
 }
 
 export const STORY_WINDOW_MS = 48 * 3600 * 1000;
 export const STORY_SIMILARITY_THRESHOLD = 0.6;
 export const STORY_MAX_STORIES = 50_000;
 
-interface Story {
-  id: string;
+/** What match() found; opaque to callers but for `storyId`. */
+export interface StoryMatch {
+  /** The story the item would join; null: it would start one (its id is then the item's seq). */
+  readonly storyId: number | null;
+  readonly story: Story | null;
+  readonly at: number;
+  readonly tickers: string[];
+  readonly sig: Uint32Array;
+  readonly keys: number[];
+  readonly source: string;
+}
+
+/** A live story (internal to the clusterer). */
+export interface Story {
+  id: number;
   firstAt: number;
   sig: Uint32Array;
   tickers: string[];
   sources: Set<string>;
-  bandKeys: string[];
+  bandKeys: number[];
   alive: boolean;
-}
-
-const PUBLISHER_SUFFIX = /\s+[-–—|]\s+[^-–—|]{1,40}$/;
-/** Wire prefixes: "UPDATE 2-", "BREAKING:", "EXCLUSIVE-", "CORRECTED-". */
-const WIRE_PREFIX = /^(?:update\s*\d*|breaking(?:\s+news)?|exclusive|corrected|refile|wrapup\s*\d*)\s*[-:–—]\s*/i;
-
-/** Lower case, publisher suffix dropped, punctuation removed, whitespace collapsed. */
-export function normalizeTitle(title: string): string {
-  let t = title.normalize('NFKC').trim();
-  const m = PUBLISHER_SUFFIX.exec(t);
-  // A short trailing segment of at most 4 words after " - " / " | " is taken as the publisher.
-  if (m && m[0].trim().split(/\s+/).length <= 5 && m.index > 0) t = t.slice(0, m.index);
-  t = t.replace(WIRE_PREFIX, '');
-  return t
-    .toLowerCase()
-    .replace(/['’]/g, '')
-    .replace(/[^\p{L}\p{N}]+/gu, ' ')
-    .trim();
-}
-
-function fnv1a(s: string, seed: number): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-
-export function shingles(norm: string, k = 5): Set<string> {
-  const out = new Set<string>();
-  if (norm.length <= k) {
-    if (norm.length > 0) out.add(norm);
-    return out;
-  }
-  for (let i = 0; i + k <= norm.length; i++) out.add(norm.slice(i, i + k));
-  return out;
+  /** assign() call that last looked at this story (dedupes candidates without a Set). */
+  visit: number;
 }
 
 export class StoryClusterer {
@@ -110,10 +101,13 @@ export class StoryClusterer {
   private readonly numHashes: number;
   private readonly bands: number;
   private readonly rows: number;
-  private readonly seeds: Uint32Array;
   private readonly seed: number;
   private readonly clock: () => number;
-  private readonly buckets = new Map<string, Story[]>();
+  private readonly signer: StorySigner;
+  private readonly buckets = new Map<number, Story[]>();
+  private visits = 0;
+  /** Live stories by id (restore() joins by id). */
+  private readonly byId = new Map<number, Story>();
   /** Stories in creation order (oldest first): eviction pops from the head. */
   private queue: Story[] = [];
   private head = 0;
@@ -123,14 +117,13 @@ export class StoryClusterer {
     this.windowMs = opts.windowMs ?? STORY_WINDOW_MS;
     this.threshold = opts.threshold ?? STORY_SIMILARITY_THRESHOLD;
     this.maxStories = opts.maxStories ?? STORY_MAX_STORIES;
-    this.numHashes = opts.numHashes ?? 64;
-    this.bands = opts.bands ?? 32;
+    this.numHashes = opts.numHashes ?? STORY_HASHES;
+    this.bands = opts.bands ?? 16;
     if (this.numHashes % this.bands !== 0) throw new Error('numHashes must be a multiple of bands');
     this.rows = this.numHashes / this.bands;
-    this.seed = (opts.seed ?? 0x5eed) >>> 0;
+    this.seed = (opts.seed ?? STORY_SEED) >>> 0;
     this.clock = opts.clock ?? Date.now;
-    this.seeds = new Uint32Array(this.numHashes);
-    for (let i = 0; i < this.numHashes; i++) this.seeds[i] = fmix32(this.seed + Math.imul(i + 1, 0x9e3779b9));
+    this.signer = new StorySigner({ numHashes: this.numHashes, seed: this.seed });
   }
 
   /** Number of stories currently kept. */
@@ -139,35 +132,42 @@ export class StoryClusterer {
   }
 
   signature(title: string): Uint32Array {
-    const sig = new Uint32Array(this.numHashes).fill(0xffffffff);
-    for (const sh of shingles(normalizeTitle(title))) {
-      const base = fnv1a(sh, this.seed);
-      for (let i = 0; i < this.numHashes; i++) {
-        const h = fmix32(base ^ this.seeds[i]);
-        if (h < sig[i]) sig[i] = h;
-      }
-    }
-    return sig;
+    return this.signer.sign(title);
   }
 
+  private sigOf(item: Pick<StoryInput, 'title' | 'sig'>): Uint32Array {
+    return item.sig !== undefined && item.sig.length === this.numHashes ? item.sig : this.signer.sign(item.title);
+  }
+
+  /** match() then record(): for callers that know the item's seq up front. */
   assign(item: StoryInput): StoryAssignment {
+    return this.record(this.match(item), item.seq);
+  }
+
+  /**
+   * The story `item` would join (`storyId`), or null when it would start one. Changes nothing
+   * but evicting expired stories, so a caller can still drop the item (e.g. a duplicate the
+   * store refuses) without a trace; call record() once the item is stored.
+   */
+  match(item: Omit<StoryInput, 'seq'>): StoryMatch {
     const now = this.clock();
     this.evict(now);
     const parsed = item.publishedAt ? Date.parse(item.publishedAt) : NaN;
     const at = Number.isFinite(parsed) ? parsed : now;
-    const tickers = [...new Set(item.tickers)].sort();
-    const sig = this.signature(item.title);
+    const tickers = item.tickers.length <= 1 ? item.tickers : [...new Set(item.tickers)].sort();
+    const sig = this.sigOf(item);
     const keys = this.bandKeys(sig);
 
     let best: Story | null = null;
     let bestSim = -1;
-    const seen = new Set<Story>();
-    for (const key of keys) {
-      const list = this.buckets.get(key);
+    const visit = ++this.visits;
+    for (let b = 0; b < keys.length; b++) {
+      const list = this.buckets.get(keys[b]);
       if (!list) continue;
-      for (const st of list) {
-        if (seen.has(st) || !st.alive) continue;
-        seen.add(st);
+      for (let i = 0; i < list.length; i++) {
+        const st = list[i];
+        if (st.visit === visit || !st.alive) continue;
+        st.visit = visit;
         if (Math.abs(at - st.firstAt) > this.windowMs) continue;
         if (!compatible(st.tickers, tickers)) continue;
         const sim = agreement(st.sig, sig);
@@ -177,33 +177,71 @@ export class StoryClusterer {
         }
       }
     }
+    return { storyId: best ? best.id : null, story: best, at, tickers, sig, keys, source: item.source };
+  }
 
-    if (best) {
-      best.sources.add(item.source);
-      if (best.tickers.length === 0 && tickers.length > 0) best.tickers = tickers;
-      return { storyId: best.id, novel: false, sourceCount: best.sources.size };
+  /** Records the stored item `seq` that match() was called for. */
+  record(m: StoryMatch, seq: number): StoryAssignment {
+    const best = m.story;
+    if (best && best.alive) {
+      const sourceNew = !best.sources.has(m.source);
+      if (sourceNew) best.sources.add(m.source);
+      if (best.tickers.length === 0 && m.tickers.length > 0) best.tickers = m.tickers;
+      return { storyId: best.id, novel: false, sourceCount: best.sources.size, sourceNew };
     }
+    const story: Story = { id: seq, firstAt: m.at, sig: m.sig, tickers: m.tickers, sources: new Set([m.source]), bandKeys: m.keys, alive: true, visit: 0 };
+    this.add(story);
+    return { storyId: seq, novel: true, sourceCount: 1, sourceNew: true };
+  }
 
-    const id = item.seq !== undefined ? `s${item.seq}` : `h${fnv1a(`${normalizeTitle(item.title)}|${item.source}|${at}`, this.seed).toString(16).padStart(8, '0')}`;
-    const story: Story = { id, firstAt: at, sig, tickers, sources: new Set([item.source]), bandKeys: keys, alive: true };
-    for (const key of keys) {
+  /**
+   * Re-adds an item whose story is already known (warming a new clusterer from stored items after
+   * a restart, oldest first): it joins the live story `storyId`, or starts it with this item's
+   * title and time when it is not known yet. No similarity search and no eviction.
+   */
+  restore(item: StoryInput, storyId: number): void {
+    const known = this.byId.get(storyId);
+    const tickers = [...new Set(item.tickers)].sort();
+    if (known) {
+      known.sources.add(item.source);
+      if (known.tickers.length === 0 && tickers.length > 0) known.tickers = tickers;
+      return;
+    }
+    const parsed = item.publishedAt ? Date.parse(item.publishedAt) : NaN;
+    const at = Number.isFinite(parsed) ? parsed : this.clock();
+    const sig = this.sigOf(item);
+    this.add({ id: storyId, firstAt: at, sig, tickers, sources: new Set([item.source]), bandKeys: this.bandKeys(sig), alive: true, visit: 0 });
+  }
+
+  private add(story: Story): void {
+    for (const key of story.bandKeys) {
       const list = this.buckets.get(key);
       if (list) list.push(story);
       else this.buckets.set(key, [story]);
     }
+    this.byId.set(story.id, story);
     this.queue.push(story);
     this.live++;
     while (this.live > this.maxStories) this.drop(this.queue[this.head++]);
     this.compact();
-    return { storyId: id, novel: true, sourceCount: 1 };
   }
 
-  private bandKeys(sig: Uint32Array): string[] {
-    const keys: string[] = [];
+  /**
+   * One numeric key per band: two independent 32-bit mixes of the band's rows and its index,
+   * packed into 53 bits (a safe integer; number keys are much cheaper than strings in a Map).
+   * A collision only adds a candidate, which the signature comparison then rejects.
+   */
+  private bandKeys(sig: Uint32Array): number[] {
+    const keys: number[] = new Array(this.bands);
     for (let b = 0; b < this.bands; b++) {
-      let k = `${b}`;
-      for (let r = 0; r < this.rows; r++) k += ':' + sig[b * this.rows + r].toString(36);
-      keys.push(k);
+      let h1 = Math.imul(b + 1, 0x9e3779b9);
+      let h2 = Math.imul(b + 1, 0x85ebca6b) ^ 0x5bd1e995;
+      for (let r = 0; r < this.rows; r++) {
+        const v = sig[b * this.rows + r];
+        h1 = fmix32(h1 ^ v);
+        h2 = fmix32(Math.imul(h2 ^ v, 0xcc9e2d51) ^ r);
+      }
+      keys[b] = (h1 & 0x1fffff) * 4294967296 + h2;
     }
     return keys;
   }
@@ -220,6 +258,7 @@ export class StoryClusterer {
     if (!st.alive) return;
     st.alive = false;
     this.live--;
+    if (this.byId.get(st.id) === st) this.byId.delete(st.id);
     for (const key of st.bandKeys) {
       const list = this.buckets.get(key);
       if (!list) continue;

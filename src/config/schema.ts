@@ -234,6 +234,8 @@ export const limitsSchema = z
     classifyAttempts: z.number().int().min(1).max(10).default(3),
     /** V8 heap cap of each source's worker thread, in MiB. */
     workerHeapMb: z.number().int().min(32).max(16_384).default(512),
+    /** SQLite page cache of the daemon's database connection, MiB. */
+    dbCacheMb: z.number().int().min(2).max(16_384).default(64),
     /** How long shutdown waits for in-flight batches before it gives up on them. */
     shutdownTimeout: duration('100ms', '60s').default(8_000),
   })
@@ -274,6 +276,14 @@ export const configSchema = z
       .strict()
       .prefault({}),
     limits: limitsSchema.prefault({}),
+    /** Ticker linking (docs/TICKERS.md): extra nicknames (name → symbol) and watchlist symbols accepted as cashtags. */
+    tickers: z
+      .object({
+        extraAliases: z.record(z.string().min(1).max(100), z.string().regex(/^[A-Za-z]{1,6}(?:[./-][A-Za-z]{1,2})?$/, 'must be a ticker symbol like AAPL or BRK.B')).default({}),
+        watchlist: z.array(z.string().regex(/^[A-Za-z]{1,6}(?:[./-][A-Za-z]{1,2})?$/, 'must be a ticker symbol like AAPL or BRK.B')).max(10_000).default([]),
+      })
+      .strict()
+      .prefault({}),
     /** User-Agent of every polling source without its own (default: tickerpulse/<version> (+project URL)). */
     userAgent: userAgent.optional(),
     /**

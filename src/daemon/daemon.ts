@@ -6,6 +6,7 @@ import type { PollResult, StoredItem } from '../lib/types.js';
 import { SourceWorker } from '../pool/sourceWorker.js';
 import { validateClassifier } from '../model/hf/loadClassifier.js';
 import { ItemStore } from '../store/itemStore.js';
+import { startCheckpointer } from '../store/checkpointer.js';
 import { startServer } from '../server/server.js';
 import { startDemoFeed } from '../demo/demoFeed.js';
 import { rssSource } from '../../sources/rss.js';
@@ -15,7 +16,8 @@ import { websocketSource } from '../../sources/websocket.js';
 import type { SourceContext } from '../../sources/types.js';
 import { HostBudget } from '../../sources/hostBudget.js';
 import { PollGate } from '../../pipelines/gate.js';
-import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
+import { ingestPolls, type IngestReport, type StoryAssigner } from '../../pipelines/ingest.js';
+import { STORY_MAX_STORIES, STORY_WINDOW_MS, StoryClusterer } from '../../pipelines/storyCluster.js';
 import { initialHealth, statusFor, type SourceHealth } from './sourceHealth.js';
 
 export interface DaemonOptions {
@@ -53,7 +55,9 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   const modelPath = cfg.model.path ?? cfg.model.dir;
   const modelId = await validateClassifier({ kind: cfg.model.kind, path: modelPath, intraOpNumThreads: 1, stride: cfg.model.stride });
   log.info({ model: modelId, kind: cfg.model.kind, path: modelPath ?? 'built-in' }, 'model loaded and checked');
-  const store = ItemStore.open(cfg.db);
+  // 20,000 pages (~80 MB): the backstop; the checkpoint thread keeps the WAL far smaller.
+  const store = ItemStore.open(cfg.db, { autoCheckpointPages: 20_000, cacheMb: cfg.limits.dbCacheMb });
+  const checkpointer = store.path === ':memory:' ? null : startCheckpointer(store.path, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) });
   const abort = new AbortController();
   const sources: RunningSource[] = [];
   const startedAt = new Date().toISOString();
@@ -76,6 +80,8 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
 
   const server = await startServer({ host: cfg.server.host, port: cfg.server.port, store, health, log: log.child({ component: 'server' }) });
 
+  const stories = startStories(store, log);
+
   const pipelines: Observable<StoredItem[]>[] = [];
   const hostBudget = HostBudget.fromConfig(cfg.hosts);
   for (const sc of sourceConfigs) {
@@ -89,6 +95,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       intraOpNumThreads: cfg.model.intraOpNumThreads,
       maxQueue: cfg.limits.workerQueue,
       maxHeapMb: cfg.limits.workerHeapMb,
+      tickers: { extraAliases: cfg.tickers.extraAliases, watchlist: cfg.tickers.watchlist },
     });
     const gate = new PollGate(cfg.limits.maxPendingPolls);
     const running: RunningSource = { cfg: sc, worker, gate, health: initialHealth(sc.id, sc.kind, persisted) };
@@ -116,6 +123,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
           attempts: cfg.limits.classifyAttempts,
           log: slog,
           onReport,
+          stories,
         }),
       ),
     );
@@ -163,6 +171,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       // 3. Close the worker threads.
       await Promise.allSettled(sources.map((s) => s.worker.close()));
       // 4. Final commit is done (each poll commits itself); fold the WAL into the main file.
+      await checkpointer?.stop();
       try {
         store.checkpoint();
       } catch (err) {
@@ -202,6 +211,44 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     else h.consecutiveErrors = 0;
     h.status = statusFor(h.consecutiveErrors);
   }
+}
+
+/** Items re-read at start to warm the story clusterer (bounded: start-up time and memory). */
+const STORY_WARM_ITEMS = 50_000;
+
+/**
+ * One story clusterer shared by every source. Its clock is event time: the newest publication
+ * time seen (never more than 10 min ahead of the wall clock, so one bogus future date cannot
+ * evict everything), so replays of old files cluster like live news. Its memory is lost on exit;
+ * it is warmed from the stored items of the last 48 h (of event time) so a restart does not split
+ * stories: they keep their ids and source counts.
+ */
+function startStories(store: ItemStore, log: Logger): StoryAssigner {
+  let eventTime = 0;
+  const observe = (publishedAt: string | null): void => {
+    const t = publishedAt ? Date.parse(publishedAt) : NaN;
+    if (t > eventTime && t <= Date.now() + 600_000) eventTime = t;
+  };
+  // The class defaults (32 hashes in 16 bands) match the signatures the sources' workers compute.
+  const clusterer = new StoryClusterer({ clock: () => eventTime || Date.now() });
+  const t0 = Date.now();
+  const latest = store.latestPublishedAt();
+  if (latest !== null) {
+    const end = Math.min(Date.parse(latest), Date.now());
+    const warm = store.storyWarmItems(new Date(end - STORY_WINDOW_MS).toISOString(), STORY_WARM_ITEMS);
+    for (const w of warm) {
+      observe(w.publishedAt);
+      clusterer.restore({ seq: w.seq, source: w.source, title: w.title, publishedAt: w.publishedAt, tickers: w.tickers }, w.storyId);
+    }
+    if (warm.length) log.info({ items: warm.length, stories: clusterer.size, ms: Date.now() - t0, max: STORY_MAX_STORIES }, 'story clusterer warmed from stored items');
+  }
+  return {
+    match: (item) => {
+      observe(item.publishedAt);
+      return clusterer.match(item);
+    },
+    record: (m, seq) => clusterer.record(m, seq),
+  };
 }
 
 function createSource(sc: SourceConfig, ctx: SourceContext, cfg: Config): Observable<PollResult> {

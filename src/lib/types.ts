@@ -48,11 +48,44 @@ export interface PollResult {
   error?: { code: string; message: string };
 }
 
+/** A company an item names (ticker linker) with the sentiment towards it. */
+export interface ItemTicker {
+  /** Canonical symbol (`AAPL`, `BRK.B`). */
+  symbol: string;
+  /** The linker's evidence: cashtag | exchange | name | alias. */
+  via: string;
+  /**
+   * The sentiment towards this company: the entity model's when the headline names several
+   * companies, else the headline's own prediction.
+   */
+  label: Label;
+  score: number;
+  pNeg: number;
+  pNeu: number;
+  pPos: number;
+}
+
 export interface ClassifiedItem extends RawItem, Prediction {
   source: string;
   fetchedAt: string;
   /** Id of the model that produced the label (content hash). */
   model: string;
+  /** Tickers the headline names; absent or empty when none. */
+  tickers?: ItemTicker[];
+  /**
+   * The story (near-identical headlines across sources) the item belongs to: the seq of the
+   * story's first item. Null/absent for items stored before story clustering.
+   */
+  storyId?: number | null;
+  /** True when the item started its story. */
+  novel?: boolean;
+  /**
+   * `tickers` as the JSON the items.tickers column stores, when the source's worker built it
+   * (null: none); the store builds it from `tickers` otherwise. Must describe the same tickers.
+   */
+  tickersJson?: string | null;
+  /** MinHash signature of the title, computed on the source's worker (workers/storySignature.ts); not stored. */
+  storySig?: Uint32Array;
 }
 
 export interface StoredItem extends ClassifiedItem {

@@ -1,7 +1,7 @@
 import { Piscina } from 'piscina';
 import { TickerpulseError, fromWireError } from '../lib/errors.js';
 import { workerFile } from '../lib/paths.js';
-import type { ClassifyReply, ClassifyWorkerData } from '../../workers/classify.js';
+import type { ClassifyReply, ClassifyTask, ClassifyWorkerData } from '../../workers/classify.js';
 import type { ParseJsonMessagesReply, ParseJsonMessagesTask, ParseJsonReply, ParseJsonTask, ParseReply, ParseTask } from '../../workers/source.js';
 import type { JsonDocumentResult, JsonMapping, JsonMessagesResult, MapMeta } from '../../workers/jsonMap.js';
 import type { ParsedFeed } from '../../sources/types.js';
@@ -20,6 +20,15 @@ export interface SourceWorkerOptions {
   maxQueue: number;
   /** V8 heap cap for the thread, so one hostile document cannot take the daemon's memory. */
   maxHeapMb?: number;
+  /** Ticker linker options (config `tickers`). */
+  tickers?: ClassifyWorkerData['tickers'];
+}
+
+
+/** A batch's predictions plus, per text, the tickers it names (JSON; null: none) and the story signatures. */
+export interface LinkedBatchResult extends BatchResult {
+  tickers?: (string | null)[];
+  sigs?: Uint32Array;
 }
 
 /**
@@ -42,12 +51,17 @@ export class SourceWorker {
       modelKind: opts.modelKind,
       windowStride: opts.windowStride,
       intraOpNumThreads: opts.intraOpNumThreads ?? 1,
+      tickers: opts.tickers,
     };
     this.pool = new Piscina({
       filename: workerFile('source'),
       minThreads: 1,
       maxThreads: 1,
       maxQueue: opts.maxQueue,
+      // Several tasks handed to the thread at once: with one, the thread idles from finishing a
+      // batch until the main thread (often busy in a commit) reads the reply and posts the next
+      // task, which made classification and commits take turns instead of overlapping.
+      concurrentTasksPerWorker: 4,
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData,
       resourceLimits: opts.maxHeapMb ? { maxOldGenerationSizeMb: opts.maxHeapMb } : undefined,
@@ -108,10 +122,11 @@ export class SourceWorker {
     return { items: reply.items, skipped: reply.skipped, ignored: reply.ignored, invalid: reply.invalid, firstInvalid: reply.firstInvalid };
   }
 
-  async classify(texts: string[]): Promise<BatchResult> {
-    const reply = await this.run<ClassifyReply>({ texts }, 'classify');
+  /** Classifies the texts and links their tickers, in one task on the source's thread. */
+  async classify(texts: string[]): Promise<LinkedBatchResult> {
+    const reply = await this.run<ClassifyReply>({ texts, link: true } satisfies ClassifyTask, 'classify');
     if (!reply.ok) throw fromWireError(reply);
-    return { model: reply.model, predictions: reply.predictions };
+    return { model: reply.model, predictions: reply.predictions, tickers: reply.tickers, sigs: reply.sigs };
   }
 
   async close(): Promise<void> {

@@ -79,6 +79,120 @@ export const migrations: readonly Migration[] = [
       PRAGMA application_id = ${APPLICATION_ID};
     `,
   },
+  {
+    version: 2,
+    name: 'market intelligence: tickers, stories, rollups, alerts',
+    sql: `
+      -- Written in each poll's transaction (ItemStore.commitPoll), never by rescanning items.
+      ALTER TABLE items ADD COLUMN story_id INTEGER;            -- stories.id; NULL for items stored before v2
+      ALTER TABLE items ADD COLUMN novel INTEGER NOT NULL DEFAULT 0 CHECK (novel IN (0, 1)); -- 1: first item of its story
+      -- The item's tickers as a JSON array [{"symbol","via","label","score","pNeg","pNeu","pPos"}]
+      -- (NULL when none): reads get an item's tickers without a join; item_tickers is the
+      -- index by ticker.
+      ALTER TABLE items ADD COLUMN tickers TEXT;
+      -- Copies only (a novel item's story_id is its own seq): the members of story X are
+      -- seq = X OR (novel = 0 AND story_id = X). Keeps the common case (novel) index-free.
+      CREATE INDEX idx_items_story_copies ON items (story_id) WHERE novel = 0;
+      -- Every index costs each insert; these two served no query: by source, queries sort by
+      -- time (idx_items_source_published); by label (a third of the rows each), the time range
+      -- (idx_items_published_at) is the better access path.
+      DROP INDEX idx_items_source_seq;
+      DROP INDEX idx_items_label_published;
+
+      -- One row per (ticker, item): the index of items by company, with the sentiment towards
+      -- that company (the entity model's when the headline names several, else the headline's).
+      -- Narrow on purpose: a commit inserts at one place per ticker, and row width is what those
+      -- scattered inserts cost; the class probabilities are in items.tickers.
+      CREATE TABLE item_tickers (
+        ticker       TEXT    NOT NULL,            -- canonical symbol: AAPL, BRK.B
+        seq          INTEGER NOT NULL,            -- items.seq
+        via          TEXT    NOT NULL CHECK (via IN ('cashtag', 'exchange', 'name', 'alias')),
+        label        TEXT    NOT NULL CHECK (label IN ('negative', 'neutral', 'positive')),
+        score        REAL    NOT NULL,
+        published_at TEXT    NOT NULL,            -- copy of items.published_at
+        PRIMARY KEY (ticker, seq)
+      ) WITHOUT ROWID;
+
+      -- commitPoll inserts item_tickers rows itself (measured: half the cost of an AFTER INSERT
+      -- trigger with json_each); these keep them in step when items.tickers is rewritten
+      -- (tickerpulse reclassify) or an item is deleted.
+      CREATE TRIGGER items_tickers_update AFTER UPDATE OF tickers, published_at ON items BEGIN
+        DELETE FROM item_tickers WHERE seq = old.seq AND ticker IN (SELECT j.value ->> 'symbol' FROM json_each(coalesce(old.tickers, '[]')) AS j);
+        INSERT INTO item_tickers (ticker, seq, via, label, score, published_at)
+          SELECT j.value ->> 'symbol', new.seq, j.value ->> 'via', j.value ->> 'label', j.value ->> 'score', new.published_at
+          FROM json_each(coalesce(new.tickers, '[]')) AS j WHERE true
+          ON CONFLICT (ticker, seq) DO NOTHING;
+      END;
+      CREATE TRIGGER items_tickers_delete AFTER DELETE ON items WHEN old.tickers IS NOT NULL BEGIN
+        DELETE FROM item_tickers WHERE seq = old.seq AND ticker IN (SELECT j.value ->> 'symbol' FROM json_each(old.tickers) AS j);
+      END;
+
+      CREATE TABLE stories (
+        id                 INTEGER PRIMARY KEY,   -- seq of the item that started it
+        first_published_at TEXT    NOT NULL,
+        last_published_at  TEXT    NOT NULL,
+        title              TEXT    NOT NULL,      -- the first item's title
+        source_count       INTEGER NOT NULL,      -- distinct sources that carried it
+        item_count         INTEGER NOT NULL,
+        tickers            TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(tickers)) -- JSON array of symbols
+      );
+
+      -- items: every stored item; stories: novel items only. The sentiment columns count each
+      -- story once: for a ticker, the story's first item; for a source, the first item of the
+      -- story from that source.
+      CREATE TABLE rollups (
+        kind      TEXT    NOT NULL CHECK (kind IN ('ticker', 'source')),
+        key       TEXT    NOT NULL,               -- ticker symbol or source id
+        bucket    TEXT    NOT NULL CHECK (bucket IN ('1m', '1h', '1d')),
+        start     TEXT    NOT NULL,               -- bucket start (of published_at), ISO-8601 UTC
+        items     INTEGER NOT NULL,
+        stories   INTEGER NOT NULL,
+        scored    INTEGER NOT NULL,               -- items counted in sum_score / pos / neu / neg
+        sum_score REAL    NOT NULL,
+        pos       INTEGER NOT NULL,
+        neu       INTEGER NOT NULL,
+        neg       INTEGER NOT NULL,
+        -- Time first: one commit's upserts (many tickers, the same few minutes) land on the same
+        -- few pages; keyed by ticker first they scattered over one page per ticker and cost 2.5x.
+        -- A series of one key scans its time range across keys (few per bucket in practice).
+        PRIMARY KEY (kind, bucket, start, key)
+      ) WITHOUT ROWID;
+
+      CREATE VIEW rollup_means AS
+        SELECT kind, key, bucket, start, items, stories, scored,
+               CASE WHEN scored > 0 THEN sum_score / scored END AS mean_score, pos, neu, neg
+        FROM rollups;
+
+      CREATE TABLE alerts (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        rule         TEXT    NOT NULL,            -- rule id from the config
+        kind         TEXT    NOT NULL CHECK (kind IN ('shift', 'volume', 'threshold')),
+        ticker       TEXT    NOT NULL,
+        at           TEXT    NOT NULL,            -- event time (published_at of the triggering item)
+        direction    TEXT    CHECK (direction IN ('up', 'down')),
+        message      TEXT    NOT NULL,
+        value        REAL    NOT NULL,
+        baseline     REAL,
+        deviation    REAL,
+        created_at   TEXT    NOT NULL,            -- wall clock
+        delivered_at TEXT,                        -- webhook accepted it (NULL: no webhook, pending or failed)
+        delivery_error TEXT
+      );
+      CREATE INDEX idx_alerts_at ON alerts (at);
+      CREATE INDEX idx_alerts_ticker_at ON alerts (ticker, at);
+      CREATE TABLE alert_items (
+        alert_id INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+        seq      INTEGER NOT NULL,
+        PRIMARY KEY (alert_id, seq)
+      ) WITHOUT ROWID;
+
+      -- Small key/value state, e.g. the resume point of \`tickerpulse reclassify\`.
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -60,12 +60,10 @@ function prepare(db: Database.Database) {
     item: db.prepare(`INSERT INTO items (source, guid, url, title, summary, published_at, fetched_at, label, p_neg, p_neu, p_pos, score, model, date_missing, story_id, novel, tickers)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'm1', ?, ?, ?, ?)`),
     setStory: db.prepare('UPDATE items SET story_id = seq WHERE seq = ?'),
-    // DO NOTHING: the schema may fill item_tickers from items.tickers itself (a trigger); then this adds nothing.
-    ticker: db.prepare(`INSERT INTO item_tickers (ticker, seq, via, label, score, p_neg, p_neu, p_pos, published_at, novel) VALUES (?, ?, 'cashtag', ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (ticker, seq) DO NOTHING`),
+    ticker: db.prepare(`INSERT INTO item_tickers (ticker, seq, via, label, score, published_at) VALUES (?, ?, 'cashtag', ?, ?, ?)`),
     rollup: db.prepare(`INSERT INTO rollups (kind, key, bucket, start, items, stories, scored, sum_score, pos, neu, neg)
       VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (kind, key, bucket, start) DO UPDATE SET
+      ON CONFLICT (kind, bucket, start, key) DO UPDATE SET
         items = items + 1, stories = stories + excluded.stories, scored = scored + excluded.scored,
         sum_score = sum_score + excluded.sum_score, pos = pos + excluded.pos, neu = neu + excluded.neu, neg = neg + excluded.neg`),
     alert: db.prepare(`INSERT INTO alerts (rule, kind, ticker, at, direction, message, value, baseline, deviation, created_at, delivered_at)
@@ -106,7 +104,7 @@ export function insertItems(db: Database.Database, items: FixtureItem[]): number
       );
       const seq = Number(info.lastInsertRowid);
       if (it.storyId === undefined) s.setStory.run(seq);
-      for (const t of tickers) s.ticker.run(t.symbol, seq, t.label, t.score, t.pNeg, t.pNeu, t.pPos, it.publishedAt, novel ? 1 : 0);
+      for (const t of tickers) s.ticker.run(t.symbol, seq, t.label, t.score, it.publishedAt);
       bumpRollups(db, 'source', it.source, it.publishedAt, novel, true, it.score, it.label);
       for (const t of tickers) bumpRollups(db, 'ticker', t.symbol, it.publishedAt, novel, novel, t.score, t.label);
       return seq;

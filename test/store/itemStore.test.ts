@@ -1,8 +1,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { ItemStore } from '../../src/store/itemStore.js';
@@ -144,7 +144,7 @@ describe('ItemStore: commitPoll', () => {
     assert.equal(y.publishedAt, '2024-06-02T10:00:00.000Z');
     assert.equal(y.fetchedAt, '2024-06-02T10:00:00.000Z');
     assert.equal(y.dateMissing, true);
-    assert.deepEqual(Object.keys(x).sort(), ['dateMissing', 'fetchedAt', 'guid', 'label', 'model', 'pNeg', 'pNeu', 'pPos', 'publishedAt', 'score', 'seq', 'source', 'summary', 'title', 'url']);
+    assert.deepEqual(Object.keys(x).sort(), ['dateMissing', 'fetchedAt', 'guid', 'label', 'model', 'novel', 'pNeg', 'pNeu', 'pPos', 'publishedAt', 'score', 'seq', 'source', 'storyId', 'summary', 'tickers', 'title', 'url']);
     s.close();
   });
 
@@ -352,6 +352,113 @@ describe('ItemStore: reads', () => {
       last = stored[stored.length - 1].seq;
     }
     assert.equal(s.countItems(), total);
+    s.close();
+  });
+});
+
+function raw2(file: string, sql: string): Array<Record<string, unknown>> {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare(sql).all() as Array<Record<string, unknown>>;
+  } finally {
+    db.close();
+  }
+}
+
+describe('ItemStore: tickers', () => {
+  const tk = (symbol: string, via = 'name') => ({ symbol, via, label: 'positive' as Label, score: 0.6, pNeg: 0.1, pNeu: 0.2, pPos: 0.7 });
+
+  test('item_tickers rows are written with the items; reads and the ticker filter return them', () => {
+    const s = ItemStore.open(dbPath());
+    const stored = s.commitPoll('a', [item('a', 'g1', { tickers: [tk('AAPL', 'cashtag'), tk('MSFT')] }), item('a', 'g2'), item('a', 'g3', { tickers: [tk('BRK.B')] })], {});
+    assert.deepEqual(stored[0].tickers, [tk('AAPL', 'cashtag'), tk('MSFT')]);
+    assert.deepEqual(stored[1].tickers, []);
+    // a duplicate item (ON CONFLICT) writes no ticker rows and is not returned
+    assert.deepEqual(s.commitPoll('a', [item('a', 'g1', { tickers: [tk('TSLA')] })], {}), []);
+    assert.deepEqual(s.query({ ticker: 'AAPL' }).map((i) => i.guid), ['g1']);
+    assert.deepEqual(s.query({ ticker: 'brk-b' }).map((i) => i.guid), ['g3']);
+    assert.deepEqual(s.query({ ticker: 'TSLA' }), []);
+    assert.deepEqual(s.query({ ticker: 'MSFT', source: 'a', label: item('a', 'g1').label }).map((i) => i.guid), ['g1']);
+    const [g1] = s.query({ ticker: 'AAPL' });
+    assert.deepEqual(g1.tickers, [tk('AAPL', 'cashtag'), tk('MSFT')]);
+    assert.deepEqual(s.itemsAfter(0, 10).map((i) => i.tickers!.map((t) => t.symbol)), [['AAPL', 'MSFT'], [], ['BRK.B']]);
+    for (const bad of ["X' OR '1'='1", '', 'ABCDEFGH', '$AAPL']) assert.throws(() => s.query({ ticker: bad }), isStoreError('INPUT_INVALID'), bad);
+    s.close();
+  });
+
+  test('stories: ids and novelty on the items, stories rows and rollups in the same transaction', () => {
+    const s = ItemStore.open(dbPath());
+    // A clusterer stand-in that puts every item into one story.
+    const matched: string[] = [];
+    const recorded: Array<[string, number]> = [];
+    let story: number | null = null;
+    const sources = new Set<string>();
+    const stories = {
+      match: (it: ClassifiedItem) => {
+        matched.push(`${it.source}/${it.guid}`);
+        return { storyId: story, source: it.source as string, guid: it.guid };
+      },
+      record: (m: { storyId: number | null; source: string; guid: string }, seq: number) => {
+        recorded.push([`${m.source}/${m.guid}`, seq]);
+        const novel = story === null;
+        story ??= seq;
+        const sourceNew = !sources.has(m.source);
+        sources.add(m.source);
+        return { storyId: story, novel, sourceCount: sources.size, sourceNew };
+      },
+    };
+    const a = s.commitPoll('a', [item('a', 'g1', { tickers: [tk('ACME')] }), item('a', 'g2')], {}, undefined, { stories });
+    const b = s.commitPoll('b', [item('b', 'g1', { tickers: [tk('ACME')] }), item('b', 'g1')], {}, undefined, { stories });
+    // the repeat within b's poll was looked at but, not stored, never recorded
+    assert.deepEqual(matched, ['a/g1', 'a/g2', 'b/g1', 'b/g1']);
+    assert.deepEqual(recorded.map((r) => r[0]), ['a/g1', 'a/g2', 'b/g1']);
+    const id = a[0].seq;
+    assert.deepEqual([...a, ...b].map((i) => [i.storyId, i.novel]), [[id, true], [id, false], [id, false]]);
+    assert.deepEqual(s.query({ ticker: 'ACME' }).map((i) => [i.storyId, i.novel]), [[id, false], [id, true]]);
+    assert.deepEqual(raw2(s.path, 'SELECT * FROM stories'), [
+      { id, first_published_at: a[0].publishedAt, last_published_at: [a[1].publishedAt, b[0].publishedAt].sort()[1], title: a[0].title, source_count: 2, item_count: 3, tickers: '["ACME"]' },
+    ]);
+    // the copies are found through the partial index
+    assert.deepEqual(raw2(s.path, `SELECT seq FROM items WHERE seq = ${id} OR (novel = 0 AND story_id = ${id}) ORDER BY seq`).map((r) => r.seq), [id, a[1].seq, b[0].seq]);
+    // rollups: items counts every item, stories the novel one; the sentiment columns count the
+    // story once per ticker and once per source
+    const roll = raw2(s.path, `SELECT kind, key, bucket, start, items, stories, scored, round(mean_score, 6) AS mean, pos, neu, neg FROM rollup_means ORDER BY kind, key, bucket, start`);
+    const g1 = item('a', 'g1'); // neutral, score 0.6; its ticker rows are positive, 0.6
+    const day = g1.publishedAt!.slice(0, 10) + 'T00:00:00.000Z';
+    assert.deepEqual(
+      roll.filter((r) => r.bucket === '1d'),
+      [
+        { kind: 'source', key: 'a', bucket: '1d', start: day, items: 2, stories: 1, scored: 1, mean: 0.6, pos: 0, neu: 1, neg: 0 },
+        { kind: 'source', key: 'b', bucket: '1d', start: day, items: 1, stories: 0, scored: 1, mean: 0.6, pos: 0, neu: 1, neg: 0 },
+        { kind: 'ticker', key: 'ACME', bucket: '1d', start: day, items: 2, stories: 1, scored: 1, mean: 0.6, pos: 1, neu: 0, neg: 0 },
+      ],
+    );
+    assert.deepEqual(roll.filter((r) => r.kind === 'ticker' && r.bucket === '1m').map((r) => [r.start, r.items, r.stories]), [
+      [g1.publishedAt!.slice(0, 16) + ':00.000Z', 2, 1],
+    ]);
+    assert.deepEqual(roll.filter((r) => r.kind === 'source' && r.key === 'a' && r.bucket === '1h').map((r) => [r.items, r.stories]), [[2, 1]]);
+    assert.deepEqual(s.storyWarmItems('2000-01-01T00:00:00.000Z', 2).map((w) => [w.seq, w.storyId, w.tickers]), [[a[1].seq, id, []], [b[0].seq, id, ['ACME']]]);
+    // item_tickers: one row per (ticker, item), with the per-ticker sentiment
+    assert.deepEqual(raw2(s.path, 'SELECT ticker, seq, via, label, score FROM item_tickers ORDER BY seq'), [
+      { ticker: 'ACME', seq: id, via: 'name', label: 'positive', score: 0.6 },
+      { ticker: 'ACME', seq: b[0].seq, via: 'name', label: 'positive', score: 0.6 },
+    ]);
+    s.close();
+  });
+
+  test('a version-1 database is migrated: existing items keep working and get no tickers', () => {
+    const file = dbPath();
+    mkdirSync(dirname(file), { recursive: true });
+    // a version-1 file, as the previous release wrote it, with one item in it
+    const raw = new Database(file);
+    raw.exec(migrations[0].sql);
+    raw.pragma('user_version = 1');
+    raw.prepare(`INSERT INTO items (source, guid, title, published_at, fetched_at, label, p_neg, p_neu, p_pos, score, model) VALUES ('a', 'old', 'Old', '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', 'neutral', 0.1, 0.8, 0.1, 0, 'm')`).run();
+    raw.close();
+    const s = ItemStore.open(file);
+    assert.deepEqual(s.query({}).map((i) => [i.guid, i.tickers, i.storyId, i.novel]), [['old', [], null, false]]);
+    s.commitPoll('a', [item('a', 'g1', { tickers: [tk('AAPL')] })], {});
+    assert.deepEqual(s.query({ ticker: 'AAPL' }).map((i) => i.guid), ['g1']);
     s.close();
   });
 });
