@@ -1,6 +1,7 @@
 import { concatMap, map, type OperatorFunction } from 'rxjs';
 import type { Logger } from '../src/lib/log.js';
-import type { ClassifiedItem, PollResult, SourceState, StoredItem } from '../src/lib/types.js';
+import type { ClassifiedItem, PollResult, SourceState, StoredAlert, StoredItem } from '../src/lib/types.js';
+import type { Alert } from './alerts.js';
 import { classifyItems, type BatchClassifier, type FailedItem } from './classify.js';
 import { dropKnown } from './dedupe.js';
 import type { PollGate } from './gate.js';
@@ -28,7 +29,7 @@ export interface IngestStore {
     items: ClassifiedItem[],
     state: Partial<SourceState>,
     error?: { code: string; message: string },
-    opts?: { stories?: CommitStories },
+    opts?: { stories?: CommitStories; evaluateAlerts?: (stored: StoredItem[]) => Alert[]; onAlerts?: (alerts: StoredAlert[]) => void },
   ): StoredItem[];
   addDeadLetters(sourceId: string, entries: { guid: string | null; payload: unknown; code: string; message: string; attempts: number }[]): void;
 }
@@ -56,6 +57,11 @@ export interface IngestOptions {
    * five outlets becomes one story.
    */
   stories?: StoryAssigner;
+  /**
+   * The alert rules (pipelines/alerts.ts AlertEngine, one shared by every source), evaluated on
+   * the newly stored items inside the commit; `onAlerts` gets the stored alerts after it.
+   */
+  alerts?: { evaluate(items: readonly StoredItem[]): Alert[]; onAlerts(alerts: StoredAlert[]): void };
 }
 
 /**
@@ -72,6 +78,9 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, S
   // PollGate), while commits happen strictly in arrival order. Two overlapping polls of a feed
   // may both classify an item; the store's ON CONFLICT keeps one and reports only new rows.
   const stories = opts.stories;
+  const alerts = opts.alerts
+    ? { evaluate: (items: StoredItem[]) => opts.alerts!.evaluate(items), onAlerts: (a: StoredAlert[]) => opts.alerts!.onAlerts(a) }
+    : undefined;
   // Called by the store inside the commit transaction: match before an item's insert, record
   // after it succeeded (see ItemStore.commitPoll).
   const commitStories: CommitStories | undefined = stories
@@ -124,9 +133,10 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, S
     }
     const error = poll.error ?? (failed.length ? { code: failed[0].code, message: `${failed.length} item(s) failed classification: ${failed[0].message}` } : undefined);
     const state = failed.length && !poll.error ? { ...poll.state, lastError: failed[0].code } : poll.state;
-    const stored = commitStories
-      ? opts.store.commitPoll(opts.sourceId, classified, state, error, { stories: commitStories })
-      : opts.store.commitPoll(opts.sourceId, classified, state, error);
+    const stored =
+      commitStories || alerts
+        ? opts.store.commitPoll(opts.sourceId, classified, state, error, { stories: commitStories, evaluateAlerts: alerts?.evaluate, onAlerts: alerts?.onAlerts })
+        : opts.store.commitPoll(opts.sourceId, classified, state, error);
     opts.onReport?.({ poll, stored, duplicates: poll.items.length - r.fresh, failed });
     return stored;
   }

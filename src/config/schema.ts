@@ -4,6 +4,7 @@
  * back to a default. Every limit the daemon enforces is a named setting here with a safe default.
  */
 import { z } from 'zod';
+import { alertsConfigSchema } from './alerts.js';
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const UNITS_BYTES: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1e6, mib: 1 << 20, gb: 1e9, gib: 1 << 30 };
@@ -276,6 +277,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     limits: limitsSchema.prefault({}),
+    /** Alert rules and their webhook (src/config/alerts.ts; docs/ALERTS.md). */
+    alerts: alertsConfigSchema.prefault({}),
     /** Ticker linking (docs/TICKERS.md): extra nicknames (name → symbol) and watchlist symbols accepted as cashtags. */
     tickers: z
       .object({

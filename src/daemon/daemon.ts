@@ -2,12 +2,15 @@ import { merge, Observable, type Subscription } from 'rxjs';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { TickerpulseError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import type { PollResult, StoredItem } from '../lib/types.js';
+import type { PollResult, StoredAlert, StoredItem } from '../lib/types.js';
 import { SourceWorker } from '../pool/sourceWorker.js';
 import { validateClassifier } from '../model/hf/loadClassifier.js';
 import { ItemStore } from '../store/itemStore.js';
 import { startCheckpointer } from '../store/checkpointer.js';
-import { startServer } from '../server/server.js';
+import { startServer, type RunningServer } from '../server/server.js';
+import { toWireAlert } from '../server/wire.js';
+import { AlertEngine, type Alert } from '../../pipelines/alerts.js';
+import { WebhookDelivery } from '../alerts/webhook.js';
 import { startDemoFeed } from '../demo/demoFeed.js';
 import { rssSource } from '../../sources/rss.js';
 import { jsonlSource } from '../../sources/jsonl.js';
@@ -26,6 +29,8 @@ export interface DaemonOptions {
   demo?: boolean;
   /** Poll interval of the demo source (default 5 s). */
   demoIntervalMs?: number;
+  /** Injected clock (ms) for the alert engine and story clusterer (tests); default Date.now. */
+  clock?: () => number;
 }
 
 interface RunningSource {
@@ -80,7 +85,9 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
 
   const server = await startServer({ host: cfg.server.host, port: cfg.server.port, store, health, log: log.child({ component: 'server' }) });
 
-  const stories = startStories(store, log);
+  const clock = opts.clock ?? Date.now;
+  const stories = startStories(store, log, clock);
+  const alerts = startAlerts(cfg, store, server, log.child({ component: 'alerts' }), clock);
 
   const pipelines: Observable<StoredItem[]>[] = [];
   const hostBudget = HostBudget.fromConfig(cfg.hosts);
@@ -124,6 +131,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
           log: slog,
           onReport,
           stories,
+          alerts: alerts.engine,
         }),
       ),
     );
@@ -170,6 +178,9 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       subscription.unsubscribe();
       // 3. Close the worker threads.
       await Promise.allSettled(sources.map((s) => s.worker.close()));
+      // Give the webhook a moment for alerts still queued (what it cannot deliver stays
+      // marked undelivered in the alerts table), before the final checkpoint.
+      await alerts.close();
       // 4. Final commit is done (each poll commits itself); fold the WAL into the main file.
       await checkpointer?.stop();
       try {
@@ -223,18 +234,18 @@ const STORY_WARM_ITEMS = 50_000;
  * it is warmed from the stored items of the last 48 h (of event time) so a restart does not split
  * stories: they keep their ids and source counts.
  */
-function startStories(store: ItemStore, log: Logger): StoryAssigner {
+function startStories(store: ItemStore, log: Logger, clock: () => number): StoryAssigner {
   let eventTime = 0;
   const observe = (publishedAt: string | null): void => {
     const t = publishedAt ? Date.parse(publishedAt) : NaN;
-    if (t > eventTime && t <= Date.now() + 600_000) eventTime = t;
+    if (t > eventTime && t <= clock() + 600_000) eventTime = t;
   };
   // The class defaults (32 hashes in 16 bands) match the signatures the sources' workers compute.
-  const clusterer = new StoryClusterer({ clock: () => eventTime || Date.now() });
+  const clusterer = new StoryClusterer({ clock: () => eventTime || clock() });
   const t0 = Date.now();
   const latest = store.latestPublishedAt();
   if (latest !== null) {
-    const end = Math.min(Date.parse(latest), Date.now());
+    const end = Math.min(Date.parse(latest), clock());
     const warm = store.storyWarmItems(new Date(end - STORY_WINDOW_MS).toISOString(), STORY_WARM_ITEMS);
     for (const w of warm) {
       observe(w.publishedAt);
@@ -248,6 +259,74 @@ function startStories(store: ItemStore, log: Logger): StoryAssigner {
       return clusterer.match(item);
     },
     record: (m, seq) => clusterer.record(m, seq),
+  };
+}
+
+/** Items re-read at start to warm the alert windows (bounded: start-up time and memory). */
+const ALERT_WARM_ITEMS = 200_000;
+
+interface RunningAlerts {
+  engine?: { evaluate(items: readonly StoredItem[]): Alert[]; onAlerts(alerts: StoredAlert[]): void };
+  close(): Promise<void>;
+}
+
+/**
+ * The alert engine shared by every source (evaluated inside each commit, pipelines/alerts.ts),
+ * its webhook, and the WebSocket push. The engine's windows live in memory: at start they are
+ * warmed from the stored items of the longest trailing window, and cooldowns from stored alerts,
+ * so a restart neither forgets a baseline nor repeats an alert.
+ */
+function startAlerts(cfg: Config, store: ItemStore, server: RunningServer, log: Logger, clock: () => number): RunningAlerts {
+  const rules = cfg.alerts.rules.filter((r) => r.enabled);
+  if (rules.length === 0) return { close: async () => undefined };
+  const engine = new AlertEngine(cfg.alerts, { clock, watchlist: cfg.tickers.watchlist });
+  const horizon = Math.max(...rules.map((r) => ('trailing' in r ? r.trailing + r.recent : 0) + r.cooldown));
+  const since = new Date(clock() - horizon).toISOString();
+  const t0 = Date.now();
+  const warm = store.tickerItemsSince(since, ALERT_WARM_ITEMS);
+  engine.restore(warm, store.alertsSince(since, 100_000));
+  log.info({ rules: rules.length, warmItems: warm.length, ms: Date.now() - t0 }, 'alert engine ready');
+
+  const w = cfg.alerts.webhook;
+  const webhook = w
+    ? new WebhookDelivery({
+        url: w.url,
+        headers: w.headers,
+        timeoutMs: w.timeout,
+        maxAttempts: w.maxAttempts,
+        maxQueue: w.maxQueue,
+        backoffMs: w.backoff,
+        maxBackoffMs: w.maxBackoff,
+        log,
+        onDelivered: (payload) => markDelivery(payload, null),
+        onFailed: (payload, f) => markDelivery(payload, `${f.reason}: ${f.message}`),
+      })
+    : null;
+  function markDelivery(payload: object, failure: string | null): void {
+    const id = (payload as { alert?: { id?: unknown } }).alert?.id;
+    if (typeof id !== 'number') return;
+    try {
+      if (failure === null) store.markAlertDelivered(id);
+      else store.markAlertFailed(id, failure);
+    } catch (err) {
+      // The store is closing (shutdown) or failing: the alert stays marked undelivered.
+      log.warn({ err, alert: id }, 'could not record the webhook outcome of an alert');
+    }
+  }
+  return {
+    engine: {
+      evaluate: (items) => engine.evaluate(items),
+      onAlerts: (stored) => {
+        for (const a of stored) {
+          log.info({ alert: a.id, rule: a.rule, ticker: a.ticker, kind: a.kind }, a.message);
+          server.broadcastAlert(a);
+          webhook?.deliver({ type: 'alert', alert: toWireAlert(a) });
+        }
+      },
+    },
+    close: async () => {
+      if (webhook) await webhook.close(2000);
+    },
   };
 }
 

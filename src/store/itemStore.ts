@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { TickerpulseError, type ErrorCode } from '../lib/errors.js';
-import type { ClassifiedItem, ItemTicker, Label, SourceState, StoredItem } from '../lib/types.js';
+import type { ClassifiedItem, ItemTicker, Label, SourceState, StoredAlert, StoredItem } from '../lib/types.js';
 import { isLabel, MAX_FILTER_TEXT, MAX_QUERY_LIMIT, canonicalTime, parseTicker } from './filters.js';
 import { APPLICATION_ID, SCHEMA_VERSION, migrations } from './migrations.js';
 import { RollupBatch, bucketStarts } from './rollups.js';
@@ -91,9 +91,20 @@ export interface CommitStories<M extends { readonly storyId: number | null } = {
   record(match: M, seq: number): StoryAssignment;
 }
 
+/** An alert as the alert engine raises it (pipelines/alerts.ts Alert), before it has an id. */
+export type NewAlert = Omit<StoredAlert, 'id' | 'createdAt' | 'deliveredAt'>;
+
 export interface CommitOptions {
   /** Cluster the new items into stories: items.story_id/novel and the `stories` rows. */
   stories?: CommitStories;
+  /**
+   * Alert rules over the newly stored items (in seq order), evaluated inside the transaction:
+   * the alerts it returns are stored with the items, so a crash can neither lose an alert
+   * whose items were stored nor store one twice.
+   */
+  evaluateAlerts?: (stored: StoredItem[]) => NewAlert[];
+  /** Receives the alerts stored by this commit (with their ids), after it committed. */
+  onAlerts?: (alerts: StoredAlert[]) => void;
 }
 
 /** A stored item as the story clusterer needs it back after a restart (warm-up). */
@@ -160,6 +171,7 @@ export interface StoredSourceState extends SourceState {
 // Row <-> object mapping: the only place that knows column names.
 
 const NO_TICKERS: ItemTicker[] = [];
+const NO_ALERTS: StoredAlert[] = [];
 
 /** A row of `items` (SELECT * FROM items) → the item, with its tickers parsed. */
 export function itemFromRow(r: ItemRow): StoredItem {
@@ -300,7 +312,11 @@ export class ItemStore {
   private readonly stHealthy: Stmt;
   private readonly queryStatements = new Map<string, Stmt>();
   private stWarm: Stmt | undefined;
-  private readonly commitTx: (sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error: PollError | undefined, opts: CommitOptions) => StoredItem[];
+  private readonly commitTx: (sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error: PollError | undefined, opts: CommitOptions) => { inserted: StoredItem[]; alerts: StoredAlert[] };
+  private readonly stInsertAlert: Stmt;
+  private readonly stInsertAlertItem: Stmt;
+  private readonly stAlertDelivered: Stmt;
+  private readonly stAlertFailed: Stmt;
   private readonly deadTx: (sourceId: string, entries: DeadLetterInput[]) => void;
 
   /**
@@ -404,6 +420,12 @@ export class ItemStore {
     this.stInsertDead = db.prepare(`
       INSERT INTO dead_letters (source, guid, payload, code, message, attempts, created_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.stInsertAlert = db.prepare(`
+      INSERT INTO alerts (rule, kind, ticker, at, direction, message, value, baseline, deviation, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.stInsertAlertItem = db.prepare('INSERT INTO alert_items (alert_id, seq) VALUES (?, ?) ON CONFLICT DO NOTHING');
+    this.stAlertDelivered = db.prepare('UPDATE alerts SET delivered_at = ?, delivery_error = NULL WHERE id = ?');
+    this.stAlertFailed = db.prepare('UPDATE alerts SET delivery_error = ? WHERE id = ?');
     this.stLatestSeq = db.prepare('SELECT coalesce(max(seq), 0) FROM items').pluck();
     this.stItemsAfter = db.prepare('SELECT * FROM items WHERE seq > ? ORDER BY seq LIMIT ?');
     this.stCount = db.prepare('SELECT count(*) FROM items').pluck();
@@ -503,7 +525,8 @@ export class ItemStore {
         params[k] = provided ? state[k] : null;
       }
       this.stUpsertSource.run(params);
-      return inserted;
+      const alerts = opts.evaluateAlerts && inserted.length > 0 ? this.insertAlerts(opts.evaluateAlerts(inserted), now) : NO_ALERTS;
+      return { inserted, alerts };
     });
 
     this.deadTx = db.transaction((sourceId: string, entries: DeadLetterInput[]) => {
@@ -533,11 +556,61 @@ export class ItemStore {
    */
   commitPoll(sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error?: PollError, opts: CommitOptions = {}): StoredItem[] {
     this.assertWritable();
+    let result: { inserted: StoredItem[]; alerts: StoredAlert[] };
     try {
-      return this.commitTx(sourceId, items, state ?? {}, error, opts);
+      result = this.commitTx(sourceId, items, state ?? {}, error, opts);
     } catch (err) {
       throw storeError(`commit of ${items.length} item(s) for source "${sourceId}" failed`, err);
     }
+    if (result.alerts.length > 0) opts.onAlerts?.(result.alerts);
+    return result.inserted;
+  }
+
+  /** Inside a transaction: stores alerts with their items. */
+  private insertAlerts(alerts: NewAlert[], now: string): StoredAlert[] {
+    if (alerts.length === 0) return NO_ALERTS;
+    const out: StoredAlert[] = [];
+    for (const a of alerts) {
+      const info = this.stInsertAlert.run(a.rule, a.kind, a.ticker, a.at, a.direction, a.message, a.value, a.baseline, a.deviation, now);
+      const id = Number(info.lastInsertRowid);
+      const seqs = [...new Set(a.seqs)].sort((x, y) => x - y);
+      for (const seq of seqs) this.stInsertAlertItem.run(id, seq);
+      out.push({ ...a, id, seqs, createdAt: now, deliveredAt: null });
+    }
+    return out;
+  }
+
+  /** The webhook accepted alert `id`. */
+  markAlertDelivered(id: number, at: string = new Date().toISOString()): void {
+    this.assertWritable();
+    try {
+      this.stAlertDelivered.run(at, id);
+    } catch (err) {
+      throw storeError(`cannot mark alert ${id} delivered`, err);
+    }
+  }
+
+  /** The webhook gave up on alert `id` (rejected, retries exhausted, dropped from a full queue). */
+  markAlertFailed(id: number, reason: string): void {
+    this.assertWritable();
+    try {
+      this.stAlertFailed.run(reason.slice(0, 500), id);
+    } catch (err) {
+      throw storeError(`cannot record the delivery failure of alert ${id}`, err);
+    }
+  }
+
+  /** Alerts raised at or after `since` (event time), oldest first: restores cooldowns at start. */
+  alertsSince(since: string, limit: number): Pick<StoredAlert, 'rule' | 'ticker' | 'at'>[] {
+    return this.db.prepare('SELECT rule, ticker, at FROM alerts WHERE at >= ? ORDER BY at LIMIT ?').all(since, limit) as Pick<StoredAlert, 'rule' | 'ticker' | 'at'>[];
+  }
+
+  /** Items published at or after `since` that name tickers, oldest first (at most `limit`, the newest): warms the alert engine. */
+  tickerItemsSince(since: string, limit: number): StoredItem[] {
+    const rows = this.db
+      .prepare('SELECT * FROM items WHERE published_at >= ? AND tickers IS NOT NULL ORDER BY published_at DESC, seq DESC LIMIT ?')
+      .all(since, limit) as ItemRow[];
+    return rows.reverse().map(itemFromRow);
   }
 
   /** The subset of `guids` already stored for this source. */
