@@ -10,7 +10,8 @@
  *   useful); `onFailed(payload, { reason: 'dropped' })` is called for it, and a warning with the
  *   number dropped is logged — at most once per 10 s, with the count accumulated since the last.
  * - A POST has `content-type: application/json`, the configured headers, a deadline of
- *   `timeoutMs` (AbortSignal.timeout) and does not follow redirects (a 3xx is a rejection).
+ *   `timeoutMs` (its own timer aborting the request; see post()) and does not follow redirects
+ *   (a 3xx is a rejection).
  * - 2xx: delivered (`onDelivered`). Network error, timeout, 408, 429 or 5xx: retried up to
  *   `maxAttempts` tries in all, after exponential backoff with full jitter
  *   (random(0, min(maxBackoffMs, backoffMs · 2^(n−1)))); a Retry-After (seconds or HTTP date) is
@@ -314,17 +315,14 @@ export class WebhookDelivery {
       }
       let retryable: boolean;
       let retryAfter: number | null = null;
-      try {
-        const res = await this.fetchImpl(this.url, {
-          method: 'POST',
-          headers: this.headers,
-          body: e.body,
-          redirect: 'manual',
-          signal: anySignal([AbortSignal.timeout(this.timeoutMs), this.stop.signal]),
-        });
+      const r = await this.post(e.body);
+      if (r.kind === 'stopped') {
+        this.fail(e.payload, { reason: 'closed', attempts: attempt, status, message: 'aborted at shutdown' });
+        return;
+      }
+      if (r.kind === 'response') {
+        const res = r.res;
         status = res.status;
-        // The body is not needed; cancelling it frees the connection.
-        await res.body?.cancel().catch(() => undefined);
         if (res.status >= 200 && res.status < 300) {
           this.delivered++;
           this.call(() => this.onDelivered?.(e.payload, { attempts: attempt, status: res.status }));
@@ -333,18 +331,10 @@ export class WebhookDelivery {
         retryable = res.status >= 500 || res.status === 429 || res.status === 408;
         retryAfter = parseRetryAfter(res.headers.get('retry-after'));
         message = res.status >= 300 && res.status < 400 ? `HTTP ${res.status} (redirects are not followed)` : `HTTP ${res.status}`;
-      } catch (err) {
+      } else {
         status = null;
-        if (this.stop.signal.aborted) {
-          this.fail(e.payload, { reason: 'closed', attempts: attempt, status, message: 'aborted at shutdown' });
-          return;
-        }
         retryable = true;
-        const name = (err as Error)?.name;
-        message =
-          name === 'TimeoutError' || name === 'AbortError'
-            ? `timed out after ${this.timeoutMs} ms`
-            : String(((err as { cause?: { code?: string; message?: string } }).cause?.code ?? (err as Error)?.message) || err);
+        message = r.kind === 'error' ? r.message : `timed out after ${this.timeoutMs} ms`;
       }
       if (!retryable) {
         this.log.warn({ url: this.safeUrl, status, attempts: attempt }, `webhook rejected the alert (${message}); not retried`);
@@ -360,6 +350,50 @@ export class WebhookDelivery {
       if (retryAfter !== null) delay = Math.max(delay, Math.min(retryAfter, this.maxBackoffMs));
       this.log.debug({ url: this.safeUrl, status, attempt, delayMs: delay }, `webhook attempt failed (${message}); retrying`);
       await sleep(delay, this.stop.signal);
+    }
+  }
+
+  /**
+   * One POST, bounded by timeoutMs and by close()'s deadline. The deadline is our own ref'd timer
+   * racing the request, not AbortSignal.timeout: combined with the close signal through
+   * AbortSignal.any, the timeout signal can be garbage-collected before it fires (Node 20;
+   * nodejs/node#57736), leaving a POST to a silent receiver hanging until the server gives up
+   * (5 min for a Node server) — it happened intermittently in this module's tests, and always
+   * with a gc() during the request. The controller is still aborted, so the socket is released.
+   */
+  private async post(body: string): Promise<{ kind: 'response'; res: Response } | { kind: 'timeout' | 'stopped' } | { kind: 'error'; message: string }> {
+    const ac = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onStop: (() => void) | undefined;
+    const deadline = new Promise<{ kind: 'timeout' | 'stopped' }>((resolve) => {
+      timer = setTimeout(() => {
+        ac.abort(new DOMException(`timed out after ${this.timeoutMs} ms`, 'TimeoutError'));
+        resolve({ kind: 'timeout' });
+      }, this.timeoutMs);
+      onStop = () => {
+        ac.abort(new DOMException('webhook delivery closed', 'AbortError'));
+        resolve({ kind: 'stopped' });
+      };
+      if (this.stop.signal.aborted) onStop();
+      else this.stop.signal.addEventListener('abort', onStop, { once: true });
+    });
+    const request = (async () => {
+      const res = await this.fetchImpl(this.url, { method: 'POST', headers: this.headers, body, redirect: 'manual', signal: ac.signal });
+      // The body is not needed; cancelling it frees the connection.
+      await res.body?.cancel().catch(() => undefined);
+      return { kind: 'response' as const, res };
+    })().catch((err: unknown) => {
+      const cause = (err as { cause?: { code?: string } })?.cause?.code;
+      return { kind: 'error' as const, message: String(cause ?? (err as Error)?.message ?? err) };
+    });
+    try {
+      const first = await Promise.race([request, deadline]);
+      // A request that lost the race because of an abort reports as the abort.
+      if (first.kind === 'error' && ac.signal.aborted) return { kind: this.stop.signal.aborted ? 'stopped' : 'timeout' };
+      return first;
+    } finally {
+      clearTimeout(timer);
+      this.stop.signal.removeEventListener('abort', onStop!);
     }
   }
 
@@ -394,19 +428,4 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
-}
-
-/** AbortSignal.any (Node ≥ 20.3), with a fallback for older 20.x. */
-function anySignal(signals: AbortSignal[]): AbortSignal {
-  const any = (AbortSignal as { any?: (s: AbortSignal[]) => AbortSignal }).any;
-  if (typeof any === 'function') return any.call(AbortSignal, signals);
-  const ac = new AbortController();
-  for (const s of signals) {
-    if (s.aborted) {
-      ac.abort(s.reason);
-      break;
-    }
-    s.addEventListener('abort', () => ac.abort(s.reason), { once: true });
-  }
-  return ac.signal;
 }

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { WebhookDelivery, parseRetryAfter, type DeliveryFailure, type DeliveryInfo, type WebhookOptions } from '../../src/alerts/webhook.js';
 import { TickerpulseError } from '../../src/lib/errors.js';
 import { AlertEngine } from '../../pipelines/alerts.js';
@@ -167,6 +169,25 @@ test('network errors and timeouts are retried, then reported', async () => {
     assert.match(b.failed[0].failure.message, /timed out after 100 ms/);
     assert.equal(hang.received.length, 2);
     assert.ok(Date.now() - t0 < 2000);
+  } finally {
+    await hang.close();
+  }
+});
+
+test('the timeout holds even when a garbage collection runs during the request (nodejs/node#57736)', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const hang = await receiver(() => undefined);
+  try {
+    const { d, failed, settled } = delivery(hang.url, { maxAttempts: 1, timeoutMs: 100 });
+    const t0 = Date.now();
+    d.deliver(alert(1));
+    setTimeout(gc, 30);
+    const guard = new Promise<string>((r) => setTimeout(() => r('still hanging after 3 s'), 3000).unref());
+    assert.equal(await Promise.race([settled(1).then(() => 'settled'), guard]), 'settled');
+    assert.match(failed[0].failure.message, /timed out after 100 ms/);
+    assert.ok(Date.now() - t0 < 1000);
+    await d.close(100);
   } finally {
     await hang.close();
   }
