@@ -21,8 +21,8 @@
  *   `watchlist: true`) with that ticker's score ≤ below or ≥ above. Once a story fired for a
  *   rule + ticker, its copies (same storyId) never fire it again, even after the cooldown.
  *
- * Stories, not copies: only items with `novel !== false` (the first item of their story) enter
- * the shift/volume windows. Threshold looks at every item but dedupes by story as above.
+ * Stories, not copies: only the first item of each story (`novel`) enters the shift/volume
+ * windows; an item with no `storyId` (stored before clustering) counts as a story of its own. Threshold looks at every item but dedupes by story as above.
  * Always the ticker's own score (`tickers[i].score`), never the headline's.
  *
  * Time: event time = the item's publishedAt, but never later than clock() + 10 min (a feed that
@@ -391,7 +391,9 @@ export class AlertEngine {
   /** `out` null: update windows only (restore). */
   private process(item: StoredItem, t: number, out: Alert[] | null): void {
     const tickers = item.tickers!;
-    const novel = item.novel !== false;
+    // A copy is an item of a known story that did not start it; an item without a story (stored
+    // before clustering, or by a store running without it) is its own story.
+    const novel = item.novel !== false || item.storyId === null || item.storyId === undefined;
     if (novel && t < this.historyStart) this.historyStart = t;
     for (let k = 0; k < tickers.length; k++) {
       const tk = tickers[k];

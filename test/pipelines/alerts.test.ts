@@ -123,6 +123,14 @@ test('shift: copies of one story (novel: false) do not count; the same items as 
   }
 });
 
+test('an item without a story (storyId null: stored before clustering) counts as a story of its own', () => {
+  const { e, setNow } = engine([{ id: 'vol', kind: 'volume', minHistory: '1h' }]);
+  feed(e, [item(T0, 'QQQ', 0)], setNow);
+  const t1 = T0 + 3 * HOUR;
+  const unclustered = Array.from({ length: 5 }, (_, i) => ({ ...item(t1 + i * MIN, 'QQQ', 0), novel: false, storyId: null }));
+  assert.equal(feed(e, unclustered, setNow).length, 1);
+});
+
 test('shift: copies do not enter the baseline either', () => {
   // The baseline's copies are strongly positive; if they counted, the trailing mean would be ≫ 0.
   const { e, setNow } = engine([{ id: 's', kind: 'shift', k: 2 }]);
