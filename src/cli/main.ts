@@ -8,7 +8,8 @@ const USAGE = `usage: tickerpulse <command> [options]
 commands:
   start      run the monitor daemon (sources → workers → SQLite → WebSocket)
   classify   classify text lines or JSONL from files/stdin, one JSON result per line
-  query      query stored items (newest first) as a table, JSON lines or CSV
+  query      query stored items (newest first), tickers, series, alerts as a table, JSON or CSV
+  reclassify re-score stored items with the current model (resumable; rebuilds affected rollups)
   version    print the version
 
 Run "tickerpulse <command> --help" for a command's options.`;
@@ -22,6 +23,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./classify.js')).runClassify(rest);
     case 'query':
       return (await import('./query.js')).runQuery(rest, process.stdout);
+    case 'reclassify':
+      return (await import('./reclassify.js')).runReclassify(rest);
     case 'version':
     case '--version':
     case '-v':

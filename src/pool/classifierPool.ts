@@ -18,11 +18,15 @@ export interface ClassifierPoolOptions {
   intraOpNumThreads?: number;
   /** Tasks waiting for a thread before run() rejects with WORKER_QUEUE_FULL (default 4 per thread). */
   maxQueue?: number;
+  /** Also link tickers (with per-ticker sentiment) as the daemon's source workers do (reclassify). */
+  link?: boolean;
 }
 
 export interface BatchResult {
   model: string;
   predictions: Prediction[];
+  /** With `link`: per text the JSON array of its tickers, null when none. */
+  tickers?: (string | null)[];
 }
 
 /**
@@ -33,6 +37,7 @@ export class ClassifierPool {
   private readonly pool: Piscina;
   readonly threads: number;
   private readonly maxQueue: number;
+  private readonly link: boolean;
 
   constructor(opts: ClassifierPoolOptions = {}) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism());
@@ -44,6 +49,7 @@ export class ClassifierPool {
       intraOpNumThreads: opts.intraOpNumThreads ?? 1,
     };
     this.maxQueue = opts.maxQueue ?? this.threads * 4;
+    this.link = opts.link === true;
     this.pool = new Piscina({
       filename: workerFile('classify'),
       minThreads: this.threads,
@@ -61,12 +67,12 @@ export class ClassifierPool {
     }
     let reply: ClassifyReply;
     try {
-      reply = (await this.pool.run({ texts }, { name: 'classify' })) as ClassifyReply;
+      reply = (await this.pool.run(this.link ? { texts, link: true } : { texts }, { name: 'classify' })) as ClassifyReply;
     } catch (err) {
       throw workerFailure(err);
     }
     if (!reply.ok) throw fromWireError(reply);
-    return { model: reply.model, predictions: reply.predictions };
+    return this.link ? { model: reply.model, predictions: reply.predictions, tickers: reply.tickers } : { model: reply.model, predictions: reply.predictions };
   }
 
   get queueSize(): number {
