@@ -311,10 +311,10 @@ test('bounded memory: a busy ticker over a month keeps O(buckets), and the stats
   const internals = (e as unknown as { tickers: Map<string, { windows: { fine: unknown[]; coarse: unknown[]; tn: number; ts: number; tq: number; rn: number }[] }> }).tickers;
   const w = internals.get('SPY')!.windows[0];
   assert.ok(w.fine.length <= 61, `fine buckets ${w.fine.length}`);
-  assert.ok(w.coarse.length <= 260, `coarse buckets ${w.coarse.length}`);
-  assert.ok(Math.abs(w.tn - 7 * 24 * 180) <= 40 * 3, `trailing count ${w.tn}`); // 7d of 180/h, ± one coarse bucket
-  assert.ok(Math.abs(w.ts) <= 5_000, 'sum of ±0.5 over the window stays near 0 (integer, exact)');
-  assert.equal(w.tq, w.tn * 5000 * 5000);
+  assert.ok(w.coarse.length <= 130, `coarse buckets ${w.coarse.length}`);
+  assert.ok(Math.abs(w.tn - 7 * 24 * 180) <= 79 * 3, `trailing count ${w.tn}`); // 7d of 180/h, ± one coarse bucket (79 min)
+  assert.ok(Math.abs(w.ts) <= 500, 'sum of ±0.5 over the window stays near 0 (integer, exact)');
+  assert.equal(w.tq, w.tn * 500 * 500, 'Σq² of ±0.5 in units of 1e-3, exactly');
 });
 
 test('restore: warm windows without alerts, and past alerts restore the cooldown', () => {
