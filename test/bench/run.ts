@@ -19,6 +19,9 @@ import { startDaemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/lib/log.js';
 import { dataDir, packageRoot } from '../../src/lib/paths.js';
 import { ItemStore } from '../../src/store/itemStore.js';
+import { createLinker, type TickerDictionary } from '../../workers/tickerLinker.js';
+import { StorySigner } from '../../workers/storySignature.js';
+import { StoryClusterer } from '../../pipelines/storyCluster.js';
 
 const { values } = parseArgs({
   options: { items: { type: 'string', default: '200000' }, texts: { type: 'string', default: '500000' }, write: { type: 'boolean', default: true }, 'no-write': { type: 'boolean' } },
@@ -86,6 +89,50 @@ async function benchReplay(texts: string[]): Promise<{ perSec: number; peakRssMb
   return { perSec: Math.round(replayItems / seconds), peakRssMb: Math.round(peak / 2 ** 20), seconds, stored };
 }
 
+/**
+ * Per-item cost of the market-intelligence steps, one thread, over the demo headlines (each made
+ * unique with a number, as in the replay): ticker linking and story signatures (both on the
+ * source's worker), story matching (main thread, with the worker's signatures). Best of 3.
+ */
+function benchIntel(texts: string[]): { linkUs: number; signUs: number; clusterUs: number; linkedShare: number } {
+  const linker = createLinker(JSON.parse(readFileSync(join(dataDir, 'tickers', 'dictionary.json'), 'utf8')) as TickerDictionary, {});
+  const signer = new StorySigner();
+  const n = 100_000;
+  const titles = Array.from({ length: n }, (_, i) => `${texts[i % texts.length]} (${i})`);
+  const best = (fn: () => void): number => {
+    let min = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const t0 = process.hrtime.bigint();
+      fn();
+      min = Math.min(min, Number(process.hrtime.bigint() - t0) / 1e3 / n);
+    }
+    return Math.round(min * 100) / 100;
+  };
+  let linked = 0;
+  const links: string[][] = new Array(n);
+  const linkUs = best(() => {
+    linked = 0;
+    for (let i = 0; i < n; i++) {
+      const l = linker.link(titles[i]);
+      links[i] = l.length ? [...new Set(l.map((x) => x.symbol))] : [];
+      if (l.length) linked++;
+    }
+  });
+  const sigs: Uint32Array[] = new Array(n);
+  const signUs = best(() => {
+    for (let i = 0; i < n; i++) sigs[i] = signer.sign(titles[i]);
+  });
+  const t0 = Date.parse('2026-01-01T00:00:00Z');
+  const clusterUs = best(() => {
+    const c = new StoryClusterer({ clock: () => t0 + n * 1000 });
+    for (let i = 0; i < n; i++) {
+      const m = c.match({ source: 's' + (i % 5), title: titles[i], publishedAt: new Date(t0 + i * 1000).toISOString(), tickers: links[i], sig: sigs[i] });
+      c.record(m, i + 1);
+    }
+  });
+  return { linkUs, signUs, clusterUs, linkedShare: linked / n };
+}
+
 /** The Hugging Face tokenizer and tiny-model figures (test/bench/hf.ts), run in its own process. */
 function benchHf(): { tokenizer: { wordpieceTokensPerSec: number; bpeTokensPerSec: number; avgTokensPerHeadline: number }; tinyModel: { workers: number; itemsPerSec: number } } {
   const r = spawnSync(process.execPath, [join(packageRoot, 'dist', 'test', 'bench', 'hf.js'), '--json'], { encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -96,6 +143,8 @@ function benchHf(): { tokenizer: { wordpieceTokensPerSec: number; bpeTokensPerSe
 const texts = corpus();
 const pool = await benchPool(texts);
 console.log(`classification through the worker pool: ${pool.perSec.toLocaleString('en')} headlines/s (${pool.threads} threads, batches of 64; rounds ${pool.rounds.join(', ')})`);
+const intel = benchIntel(texts);
+console.log(`market intelligence per headline: linking ${intel.linkUs} µs (${Math.round(intel.linkedShare * 100)} % name a ticker), story signature ${intel.signUs} µs (source worker); story match+record ${intel.clusterUs} µs (main thread)`);
 const replay = await benchReplay(texts);
 console.log(`end-to-end JSONL replay → SQLite: ${replay.perSec.toLocaleString('en')} items/s (${replayItems} items in ${replay.seconds.toFixed(2)} s, ${replay.stored} stored), peak RSS ${replay.peakRssMb} MiB`);
 const hf = benchHf();
@@ -120,14 +169,19 @@ shared, so figures vary from run to run by ±20 %; the classification figure is 
 | what | result | target |
 |---|---|---|
 | Classification through the worker pool (${pool.threads} threads, batches of 64, ${textCount.toLocaleString('en')} headlines; rounds ${pool.rounds.map((r) => r.toLocaleString('en')).join(' / ')}) | **${pool.perSec.toLocaleString('en')} headlines/s** | ≥ 50,000 |
-| End-to-end replay: ${replayItems.toLocaleString('en')} JSONL items → the source's worker (parse-free path: classify) → SQLite (one transaction per 500-item chunk) | **${replay.perSec.toLocaleString('en')} items/s** (${replay.seconds.toFixed(2)} s) | ≥ 20,000 |
+| End-to-end replay: ${replayItems.toLocaleString("en")} JSONL items → the source's worker (classify, link tickers, sign titles) → stories, SQLite (items, tickers, stories, rollups; one transaction per 500-item chunk) | **${replay.perSec.toLocaleString("en")} items/s** (${replay.seconds.toFixed(2)} s) | ≥ 20,000; within 20 % of 22,078 (before issue 5): ≥ 17,662 |
 | Peak RSS of the daemon process (main + worker threads) during the replay | ${replay.peakRssMb} MiB | |
+| Ticker linking, one thread, per headline (${Math.round(intel.linkedShare * 100)} % of the demo headlines name a ticker; source's worker) | ${intel.linkUs} µs | |
+| Story signature (one-permutation MinHash, 32 bins), per headline (source's worker) | ${intel.signUs} µs | |
+| Story clustering: match + record with the worker's signature, per item (main thread; 100,000 items, 48 h window) | ${intel.clusterUs} µs | |
 | Hugging Face tokenizer, one thread (demo headlines, ${hf.tokenizer.avgTokensPerHeadline} tokens each): WordPiece / byte-level BPE | ${hf.tokenizer.wordpieceTokensPerSec.toLocaleString('en')} / ${hf.tokenizer.bpeTokensPerSec.toLocaleString('en')} tokens/s | |
 | Tiny BERT-shaped ONNX export (dim 64, window 128; \`test/bench/hf.ts\`) through ${hf.tinyModel.workers} workers, batches of 64 | ${hf.tinyModel.itemsPerSec.toLocaleString('en')} items/s | |
 
 The end-to-end figure includes daemon start-up (opening SQLite, spawning the source's worker
-thread, loading the ONNX model), dedupe lookups, classification, the SQLite commits and
-broadcasting to (zero) WebSocket clients.
+thread, loading the ONNX model), dedupe lookups, classification, ticker linking and story
+signatures on the source's worker, story clustering, the SQLite commits (items, item_tickers,
+stories, rollups) and broadcasting to (zero) WebSocket clients. Before issue 5 (tickers,
+stories, rollups, alerts) the same replay measured 22,078 items/s on this machine.
 `;
   writeFileSync(join(packageRoot, 'docs', 'BENCHMARKS.md'), md);
   console.log('wrote docs/BENCHMARKS.md');
