@@ -442,11 +442,20 @@ export class ItemStore {
       // predictable (AUTOINCREMENT: one more than the last seq handed out).
       let nextSeq = stories && items.length > 0 ? (this.stNextSeq.get() as number) : 0;
       const storyDeltas = new Map<number, StoryDelta>();
+      let lastFetchedIn: string | undefined;
+      let lastFetched = now;
+      let lastMinute = '';
+      let starts = bucketStarts(now);
       for (const item of items) {
         if (item.source !== undefined && item.source !== sourceId) {
           throw new TickerpulseError('INPUT_INVALID', `item ${JSON.stringify(item.guid)} has source "${item.source}" but was committed for "${sourceId}"`);
         }
-        const fetchedAt = canonicalTime(item.fetchedAt) ?? now;
+        // A poll's items share one fetch time: canonicalized once.
+        if (item.fetchedAt !== lastFetchedIn) {
+          lastFetchedIn = item.fetchedAt;
+          lastFetched = canonicalTime(item.fetchedAt) ?? now;
+        }
+        const fetchedAt = lastFetched;
         const canonicalPublished = canonicalTime(item.publishedAt);
         const publishedAt = canonicalPublished ?? fetchedAt;
         const dateMissing = canonicalPublished === null || item.dateMissing === true ? 1 : 0;
@@ -487,7 +496,10 @@ export class ItemStore {
         const novel = story ? story.novel : true;
         // Sentiment counts each story once: for a source its first copy from that source, for a
         // ticker the story's first item. Without stories every item is its own story.
-        const starts = bucketStarts(publishedAt);
+        if (publishedAt.slice(0, 16) !== lastMinute) {
+          lastMinute = publishedAt.slice(0, 16);
+          starts = bucketStarts(publishedAt);
+        }
         rollups.add('source', sourceId, starts, novel, story ? story.sourceNew : true, item.score, item.label);
         for (const t of tickers) {
           this.stInsertTicker.run(t.symbol, seq, t.via, t.label, t.score, publishedAt);

@@ -44,24 +44,30 @@ export function bucketStarts(publishedAt: string): BucketStarts {
  * docs/SCHEMA.md).
  */
 export class RollupBatch {
-  private readonly map = new Map<string, RollupDelta>();
+  /** kind → bucket id (start + bucket, see bucketIds) → key → delta: no key string is built per add. */
+  private readonly byKind = { ticker: new Map<string, Map<string, RollupDelta>>(), source: new Map<string, Map<string, RollupDelta>>() };
+  private lastMinute = '';
+  private lastIds: [string, string, string] = ['', '', ''];
+  private count = 0;
 
   /** `starts`: bucketStarts(publishedAt), computed once per item and shared by its tickers. */
   add(kind: RollupKind, key: string, starts: BucketStarts, story: boolean, scored: boolean, score: number, label: Label): void {
-    const prefix = (kind === 'ticker' ? 't' : 's') + key;
-    this.bump(kind, key, '1m', prefix, starts.minute, story, scored, score, label);
-    this.bump(kind, key, '1h', prefix, starts.hour, story, scored, score, label);
-    this.bump(kind, key, '1d', prefix, starts.day, story, scored, score, label);
+    // Bucket starts of different buckets can coincide as text ('…T13:00:00.000Z' is a minute and
+    // an hour start), hence the bucket in the id. Items of one commit mostly share a minute.
+    if (starts.minute !== this.lastMinute) {
+      this.lastMinute = starts.minute;
+      this.lastIds = [starts.minute + '1m', starts.hour + '1h', starts.day + '1d'];
+    }
+    const byBucket = this.byKind[kind];
+    const ids = this.lastIds;
+    this.bump(byBucket, ids[0], kind, key, '1m', starts.minute, story, scored, score, label);
+    this.bump(byBucket, ids[1], kind, key, '1h', starts.hour, story, scored, score, label);
+    this.bump(byBucket, ids[2], kind, key, '1d', starts.day, story, scored, score, label);
   }
 
   /** Merges an already aggregated delta (used when rebuilding buckets). */
   merge(d: RollupDelta): void {
-    const id = (d.kind === 'ticker' ? 't' : 's') + d.key + '\u0000' + d.start + d.bucket;
-    const cur = this.map.get(id);
-    if (!cur) {
-      this.map.set(id, { ...d });
-      return;
-    }
+    const cur = this.slot(this.byKind[d.kind], d.start + d.bucket, d.kind, d.key, d.bucket, d.start);
     cur.items += d.items;
     cur.stories += d.stories;
     cur.scored += d.scored;
@@ -71,15 +77,20 @@ export class RollupBatch {
     cur.neg += d.neg;
   }
 
-  private bump(kind: RollupKind, key: string, bucket: RollupBucket, prefix: string, start: string, story: boolean, scored: boolean, score: number, label: Label): void {
-    // Bucket starts of different buckets never coincide as text ('…T13:00:00.000Z' is both a
-    // minute and an hour start), hence the bucket in the key.
-    const id = prefix + '\u0000' + start + bucket;
-    let d = this.map.get(id);
+  private slot(byBucket: Map<string, Map<string, RollupDelta>>, id: string, kind: RollupKind, key: string, bucket: RollupBucket, start: string): RollupDelta {
+    let byKey = byBucket.get(id);
+    if (!byKey) byBucket.set(id, (byKey = new Map()));
+    let d = byKey.get(key);
     if (!d) {
       d = { kind, key, bucket, start, items: 0, stories: 0, scored: 0, sumScore: 0, pos: 0, neu: 0, neg: 0 };
-      this.map.set(id, d);
+      byKey.set(key, d);
+      this.count++;
     }
+    return d;
+  }
+
+  private bump(byBucket: Map<string, Map<string, RollupDelta>>, id: string, kind: RollupKind, key: string, bucket: RollupBucket, start: string, story: boolean, scored: boolean, score: number, label: Label): void {
+    const d = this.slot(byBucket, id, kind, key, bucket, start);
     d.items++;
     if (story) d.stories++;
     if (!scored) return;
@@ -91,10 +102,10 @@ export class RollupBatch {
   }
 
   get size(): number {
-    return this.map.size;
+    return this.count;
   }
 
-  rows(): IterableIterator<RollupDelta> {
-    return this.map.values();
+  *rows(): IterableIterator<RollupDelta> {
+    for (const byBucket of [this.byKind.source, this.byKind.ticker]) for (const byKey of byBucket.values()) yield* byKey.values();
   }
 }
