@@ -17,7 +17,8 @@ import { toWireError, type WireError } from '../src/lib/errors.js';
 import type { Prediction } from '../src/lib/types.js';
 import { maybeInjectFault } from './faults.js';
 import { StorySigner } from './storySignature.js';
-import { createLinker, type LinkVia, type LinkerOptions, type TickerDictionary, type TickerLinker } from './tickerLinker.js';
+import { createLinker, type LinkVia, type LinkerOptions, type TickerDictionary, type TickerLink, type TickerLinker } from './tickerLinker.js';
+import { EntitySentimentModel, type EntityTarget } from '../src/model/entity/entityModel.js';
 
 export interface ClassifyTask {
   texts: string[];
@@ -66,6 +67,8 @@ export interface ClassifyWorkerData {
   tickers?: LinkerOptions;
   /** Ticker dictionary file; default data/tickers/dictionary.json. */
   tickerDictionary?: string;
+  /** Entity (per-company) sentiment model folder; default data/model/entity. */
+  entityModelDir?: string;
 }
 
 let modelPromise: Promise<Classifier> | null = null;
@@ -112,28 +115,65 @@ function getLinker(): TickerLinker | null {
   return linker;
 }
 
+/** undefined: not loaded yet; null: could not be loaded (per-ticker sentiment is then the headline's). */
+let entityModel: Promise<EntitySentimentModel | null> | undefined;
+
+function getEntityModel(): Promise<EntitySentimentModel | null> {
+  entityModel ??= EntitySentimentModel.load(((workerData ?? {}) as ClassifyWorkerData).entityModelDir, { intraOpNumThreads: 1 }).catch((err: unknown) => {
+    process.stderr.write(`tickerpulse: entity model could not be loaded, each ticker gets its headline's sentiment: ${err instanceof Error ? err.message : String(err)}\n`);
+    return null;
+  });
+  return entityModel;
+}
+
 /**
- * Tickers of each text, one entry per symbol (the first, strongest mention), each with the
- * headline's prediction. Headlines only (the caller sends titles): summaries name too many
- * incidental companies.
+ * Tickers of each text as the items.tickers JSON, one entry per symbol (its first, strongest
+ * mention), with the sentiment towards it: a text naming ONE company keeps the headline's
+ * prediction; a text naming several gets one entity-model prediction per company (its mention
+ * as the target, the other companies' mentions masked). Headlines only (the caller sends
+ * titles): summaries name too many incidental companies.
  */
-function linkAll(texts: string[], predictions: Prediction[]): (string | null)[] {
+async function linkAll(texts: string[], predictions: Prediction[]): Promise<(string | null)[]> {
   const l = getLinker();
   const out: (string | null)[] = new Array(texts.length).fill(null);
   if (!l) return out;
+  const lists: (TextTicker[] | null)[] = new Array(texts.length).fill(null);
+  const targets: EntityTarget[] = [];
+  const targetOf: TextTicker[] = [];
   for (let i = 0; i < texts.length; i++) {
     const links = l.link(texts[i]);
     if (links.length === 0) continue;
     const p = predictions[i];
-    const seen = new Set<string>();
+    const firsts = new Map<string, TickerLink>();
+    for (const x of links) if (!firsts.has(x.symbol)) firsts.set(x.symbol, x);
     const list: TextTicker[] = [];
-    for (const x of links) {
-      if (seen.has(x.symbol)) continue;
-      seen.add(x.symbol);
-      list.push({ symbol: x.symbol, via: x.via, label: p.label, score: p.score, pNeg: p.pNeg, pNeu: p.pNeu, pPos: p.pPos });
+    for (const x of firsts.values()) list.push({ symbol: x.symbol, via: x.via, label: p.label, score: p.score, pNeg: p.pNeg, pNeu: p.pNeu, pPos: p.pPos });
+    lists[i] = list;
+    if (firsts.size > 1) {
+      for (const t of list) {
+        const m = firsts.get(t.symbol)!;
+        const others = links.filter((x) => x.symbol !== t.symbol).map((x) => ({ start: x.start, end: x.end }));
+        targets.push({ text: texts[i], start: m.start, end: m.end, others });
+        targetOf.push(t);
+      }
     }
-    out[i] = JSON.stringify(list);
   }
+  if (targets.length > 0) {
+    const em = await getEntityModel();
+    if (em) {
+      const preds = await em.classify(targets);
+      for (let k = 0; k < preds.length; k++) {
+        const t = targetOf[k];
+        const p = preds[k];
+        t.label = p.label;
+        t.score = p.score;
+        t.pNeg = p.pNeg;
+        t.pNeu = p.pNeu;
+        t.pPos = p.pPos;
+      }
+    }
+  }
+  for (let i = 0; i < texts.length; i++) if (lists[i]) out[i] = JSON.stringify(lists[i]);
   return out;
 }
 
@@ -156,7 +196,7 @@ export async function classify(task: ClassifyTask): Promise<ClassifyReply> {
     const model = await loadModel();
     const texts = task.texts.map((t) => (typeof t === 'string' ? t : String(t ?? '')));
     const predictions = await model.classify(texts);
-    if (task.link === true) return { ok: true, model: model.id, predictions, tickers: linkAll(texts, predictions), sigs: signAll(texts) };
+    if (task.link === true) return { ok: true, model: model.id, predictions, tickers: await linkAll(texts, predictions), sigs: signAll(texts) };
     return { ok: true, model: model.id, predictions };
   } catch (err) {
     return toWireError(err, 'MODEL_RUN_FAILED');

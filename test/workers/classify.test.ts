@@ -47,3 +47,33 @@ test('a corrupt model file gives MODEL_LOAD_FAILED', async () => {
     await pool.close();
   }
 });
+
+test('link: tickers with per-company sentiment; one company keeps the headline prediction, several get the entity model', async () => {
+  const pool = new ClassifierPool({ threads: 1, link: true });
+  try {
+    const texts = [
+      'Apple shares surge while Microsoft slumps on weak cloud sales',
+      'Microsoft slumps on weak cloud sales while Apple shares surge',
+      'Apple shares rise after iPhone launch',
+      'Apple pie sales soar',
+    ];
+    const { predictions, tickers } = await pool.classify(texts);
+    assert.ok(tickers);
+    const parsed = tickers.map((t) => (t === null ? null : (JSON.parse(t) as Array<{ symbol: string; via: string; label: string; score: number; pNeg: number; pNeu: number; pPos: number }>)));
+    for (const order of [parsed[0]!, parsed[1]!]) {
+      const by = Object.fromEntries(order.map((t) => [t.symbol, t]));
+      assert.deepEqual(Object.keys(by).sort(), ['AAPL', 'MSFT']);
+      assert.equal(by.AAPL.label, 'positive', JSON.stringify(order));
+      assert.equal(by.MSFT.label, 'negative', JSON.stringify(order));
+      assert.ok(by.AAPL.score > 0.3 && by.MSFT.score < -0.3);
+      for (const t of order) assert.ok(Math.abs(t.score - (t.pPos - t.pNeg)) < 1e-6);
+    }
+    // a single-company headline: the ticker's sentiment is the headline's, exactly
+    const [one] = parsed[2]!;
+    assert.equal(one.symbol, 'AAPL');
+    assert.deepEqual([one.label, one.score, one.pNeg, one.pNeu, one.pPos], [predictions[2].label, predictions[2].score, predictions[2].pNeg, predictions[2].pNeu, predictions[2].pPos]);
+    assert.equal(parsed[3], null);
+  } finally {
+    await pool.close();
+  }
+});
