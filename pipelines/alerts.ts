@@ -50,27 +50,10 @@
  *   ~2 KiB for a typical ticker, at most ~10 KiB per window pair for one with stories in every
  *   bucket (measured: 10,000 tickers each with a story every 10 min for 8 days = 103 MB).
  */
-import type { StoredItem } from '../src/lib/types.js';
+import type { Alert, StoredItem } from '../src/lib/types.js';
 import { TickerpulseError } from '../src/lib/errors.js';
 
-export interface Alert {
-  rule: string;
-  kind: 'shift' | 'volume' | 'threshold';
-  ticker: string;
-  /** ISO event time of the item that triggered it. */
-  at: string;
-  direction: 'up' | 'down' | null;
-  /** Human-readable, e.g. "AAPL sentiment fell to -0.72 (1h mean of 6 stories) from +0.02 ± 0.10 (7d): 7.4 sd". */
-  message: string;
-  /** Observed value: recent mean score (shift), stories in the recent window (volume), the ticker's score (threshold). */
-  value: number;
-  /** Trailing mean score (shift), trailing stories per recent window (volume), null (threshold). */
-  baseline: number | null;
-  /** |z| (shift: in trailing sd; volume: Poisson-ish), null (threshold). */
-  deviation: number | null;
-  /** Seqs of the stories in the recent window (the newest MAX_ALERT_SEQS), or the one item (threshold). Ascending. */
-  seqs: number[];
-}
+export type { Alert } from '../src/lib/types.js';
 
 /*
  * Rule shapes as alertsConfigSchema (src/config/alerts.ts) outputs them: durations in ms, defaults

@@ -93,22 +93,29 @@ export interface StoredItem extends ClassifiedItem {
   seq: number;
 }
 
-/** An alert as stored (`alerts` + its `alert_items` seqs); read by src/query, pushed by the server. */
-export interface StoredAlert {
-  id: number;
-  /** Rule id from the config. */
+/** An alert as the alert engine (pipelines/alerts.ts) raises it. */
+export interface Alert {
   rule: string;
   kind: 'shift' | 'volume' | 'threshold';
   ticker: string;
-  /** Event time: published_at of the triggering item (ISO-8601 UTC). */
+  /** ISO event time of the item that triggered it. */
   at: string;
   direction: 'up' | 'down' | null;
+  /** Human-readable, e.g. "AAPL sentiment fell to -0.72 (1h mean of 6 stories) from +0.02 ± 0.10 (7d): 7.4 sd". */
   message: string;
+  /** Observed value: recent mean score (shift), stories in the recent window (volume), the ticker's score (threshold). */
   value: number;
+  /** Trailing mean score (shift), trailing stories per recent window (volume), null (threshold). */
   baseline: number | null;
+  /** |z| (shift: in trailing sd; volume: Poisson-ish), null (threshold). */
   deviation: number | null;
-  /** Seqs of the items behind the alert, ascending. */
+  /** Seqs of the stories in the recent window (the newest MAX_ALERT_SEQS), or the one item (threshold). Ascending. */
   seqs: number[];
+}
+
+/** An alert as stored (alerts + alert_items tables). */
+export interface StoredAlert extends Alert {
+  id: number;
   /** Wall clock when the alert was stored. */
   createdAt: string;
   /** When a webhook accepted it; null when there is no webhook, or delivery is pending or failed. */

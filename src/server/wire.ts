@@ -1,12 +1,14 @@
 /**
  * The shapes tickerpulse sends to clients (WebSocket messages, /api/items rows, `query --format
  * json` lines). docs/PROTOCOL.md is the human-readable contract; this file is the code one.
- * Protocol version 1: later versions only add fields and message types.
+ * Protocol version 2 (see PROTOCOL_VERSION): later versions only add fields and message types.
  */
 import type { Label, StoredAlert, StoredItem } from '../lib/types.js';
 import type { QueryResult } from '../query/queries.js';
+import type { WireFilter } from './subscriptions.js';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: subscriptions (filters), rollup and source messages, pong ids, access control. */
+export const PROTOCOL_VERSION = 2;
 
 /** The item as streamed over the WebSocket. */
 export interface WireItem {
@@ -72,23 +74,8 @@ export function toApiItem(item: StoredItem): ApiItem {
   };
 }
 
-/** An alert as pushed over the WebSocket and returned by /api/alerts and `query alerts --format json`. */
-export interface WireAlert {
-  id: number;
-  rule: string;
-  kind: 'shift' | 'volume' | 'threshold';
-  ticker: string;
-  /** Event time (ISO-8601 UTC): publication time of the item that triggered it. */
-  at: string;
-  direction: 'up' | 'down' | null;
-  message: string;
-  value: number;
-  baseline: number | null;
-  deviation: number | null;
-  /** The items behind the alert, ascending. */
-  seqs: number[];
-  createdAt: string;
-}
+/** An alert as pushed over the WebSocket and returned by /api/alerts and `query alerts --format json` (StoredAlert without deliveredAt). */
+export type WireAlert = Omit<StoredAlert, 'deliveredAt'>;
 
 export function toWireAlert(a: StoredAlert): WireAlert {
   return {
@@ -121,7 +108,17 @@ export function toApiRows(r: QueryResult): unknown[] {
 }
 
 /** Error codes of the HTTP API and WebSocket `error` messages (protocol-level, stable). */
-export type ProtocolErrorCode = 'BAD_REQUEST' | 'INPUT_INVALID' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'STORE_FAILED' | 'UNAVAILABLE' | 'INTERNAL';
+export type ProtocolErrorCode =
+  | 'BAD_REQUEST'
+  | 'INPUT_INVALID'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'RATE_LIMITED'
+  | 'STORE_FAILED'
+  | 'UNAVAILABLE'
+  | 'INTERNAL';
 
 export interface HelloMessage {
   type: 'hello';
@@ -129,6 +126,8 @@ export interface HelloMessage {
   seq: number;
   protocol: number;
   version: string;
+  /** The connection's filter (from the URL), as canonicalized; `{}` = everything. */
+  filter: WireFilter;
 }
 export interface ItemMessage {
   type: 'item';
@@ -145,14 +144,53 @@ export interface AlertMessage {
 }
 export interface PongMessage {
   type: 'pong';
+  /** The ping's id, when it had one. */
+  id?: string | number;
 }
-export type ServerMessage = HelloMessage | ItemMessage | AlertMessage | ErrorMessage | PongMessage;
+/** Answer to subscribe / unsubscribe: the filter now in force. */
+export interface SubscribedMessage {
+  type: 'subscribed';
+  filter: WireFilter;
+}
+/** A ticker's 1-minute rollup bucket after it changed (to clients whose tickers filter names it). */
+export interface RollupMessage {
+  type: 'rollup';
+  ticker: string;
+  bucket: '1m';
+  /** Bucket start, ISO-8601 UTC. */
+  start: string;
+  items: number;
+  stories: number;
+  meanScore: number | null;
+  pos: number;
+  neu: number;
+  neg: number;
+}
+/** A source's state after its status or lastError changed (the same object as in /healthz `sources`). */
+export interface SourceMessage {
+  type: 'source';
+  source: WireSource;
+}
+export interface WireSource {
+  id: string;
+  kind: string;
+  status: string;
+  lastPollAt: string | null;
+  nextPollAt: string | null;
+  consecutiveErrors: number;
+  lastError: string | null;
+  items: number;
+  [k: string]: unknown;
+}
+export type ServerMessage = HelloMessage | ItemMessage | AlertMessage | ErrorMessage | PongMessage | SubscribedMessage | RollupMessage | SourceMessage;
 
 /** WebSocket close codes the server uses. */
 export const CloseCode = {
   /** Server shutting down. */
   GOING_AWAY: 1001,
-  /** Invalid request (e.g. a malformed `since`). */
+  /** A text frame that is not valid UTF-8 (sent by the ws library). */
+  INVALID_PAYLOAD: 1007,
+  /** Invalid request (e.g. a malformed `since`), or repeated invalid / rate-limited messages. */
   POLICY_VIOLATION: 1008,
   /** Inbound message larger than the limit (sent by the ws library). */
   MESSAGE_TOO_BIG: 1009,

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { TickerpulseError, type ErrorCode } from '../lib/errors.js';
-import type { ClassifiedItem, ItemTicker, Label, SourceState, StoredAlert, StoredItem } from '../lib/types.js';
+import type { Alert, ClassifiedItem, ItemTicker, Label, SourceState, StoredAlert, StoredItem } from '../lib/types.js';
 import { isLabel, MAX_FILTER_TEXT, MAX_QUERY_LIMIT, canonicalTime, parseTicker } from './filters.js';
 import { APPLICATION_ID, SCHEMA_VERSION, migrations } from './migrations.js';
 import { RollupBatch, bucketStarts } from './rollups.js';
@@ -91,8 +91,8 @@ export interface CommitStories<M extends { readonly storyId: number | null } = {
   record(match: M, seq: number): StoryAssignment;
 }
 
-/** An alert as the alert engine raises it (pipelines/alerts.ts Alert), before it has an id. */
-export type NewAlert = Omit<StoredAlert, 'id' | 'createdAt' | 'deliveredAt'>;
+/** An alert as the alert engine raises it, before it has an id. */
+export type NewAlert = Alert;
 
 export interface CommitOptions {
   /** Cluster the new items into stories: items.story_id/novel and the `stories` rows. */
