@@ -1,0 +1,96 @@
+/** The wire shapes the dashboard reads (docs/PROTOCOL.md; src/server/wire.ts is the server's copy). */
+export type Label = 'negative' | 'neutral' | 'positive';
+export const LABELS: readonly Label[] = ['negative', 'neutral', 'positive'];
+
+export interface TickerSentiment {
+  symbol: string;
+  label: Label;
+  score: number;
+}
+
+export interface Item {
+  seq: number;
+  source: string;
+  guid: string;
+  title: string;
+  url: string | null;
+  publishedAt: string;
+  label: Label;
+  score: number;
+  pNeg: number;
+  pNeu: number;
+  pPos: number;
+  tickers: TickerSentiment[];
+  storyId: number | null;
+}
+
+export interface Alert {
+  id: number;
+  rule: string;
+  kind: string;
+  ticker: string;
+  at: string;
+  direction: 'up' | 'down' | null;
+  message: string;
+  value: number;
+  baseline: number | null;
+  deviation: number | null;
+  seqs: number[];
+  createdAt?: string;
+}
+
+/** A bucket of /api/series, or the body of a `rollup` message. */
+export interface Bucket {
+  start: string;
+  items: number;
+  stories: number;
+  meanScore: number | null;
+  pos: number;
+  neu: number;
+  neg: number;
+}
+
+export interface RollupMessage extends Bucket {
+  type: 'rollup';
+  ticker: string;
+  bucket: string;
+}
+
+export interface TickerRow {
+  symbol: string;
+  items: number;
+  stories: number;
+  meanScore: number | null;
+  pos: number;
+  neu: number;
+  neg: number;
+}
+
+export interface SourceState {
+  id: string;
+  kind: string;
+  status: string;
+  lastPollAt: string | null;
+  nextPollAt: string | null;
+  consecutiveErrors: number;
+  errors?: number;
+  lastError: string | null;
+  items: number;
+}
+
+export interface WireFilter {
+  tickers?: string[];
+  sources?: string[];
+  labels?: Label[];
+  minAbsScore?: number;
+}
+
+export type ServerMessage =
+  | { type: 'hello'; seq: number; protocol: number; version: string; filter?: WireFilter }
+  | { type: 'item'; item: Item }
+  | { type: 'alert'; alert: Alert }
+  | RollupMessage
+  | { type: 'source'; source: SourceState }
+  | { type: 'subscribed'; filter?: WireFilter }
+  | { type: 'error'; code: string; message: string }
+  | { type: 'pong' };
