@@ -21,6 +21,7 @@ import { fromSearchParams, validateParams, type QueryKind, type QueryParams } fr
 import { executeQuery, type QueryResult } from '../query/queries.js';
 import { resultToCsv } from '../query/output.js';
 import type { ItemStore } from '../store/itemStore.js';
+import { serveDashboard } from './static.js';
 import { CloseCode, PROTOCOL_VERSION, toApiRows, toWireAlert, toWireItem, type ProtocolErrorCode, type ServerMessage } from './wire.js';
 
 export { toWireItem, toApiItem, toWireAlert } from './wire.js';
@@ -178,6 +179,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     const apiKind = Object.prototype.hasOwnProperty.call(API_ROUTES, url.pathname) ? API_ROUTES[url.pathname] : undefined;
     if (apiKind !== undefined) return apiQuery(apiKind, url.searchParams, res);
+    if (serveDashboard(req, res, url.pathname)) return; // dist/dashboard: / and /assets/* (src/server/static.ts)
     switch (url.pathname) {
       case '/healthz':
         return healthz(res);
