@@ -250,6 +250,38 @@ export const configSchema = z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(8787),
+        /**
+         * Bearer token required on /ws and /api/* (Authorization: Bearer <t> or ?token=<t>);
+         * env TICKERPULSE_TOKEN when absent. Required when host is not a loopback address.
+         */
+        token: z.string().min(16, 'must be at least 16 characters').max(1024).optional(),
+        /** Browser Origins allowed on /ws and /api/* (default: the server's own http://host:port, localhost and 127.0.0.1 on its port); "*" allows any. */
+        allowedOrigins: z
+          .array(
+            z.string().refine((s) => {
+              if (s === '*') return true;
+              try {
+                const u = new URL(s);
+                return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === s.replace(/\/$/, '').toLowerCase();
+              } catch {
+                return false;
+              }
+            }, 'must be an origin like http://localhost:8787 or https://news.example.com (scheme, host, optional port; no path), or "*"'),
+          )
+          .max(1000)
+          .optional(),
+        /** Open WebSocket connections per client IP (more → HTTP 429). */
+        maxConnectionsPerIp: z.number().int().min(1).max(100_000).default(32),
+        /** Largest accepted client → server WebSocket message (larger → close 1009). */
+        maxClientMessageBytes: byteSize(16 * 1024 * 1024).default(65_536),
+        /** Client messages per second per connection (token bucket, burst twice as many). */
+        clientMessagesPerSecond: z.number().int().min(1).max(10_000).default(20),
+        /** Unsent bytes queued for one client above which it is closed with 4008 (too slow). */
+        maxBufferedBytes: byteSize(1 << 30).default(4 * 1024 * 1024),
+        /** WebSocket ping frame interval; a client that misses two pongs is terminated. */
+        pingInterval: duration('1s', '10m').default(30_000),
+        /** How often subscribed clients get `rollup` updates. */
+        rollupInterval: duration('100ms', '10m').default(5_000),
       })
       .strict()
       .prefault({}),

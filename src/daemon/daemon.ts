@@ -8,6 +8,7 @@ import { validateClassifier } from '../model/hf/loadClassifier.js';
 import { ItemStore } from '../store/itemStore.js';
 import { startCheckpointer } from '../store/checkpointer.js';
 import { startServer, type RunningServer } from '../server/server.js';
+import { assertBindAllowed, resolveToken } from '../server/auth.js';
 import { toWireAlert } from '../server/wire.js';
 import { AlertEngine, type Alert } from '../../pipelines/alerts.js';
 import { WebhookDelivery } from '../alerts/webhook.js';
@@ -54,6 +55,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Daemon> {
   const log = opts.log;
+  // A server off loopback without a token is refused before anything starts (CONFIG_INVALID).
+  const token = resolveToken(cfg.server.token);
+  assertBindAllowed(cfg.server.host, token);
   // The model is loaded once here, before any source starts, so a wrong folder, a missing file
   // or an unusable model stops the daemon with one clear error (MODEL_LOAD_FAILED /
   // MODEL_UNSUPPORTED) instead of every source's worker failing on its first batch.
@@ -83,7 +87,32 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     return { status: degraded ? 'degraded' : 'ok', startedAt, sources: list };
   };
 
-  const server = await startServer({ host: cfg.server.host, port: cfg.server.port, store, health, log: log.child({ component: 'server' }) });
+  const sv = cfg.server;
+  const server = await startServer({
+    host: sv.host,
+    port: sv.port,
+    store,
+    health,
+    log: log.child({ component: 'server' }),
+    token,
+    allowedOrigins: sv.allowedOrigins,
+    limits: {
+      maxConnectionsPerIp: sv.maxConnectionsPerIp,
+      maxInboundBytes: sv.maxClientMessageBytes,
+      clientMessagesPerSecond: sv.clientMessagesPerSecond,
+      clientMessageBurst: 2 * sv.clientMessagesPerSecond,
+      maxBufferedBytes: sv.maxBufferedBytes,
+      pingIntervalMs: sv.pingInterval,
+      rollupIntervalMs: sv.rollupInterval,
+    },
+  }).catch((err: unknown) => {
+    // e.g. the port is in use: release what was opened before it.
+    void checkpointer?.stop().finally(() => store.close());
+    if (demoFeed) void demoFeed.close();
+    throw err;
+  });
+  /** Source status / lastError changes → `source` messages on /ws. */
+  const publishSources = () => server.broadcastSources(sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth })));
 
   const clock = opts.clock ?? Date.now;
   const stories = startStories(store, log, clock);
@@ -118,7 +147,10 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       hostBudget,
     };
     const raw$ = createSource(sc, ctx, cfg);
-    const onReport = (r: IngestReport) => recordReport(running, r);
+    const onReport = (r: IngestReport) => {
+      recordReport(running, r);
+      publishSources();
+    };
     pipelines.push(
       raw$.pipe(
         ingestPolls({
@@ -157,6 +189,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     },
     complete: () => {
       for (const s of sources) if (s.health.status !== 'failing') s.health.status = abort.signal.aborted ? 'stopped' : 'done';
+      publishSources();
       resolveIdle();
     },
   });

@@ -22,7 +22,20 @@ import { executeQuery, type QueryResult } from '../query/queries.js';
 import { resultToCsv } from '../query/output.js';
 import type { ItemStore } from '../store/itemStore.js';
 import { serveDashboard } from './static.js';
-import { CloseCode, PROTOCOL_VERSION, toApiRows, toWireAlert, toWireItem, type ProtocolErrorCode, type ServerMessage } from './wire.js';
+import { CloseCode, PROTOCOL_VERSION, toApiRows, toWireAlert, toWireItem, type ProtocolErrorCode, type ServerMessage, type WireSource } from './wire.js';
+import { assertBindAllowed, OriginPolicy, redactUrl, TokenCheck } from './auth.js';
+import { RollupFeed } from './rollupFeed.js';
+import {
+  EMPTY_FILTER,
+  filterFromSearch,
+  matchesAlert,
+  matchesItem,
+  parseClientMessage,
+  TokenBucket,
+  ViolationWindow,
+  wireFilter,
+  type Filter,
+} from './subscriptions.js';
 
 export { toWireItem, toApiItem, toWireAlert } from './wire.js';
 
@@ -37,8 +50,19 @@ export interface ServerLimits {
   maxReplayQueue: number;
   /** Largest accepted inbound WebSocket message (larger → close 1009). */
   maxInboundBytes: number;
-  /** Server ping interval; a client that has not answered the previous ping is terminated. */
+  /** Server ping interval; a client that has missed `maxMissedPongs` pongs in a row is terminated. */
   pingIntervalMs: number;
+  maxMissedPongs: number;
+  /** Client messages per second (token bucket refill) and the bucket size (burst). */
+  clientMessagesPerSecond: number;
+  clientMessageBurst: number;
+  /** Invalid or rate-limited client messages tolerated within clientErrorWindowMs; the last one closes with 1008. */
+  maxClientErrors: number;
+  clientErrorWindowMs: number;
+  /** How often `rollup` messages are sent (at most once per changed bucket per interval). */
+  rollupIntervalMs: number;
+  /** Open WebSocket connections per remote IP; more are refused with HTTP 429. */
+  maxConnectionsPerIp: number;
   /** close(): how long to wait for clients to finish the close handshake / requests to finish. */
   closeGraceMs: number;
   /** After a 4008 close, how long the slow client gets to read its buffer before the socket is destroyed. */
@@ -56,6 +80,13 @@ export const DEFAULT_LIMITS: Readonly<Omit<ServerLimits, 'replayHighWaterBytes'>
   maxReplayQueue: 10_000,
   maxInboundBytes: 64 * 1024,
   pingIntervalMs: 30_000,
+  maxMissedPongs: 2,
+  clientMessagesPerSecond: 20,
+  clientMessageBurst: 40,
+  maxClientErrors: 5,
+  clientErrorWindowMs: 60_000,
+  rollupIntervalMs: 5_000,
+  maxConnectionsPerIp: 32,
   closeGraceMs: 2_000,
   slowCloseGraceMs: 5_000,
   maxClients: 1_000,
@@ -71,7 +102,17 @@ export interface ServerOptions {
   health: () => Record<string, unknown>;
   log: Logger;
   limits?: Partial<ServerLimits>;
+  /**
+   * Bearer token required on /ws and /api/* (`Authorization: Bearer <t>` or `?token=<t>`).
+   * Without one the server refuses to bind to a non-loopback host (CONFIG_INVALID).
+   */
+  token?: string;
+  /** Browser origins allowed on /ws and /api/* (default: this server's own, see auth.ts); "*" = any. */
+  allowedOrigins?: readonly string[];
 }
+
+/** A source's state as the daemon reports it (/healthz `sources`); see broadcastSources. */
+export type SourceReport = WireSource;
 
 export interface ServerStats {
   /** Open WebSocket connections. */
@@ -90,6 +131,11 @@ export interface RunningServer {
    * refers to have been broadcast. Replaying clients get it once their replay has caught up.
    */
   broadcastAlert(alert: StoredAlert): void;
+  /**
+   * The daemon's current source list: every source whose status or lastError differs from the
+   * previous call (or that is new) is sent to every client as `{"type":"source","source":…}`.
+   */
+  broadcastSources(list: readonly SourceReport[]): void;
   stats(): ServerStats;
   /** Idempotent. Closes every WebSocket with 1001, then the HTTP server. */
   close(): Promise<void>;
@@ -103,11 +149,13 @@ const VERSION: string = (() => {
   }
 })();
 
-/** A serialized item (or alert) message, shared by every client it goes to. */
+/** An item (or alert) message, serialized at most once and shared by every client it goes to. */
 interface Frame {
   /** The item's seq; null for an alert frame (not part of the seq stream: always sent once). */
   seq: number | null;
-  data: Buffer;
+  item?: StoredItem;
+  alert?: StoredAlert;
+  data?: Buffer;
 }
 
 interface Client {
@@ -124,14 +172,25 @@ interface Client {
    * replay the items back, not the alerts): sent when the replay has caught up.
    */
   lateAlerts: Frame[];
+  /** What this client is sent (items, alerts, rollups); EMPTY_FILTER = everything. */
+  filter: Filter;
+  /** Client message rate limit and the count of recent invalid / rate-limited messages. */
+  bucket: TokenBucket;
+  violations: ViolationWindow;
   alive: boolean;
+  /** Pings in a row the client has not answered. */
+  missedPongs: number;
   closing: boolean;
   killTimer?: NodeJS.Timeout;
 }
 
 const json = (msg: ServerMessage): string => JSON.stringify(msg);
-const itemFrame = (item: StoredItem): Frame => ({ seq: item.seq, data: Buffer.from(json({ type: 'item', item: toWireItem(item) })) });
-const alertFrame = (alert: StoredAlert): Frame => ({ seq: null, data: Buffer.from(json({ type: 'alert', alert: toWireAlert(alert) })) });
+const itemFrame = (item: StoredItem): Frame => ({ seq: item.seq, item });
+const alertFrame = (alert: StoredAlert): Frame => ({ seq: null, alert });
+function frameData(f: Frame): Buffer {
+  f.data ??= Buffer.from(f.item ? json({ type: 'item', item: toWireItem(f.item) }) : json({ type: 'alert', alert: toWireAlert(f.alert!) }));
+  return f.data;
+}
 /** Query API routes → query kind (src/query). */
 const API_ROUTES: Readonly<Record<string, QueryKind>> = { '/api/items': 'items', '/api/tickers': 'tickers', '/api/series': 'series', '/api/alerts': 'alerts' };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -148,6 +207,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   for (const [k, v] of Object.entries(limits)) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 1) throw new TickerpulseError('CONFIG_INVALID', `server limit ${k} must be a positive number (got ${String(v)})`);
   }
+  // Before anything listens: no token off loopback → refuse (CONFIG_INVALID, says what to set).
+  const token = opts.token === undefined || opts.token === '' ? undefined : opts.token;
+  assertBindAllowed(opts.host, token);
+  const tokenCheck = token === undefined ? null : new TokenCheck(token);
+  // Replaced once the real port is known (port 0): the default origins name it.
+  let origins = new OriginPolicy(opts.allowedOrigins, opts.host, opts.port);
+  const rollups = new RollupFeed(() => store.database);
+  /** Sockets upgrading or upgraded per remote IP (maxConnectionsPerIp). */
+  const perIp = new Map<string, number>();
+  /** Last status/lastError sent per source id (broadcastSources). */
+  const sourceStates = new Map<string, string>();
 
   const clients = new Set<Client>();
   let nextClientId = 1;
@@ -161,7 +231,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     try {
       handleHttp(req, res);
     } catch (err) {
-      log.error({ err, url: req.url }, 'http handler failed');
+      log.error({ err, url: redactUrl(req.url) }, 'http handler failed');
       if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'internal error');
       else res.destroy();
     }
@@ -178,7 +248,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported`);
     }
     const apiKind = Object.prototype.hasOwnProperty.call(API_ROUTES, url.pathname) ? API_ROUTES[url.pathname] : undefined;
-    if (apiKind !== undefined) return apiQuery(apiKind, url.searchParams, res);
+    if (apiKind !== undefined) {
+      const denied = checkAccess(req, url);
+      if (denied) {
+        if (denied.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+        return sendError(res, denied.status, denied.code, denied.message);
+      }
+      url.searchParams.delete('token');
+      return apiQuery(apiKind, url.searchParams, res);
+    }
     if (serveDashboard(req, res, url.pathname)) return; // dist/dashboard: / and /assets/* (src/server/static.ts)
     switch (url.pathname) {
       case '/healthz':
@@ -234,6 +312,23 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     sendJson(res, 200, toApiRows(result));
   }
 
+  /**
+   * Origin allowlist (403) and bearer token (401) of /ws and /api/*; null when the request may
+   * proceed. A request without an Origin header is not from a browser page and passes the first.
+   */
+  function checkAccess(req: IncomingMessage, url: URL): { status: 401 | 403; code: ProtocolErrorCode; message: string } | null {
+    const origin = req.headers.origin;
+    if (!origins.allows(origin)) {
+      log.warn({ origin, path: url.pathname }, 'request from an origin not in server.allowedOrigins refused (403)');
+      return { status: 403, code: 'FORBIDDEN', message: 'this Origin is not allowed (server.allowedOrigins)' };
+    }
+    if (tokenCheck && !tokenCheck.matches(TokenCheck.presented(req, url))) {
+      log.debug({ path: url.pathname, remote: req.socket.remoteAddress }, 'request without a valid token refused (401)');
+      return { status: 401, code: 'UNAUTHORIZED', message: 'a valid bearer token is required (Authorization: Bearer <token> or ?token=<token>)' };
+    }
+    return null;
+  }
+
   // ------------------------------------------------------------------------------ WebSocket
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -241,14 +336,35 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws') return rejectUpgrade(socket, 404, 'Not Found');
     if (closing) return rejectUpgrade(socket, 503, 'Service Unavailable');
+    const denied = checkAccess(req, url);
+    if (denied) return rejectUpgrade(socket, denied.status, denied.message, denied.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {});
+    let filter: Filter;
+    try {
+      filter = filterFromSearch(url.searchParams);
+    } catch (err) {
+      if (err instanceof TickerpulseError && err.code === 'INPUT_INVALID') return rejectUpgrade(socket, 400, err.message);
+      throw err;
+    }
+    const ip = req.socket.remoteAddress ?? '?';
+    const open = perIp.get(ip) ?? 0;
+    if (open >= limits.maxConnectionsPerIp) {
+      log.warn({ remote: ip, max: limits.maxConnectionsPerIp }, 'websocket connections per IP limit reached, refusing connection (429)');
+      return rejectUpgrade(socket, 429, 'Too Many Requests: too many connections from this address');
+    }
     if (clients.size >= limits.maxClients) {
       log.warn({ max: limits.maxClients }, 'websocket client limit reached, refusing connection');
       return rejectUpgrade(socket, 503, 'Service Unavailable');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req, url));
+    perIp.set(ip, open + 1);
+    socket.once('close', () => {
+      const n = (perIp.get(ip) ?? 1) - 1;
+      if (n > 0) perIp.set(ip, n);
+      else perIp.delete(ip);
+    });
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req, url, filter));
   });
 
-  function onConnection(ws: WebSocket, req: IncomingMessage, url: URL): void {
+  function onConnection(ws: WebSocket, req: IncomingMessage, url: URL, filter: Filter): void {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     if (closing) {
       ws.close(CloseCode.GOING_AWAY, 'server shutting down');
@@ -288,38 +404,80 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       replaying: since !== undefined,
       queue: since !== undefined ? [] : null,
       lateAlerts: [],
+      filter,
+      bucket: new TokenBucket(limits.clientMessagesPerSecond, limits.clientMessageBurst),
+      violations: new ViolationWindow(limits.maxClientErrors, limits.clientErrorWindowMs),
       alive: true,
+      missedPongs: 0,
       closing: false,
     };
     clients.add(c);
-    ws.on('pong', () => (c.alive = true));
+    rollups.watch(c.filter.tickers);
+    ws.on('pong', () => {
+      c.alive = true;
+      c.missedPongs = 0;
+    });
     ws.on('message', (data, isBinary) => onMessage(c, data, isBinary));
     ws.on('close', (code, reason) => {
       clients.delete(c);
+      rollups.unwatch(c.filter.tickers);
       if (c.killTimer) clearTimeout(c.killTimer);
       log.debug({ client: c.id, remote, code, reason: reason.toString(), lastSent: c.lastSent }, 'websocket closed');
     });
     log.debug({ client: c.id, remote, since, latest }, 'websocket connected');
 
-    sendMsg(ws, { type: 'hello', seq: latest, protocol: PROTOCOL_VERSION, version: VERSION });
+    sendMsg(ws, { type: 'hello', seq: latest, protocol: PROTOCOL_VERSION, version: VERSION, filter: wireFilter(c.filter) });
     if (c.replaying) void replay(c);
   }
 
+  /**
+   * One client message (the ws library already closed the connection for a frame over
+   * maxInboundBytes, 1009, or a text frame that is not UTF-8, 1007). Rate-limited, then parsed;
+   * every refused message gets an `error` and counts towards the 1008 close.
+   */
   function onMessage(c: Client, data: RawData, isBinary: boolean): void {
     c.alive = true;
-    if (isBinary) return;
-    let msg: unknown;
+    if (!isOpen(c)) return;
+    if (!c.bucket.take()) {
+      return refuse(c, 'RATE_LIMITED', `too many messages: at most ${limits.clientMessagesPerSecond} per second (bursts of ${limits.clientMessageBurst})`, 'rate limit exceeded');
+    }
+    if (isBinary) return refuse(c, 'BAD_REQUEST', 'messages must be JSON text, not binary frames', 'too many invalid messages');
+    let msg;
     try {
-      msg = JSON.parse(data.toString());
-    } catch {
-      sendMsg(c.ws, { type: 'error', code: 'BAD_REQUEST', message: 'messages must be JSON objects' });
-      return;
+      msg = parseClientMessage(data.toString());
+    } catch (err) {
+      if (err instanceof TickerpulseError && err.code === 'INPUT_INVALID') return refuse(c, 'BAD_REQUEST', err.message, 'too many invalid messages');
+      throw err;
     }
-    if (typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'ping') {
-      sendMsg(c.ws, { type: 'pong' });
-      checkSlow(c);
+    switch (msg.type) {
+      case 'ping':
+        sendMsg(c.ws, msg.id === undefined ? { type: 'pong' } : { type: 'pong', id: msg.id });
+        break;
+      case 'subscribe':
+      case 'unsubscribe': {
+        const next = msg.type === 'subscribe' ? msg.filter : EMPTY_FILTER;
+        rollups.unwatch(c.filter.tickers);
+        rollups.watch(next.tickers);
+        c.filter = next;
+        log.debug({ client: c.id, filter: wireFilter(next) }, 'websocket filter changed');
+        sendMsg(c.ws, { type: 'subscribed', filter: wireFilter(next) });
+        break;
+      }
     }
-    // Other message types are ignored (forward compatible: later versions add subscriptions).
+    checkSlow(c);
+  }
+
+  /** An `error` message; the maxClientErrors-th within the window closes the connection with 1008. */
+  function refuse(c: Client, code: ProtocolErrorCode, message: string, closeReason: string): void {
+    sendMsg(c.ws, { type: 'error', code, message });
+    if (checkSlow(c)) return;
+    if (c.violations.add()) {
+      log.warn({ client: c.id, remote: c.remote, code }, `websocket client closed: ${closeReason} (1008)`);
+      c.closing = true;
+      c.ws.close(CloseCode.POLICY_VIOLATION, closeReason);
+      c.killTimer = setTimeout(() => c.ws.terminate(), limits.slowCloseGraceMs);
+      c.killTimer.unref();
+    }
   }
 
   /**
@@ -343,6 +501,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         let paused = false;
         for (const item of page) {
           if (!isOpen(c)) return;
+          if (!matchesItem(c.filter, item)) {
+            // Not for this client: its stream position still moves past it.
+            if (item.seq > c.lastSent) c.lastSent = item.seq;
+            continue;
+          }
           sendFrame(c, itemFrame(item));
           if (c.ws.bufferedAmount >= limits.replayHighWaterBytes) {
             paused = true;
@@ -396,6 +559,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
       maxBroadcastSeq = Math.max(maxBroadcastSeq, sorted[sorted.length - 1].seq);
       if (clients.size === 0) return;
+      rollups.observe(sorted);
 
       const frames = sorted.map(itemFrame);
       for (const c of clients) {
@@ -451,17 +615,67 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     return !c.closing && c.ws.readyState === WebSocket.OPEN;
   }
 
-  /** Sends an item frame unless the client is already past it (alert frames always). False when the client is not open. */
+  /**
+   * Sends an item frame unless the client is already past it or its filter excludes it (the
+   * position moves past it either way); alert frames when the filter allows. False when the
+   * client is not open.
+   */
   function sendFrame(c: Client, f: Frame): boolean {
     if (!isOpen(c)) return false;
     if (f.seq === null) {
-      c.ws.send(f.data, { binary: false });
+      if (f.alert && !matchesAlert(c.filter, f.alert)) return true;
+      c.ws.send(frameData(f), { binary: false });
       return true;
     }
     if (f.seq <= c.lastSent) return true;
-    c.ws.send(f.data, { binary: false });
+    if (f.item && !matchesItem(c.filter, f.item)) {
+      c.lastSent = f.seq;
+      return true;
+    }
+    c.ws.send(frameData(f), { binary: false });
     c.lastSent = f.seq;
     return true;
+  }
+
+  /** Rollup messages of the buckets that changed since the last tick, to the clients subscribed to their ticker. */
+  function sendRollups(): void {
+    if (!rollups.pending) return;
+    let msgs;
+    try {
+      msgs = rollups.flush();
+    } catch (err) {
+      log.error({ err }, 'rollup updates: the store failed');
+      return;
+    }
+    for (const m of msgs) {
+      let data: Buffer | undefined;
+      for (const c of clients) {
+        if (!isOpen(c) || c.replaying || !c.filter.tickers?.has(m.ticker)) continue;
+        data ??= Buffer.from(json(m));
+        c.ws.send(data, { binary: false });
+        checkSlow(c);
+      }
+    }
+  }
+
+  function broadcastSources(list: readonly SourceReport[]): void {
+    try {
+      for (const s of list) {
+        if (!s || typeof s.id !== 'string') continue;
+        const state = `${s.status}\u0000${s.lastError ?? ''}`;
+        if (sourceStates.get(s.id) === state) continue;
+        sourceStates.set(s.id, state);
+        if (clients.size === 0) continue;
+        const data = Buffer.from(json({ type: 'source', source: { ...s } }));
+        for (const c of clients) {
+          if (!isOpen(c)) continue;
+          c.ws.send(data, { binary: false });
+          checkSlow(c);
+        }
+      }
+    } catch (err) {
+      log.error({ err }, 'broadcastSources failed');
+    }
   }
 
   /** Closes the client with 4008 when its outbound buffer is over the cap. True if it did. */
@@ -477,8 +691,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const heartbeat = setInterval(() => {
     for (const c of clients) {
-      if (!c.alive) {
-        log.debug({ client: c.id, remote: c.remote }, 'websocket client missed a ping, terminating');
+      if (!c.alive && ++c.missedPongs >= limits.maxMissedPongs) {
+        log.debug({ client: c.id, remote: c.remote, missed: c.missedPongs }, 'websocket client missed pongs, terminating');
         c.ws.terminate();
         continue;
       }
@@ -491,6 +705,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
   }, limits.pingIntervalMs);
   heartbeat.unref();
+  const rollupTimer = setInterval(sendRollups, limits.rollupIntervalMs);
+  rollupTimer.unref();
 
   function stats(): ServerStats {
     let open = 0;
@@ -515,6 +731,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
   } catch (err) {
     clearInterval(heartbeat);
+    clearInterval(rollupTimer);
     const code = (err as { code?: string }).code;
     throw new TickerpulseError(
       'SERVER_FAILED',
@@ -529,6 +746,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   const address = http.address();
   port = typeof address === 'object' && address ? address.port : opts.port;
+  origins = new OriginPolicy(opts.allowedOrigins, opts.host, port);
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `http://${hostForUrl}:${port}`;
   log.info({ url, ws: `ws://${hostForUrl}:${port}/ws` }, 'server listening');
@@ -536,6 +754,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   async function close(): Promise<void> {
     closing = true;
     clearInterval(heartbeat);
+    clearInterval(rollupTimer);
     const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
     http.closeIdleConnections();
     const all = [...clients];
@@ -563,6 +782,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     url,
     broadcast,
     broadcastAlert,
+    broadcastSources,
     stats,
     close: () => (closePromise ??= close()),
   };
@@ -578,10 +798,16 @@ function sendMsg(ws: WebSocket, msg: ServerMessage): void {
   if (ws.readyState === WebSocket.OPEN) ws.send(json(msg));
 }
 
-function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+
+/** An HTTP answer instead of the upgrade; `text` is the plain-text body (the status line uses the standard phrase). */
+function rejectUpgrade(socket: Duplex, status: number, text: string, headers: Record<string, string> = {}): void {
   if (!socket.writable) return void socket.destroy();
   socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\n${extra}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+  );
 }
 
 const COMMON_HEADERS = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' };

@@ -208,7 +208,7 @@ describe('server: WebSocket', () => {
     const before = store.commitPoll('a', items('a', 3), {});
     const c = Client.connect(wsUrl());
     await until(() => c.msgs.length >= 1, 'hello');
-    assert.deepEqual(c.msgs[0], { type: 'hello', seq: before[2].seq, protocol: 1, version: pkgVersion });
+    assert.deepEqual(c.msgs[0], { type: 'hello', seq: before[2].seq, protocol: 2, version: pkgVersion, filter: {} });
     const stored = commitAndBroadcast('a', 2);
     await until(() => c.items().length === 2, 'items');
     const [first] = c.items();
