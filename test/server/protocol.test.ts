@@ -13,7 +13,8 @@ import { WebSocket, type ClientOptions } from 'ws';
 import { pino } from 'pino';
 import { ItemStore } from '../../src/store/itemStore.js';
 import { startServer, type RunningServer, type ServerLimits, type ServerOptions } from '../../src/server/server.js';
-import { isLoopbackHost, redactUrl } from '../../src/server/auth.js';
+import { isLoopbackHost, redactUrl, resolveToken } from '../../src/server/auth.js';
+import { startDaemon } from '../../src/daemon/daemon.js';
 import { TickerpulseError } from '../../src/lib/errors.js';
 import { configSchema } from '../../src/config/schema.js';
 import type { ClassifiedItem, ItemTicker, Label, StoredAlert, StoredItem } from '../../src/lib/types.js';
@@ -456,6 +457,15 @@ describe('protocol: access control', { timeout: 30_000 }, () => {
     for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1']) assert.equal(isLoopbackHost(h), true, h);
     for (const h of ['0.0.0.0', '::', '10.0.0.1', 'example.com', '::ffff:10.0.0.1', '128.0.0.1']) assert.equal(isLoopbackHost(h), false, h);
     srv = await startServer({ host: '127.0.0.1', port: 0, store, health: () => ({}), log }); // loopback: no token needed
+  });
+
+  test('the daemon refuses 0.0.0.0 without a token before starting anything; TICKERPULSE_TOKEN counts, the config wins', async () => {
+    const cfg = configSchema.parse({ db: join(dir, 'never.db'), server: { host: '0.0.0.0', port: 0 } });
+    await assert.rejects(startDaemon(cfg, { log }), (err: unknown) => err instanceof TickerpulseError && err.code === 'CONFIG_INVALID' && /server\.token or the TICKERPULSE_TOKEN/.test(err.message));
+    assert.equal(resolveToken(undefined, {}), undefined);
+    assert.equal(resolveToken(undefined, { TICKERPULSE_TOKEN: '' }), undefined);
+    assert.equal(resolveToken(undefined, { TICKERPULSE_TOKEN: 'from-the-environment' }), 'from-the-environment');
+    assert.equal(resolveToken('from-the-config-file', { TICKERPULSE_TOKEN: 'from-the-environment' }), 'from-the-config-file');
   });
 
   test('the token never appears in logged URLs; config keys validate with defaults', () => {
