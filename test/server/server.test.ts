@@ -242,7 +242,7 @@ describe('server: WebSocket', () => {
     await until(() => c.msgs.length >= 1, 'hello');
     c.ws.send(JSON.stringify({ type: 'ping' }));
     await until(() => c.msgs.some((m) => m.type === 'pong'), 'pong');
-    c.ws.send(JSON.stringify({ type: 'subscribe', later: true })); // ignored
+    c.ws.send(JSON.stringify({ type: 'subscribe', later: true })); // unknown field: a BAD_REQUEST error, not a close
     c.ws.send('x'.repeat(70 * 1024));
     assert.equal((await c.closed).code, 1009);
   });
