@@ -116,7 +116,9 @@ export class Connection {
     }
     this.ws = null;
     clearInterval(this.pinger);
-    const why = code === 1001 ? 'server restarting' : code === 4008 ? 'too slow, resuming' : code === 1008 ? `refused: ${reason || 'bad request'}` : reason || `closed (${code})`;
+    let why = code === 1001 ? 'server restarting' : code === 4008 ? 'too slow, resuming' : code === 1008 ? `refused: ${reason || 'bad request'}` : reason || `closed (${code})`;
+    // A refused upgrade (down, 401 token, 403 origin, 429) only shows as 1006 in a browser.
+    if (code === 1006 && this.attempt >= 2) why = 'cannot connect (daemon down? token or allowed origin?)';
     // 4008: the server asks for an immediate resume; everything else backs off.
     const base = code === 4008 ? 250 : Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** this.attempt);
     const delay = Math.max(base / 2 + Math.random() * (base / 2), this.holdUntil - Date.now());

@@ -17,7 +17,9 @@ export interface Filter {
 export const EMPTY_FILTER: Filter = { tickers: [], sources: [], labels: [], minAbsScore: 0 };
 
 const TICKER_RE = /^[A-Z]{1,6}(\.[A-Z])?$/;
-const SOURCE_RE = /^[a-z0-9][a-z0-9-]{0,63}$/;
+const SOURCE_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** The server's limit of tickers (or sources) in one filter. */
+const MAX_ENTRIES = 1000;
 
 /** `brk-b`, `BRK/B` → `BRK.B`; null when it is not a symbol. */
 export function normalizeTicker(text: string): string | null {
@@ -59,7 +61,12 @@ export function parseFilter(p: URLSearchParams): { filter: Filter; problems: str
     if (Number.isFinite(v) && v >= 0 && v <= 1) minAbsScore = v;
     else problems.push('min |score| must be a number from 0 to 1');
   }
-  return { filter: { tickers: uniq(tickers), sources: uniq(sources), labels: uniq(labels).sort(), minAbsScore }, problems };
+  const cap = (xs: string[], what: string) => {
+    const u = uniq(xs);
+    if (u.length > MAX_ENTRIES) problems.push(`at most ${MAX_ENTRIES} ${what}: the rest are ignored`);
+    return u.slice(0, MAX_ENTRIES);
+  };
+  return { filter: { tickers: cap(tickers, 'tickers'), sources: cap(sources, 'sources'), labels: uniq(labels).sort(), minAbsScore }, problems };
 }
 
 export function isEmpty(f: Filter): boolean {

@@ -227,6 +227,7 @@ function describeFilter(): void {
   if (filter.labels.length) parts.push(filter.labels.join('/'));
   if (filter.minAbsScore > 0) parts.push(`|score| ≥ ${filter.minAbsScore}`);
   byId('filter-summary').textContent = parts.length ? `Showing: ${parts.join(' · ')}` : 'Showing everything';
+  alerts.setTickers(filter.tickers);
   document.body.dataset.filter = toParams(filter).toString();
 }
 

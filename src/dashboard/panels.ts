@@ -79,6 +79,13 @@ export class MoversPanel {
 
 export class AlertsPanel {
   private readonly alerts = new Map<number, Alert>();
+  /** The view's ticker filter: only alerts about these (empty = all), as the server sends them. */
+  private tickers: readonly string[] = [];
+
+  setTickers(tickers: readonly string[]): void {
+    this.tickers = tickers;
+    this.render();
+  }
 
   constructor(
     private readonly list: HTMLElement,
@@ -104,10 +111,11 @@ export class AlertsPanel {
   }
 
   private render(fresh?: number): void {
-    const sorted = [...this.alerts.values()].sort((a, b) => b.id - a.id);
-    for (const a of sorted.slice(this.max)) this.alerts.delete(a.id);
+    const all = [...this.alerts.values()].sort((a, b) => b.id - a.id);
+    for (const a of all.slice(4 * this.max)) this.alerts.delete(a.id);
+    const sorted = this.tickers.length ? all.filter((a) => this.tickers.includes(a.ticker)) : all;
     if (sorted.length === 0) {
-      this.list.replaceChildren(el('li.empty', {}, 'No alerts in the last 24 h.'));
+      this.list.replaceChildren(el('li.empty', {}, this.tickers.length ? 'No alerts about these tickers in the last 24 h.' : 'No alerts in the last 24 h.'));
       return;
     }
     this.list.replaceChildren(

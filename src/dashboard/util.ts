@@ -94,6 +94,7 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
   if (token) headers.authorization = `Bearer ${token}`;
   const res = await fetch(path, { headers, signal, cache: 'no-store' });
   if (res.status === 401) throw new Error('this daemon requires a token: open the dashboard as /#token=<token>');
+  if (res.status === 403) throw new Error(`the daemon refuses this page's origin (${location.origin}): add it to server.allowedOrigins`);
   const body = (await res.json().catch(() => null)) as unknown;
   if (!res.ok && !(res.status === 503 && path.startsWith('/healthz'))) {
     const msg = (body as { error?: { message?: string } } | null)?.error?.message ?? `HTTP ${res.status}`;
