@@ -447,7 +447,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       msg = parseClientMessage(data.toString());
     } catch (err) {
       if (err instanceof TickerpulseError && err.code === 'INPUT_INVALID') return refuse(c, 'BAD_REQUEST', err.message, 'too many invalid messages');
-      throw err;
+      // Not expected; never let a client message throw out of the 'message' handler.
+      log.error({ err, client: c.id }, 'client message handling failed');
+      return refuse(c, 'BAD_REQUEST', 'the message could not be handled', 'too many invalid messages');
     }
     switch (msg.type) {
       case 'ping':
