@@ -151,6 +151,8 @@ export function renderModelCard(c: CardInfo): string {
   L.push('');
   L.push(...WEAKNESSES);
   L.push('');
+  L.push(...ENTITY_SECTION);
+  L.push('');
   L.push('## Reproduce');
   L.push('');
   L.push('```sh');
@@ -181,6 +183,16 @@ const SELECTION_NOTES: string[] = [
   '- TFNS alone (no other data) reaches about the same TFNS accuracy as the mix in CV (83 %): TFNS looks data-limited for this model family rather than hurt by the other sets.',
   '- On the gated model: NB strength 1 instead of 0.5 and L2 6e-6 instead of 3e-6 changed nothing beyond ±0.3; weighting sets by rows^0.75 or rows^1 instead of √rows raised TFNS (+0.3 / +0.8) but cost SemEval (−1.4 / −4.6) and FiQA (−4 at rows^1), so √rows was kept.',
   '- Final recipe, 3-fold CV accuracy inside the training 80 %: FPB 79.7, TFNS 82.4, SemEval 67.1 (3-class; polarity 79.4), FiQA 70.9, SEntFiN 82.5.',
+];
+
+/**
+ * The entity model (src/model/entity/) has its own card, written by `npm run train:entity`; this
+ * card links to it instead of copying its figures (which would go stale when either model is retrained).
+ */
+export const ENTITY_SECTION: string[] = [
+  '## Entity-level sentiment',
+  '',
+  'Headlines that name two or more companies get one label per company from a separate target-aware model in `data/model/entity/` (`EntitySentimentModel`, src/model/entity/); a headline linked to one ticker keeps this model\'s prediction. Its data (SEntFiN 1.0, MIT, with entity-level labels; SemEval-2017 / FiQA-2018 targets), features, held-out entity-level accuracy and macro-F1 (overall, single-entity, multi-entity, multi-entity with opposite labels) against the baseline "every entity gets this model\'s label", size and speed are in [entity/MODEL_CARD.md](entity/MODEL_CARD.md), written by `npm run train:entity` and reproduced by `npm run eval:entity`. The baseline figures there name the headline model id they were measured with; after retraining this model, `npm run eval:entity` gives the figures against the new one.',
 ];
 
 const WEAKNESSES: string[] = [
