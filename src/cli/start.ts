@@ -61,9 +61,14 @@ export async function runStart(argv: string[]): Promise<number> {
   try {
     daemon = await startDaemon(cfg, { log, demo: values.demo });
   } catch (err) {
+    if (err instanceof TickerpulseError && err.code === 'CONFIG_INVALID') {
+      // A setting the user must change (e.g. a public bind without a token): one plain line.
+      process.stderr.write(`tickerpulse: ${err.message}\n`);
+      return 2;
+    }
     log.fatal({ err }, 'tickerpulse failed to start');
     await new Promise((r) => setTimeout(r, 50));
-    return err instanceof TickerpulseError && err.code === 'CONFIG_INVALID' ? 2 : 1;
+    return 1;
   }
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
