@@ -29,6 +29,7 @@ export class TickerPanel {
   private bars: ISeriesApi<'Histogram'> | null = null;
   private buckets = new Map<number, Bucket>();
   private loadSeq = 0;
+  private lastRollup = 0;
   private refetchTimer: number | undefined;
   private lastFetch = 0;
   private readonly chartBox: HTMLElement;
@@ -55,6 +56,10 @@ export class TickerPanel {
     root.replaceChildren(el('div.panel-head', {}, this.title, this.stats, ranges, close), this.chartBox, this.note);
     root.hidden = true;
     matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => this.applyTheme());
+    // Backstop for news the stream's filter leaves out: re-read the shown series every minute.
+    window.setInterval(() => {
+      if (this.ticker && Date.now() - this.lastFetch > 55_000) void this.load();
+    }, 60_000);
   }
 
   /** Points currently charted (the test reads this). */
@@ -138,7 +143,7 @@ export class TickerPanel {
     const my = ++this.loadSeq;
     const r = RANGES[this.range];
     this.lastFetch = Date.now();
-    this.note.textContent = 'Loading…';
+    if (this.buckets.size === 0) this.note.textContent = 'Loading…';
     try {
       const rows = await getJson<Bucket[]>(`/api/series?ticker=${encodeURIComponent(ticker)}&bucket=${r.bucket}&since=${r.since}`);
       if (my !== this.loadSeq) return;
@@ -161,16 +166,25 @@ export class TickerPanel {
 
   /** A `rollup` message: the bucket's current totals (replaces the bucket). */
   rollup(ticker: string, bucket: string, b: Bucket): void {
-    if (ticker !== this.ticker || bucket !== RANGES[this.range].bucket) return;
+    if (ticker !== this.ticker) return;
+    this.lastRollup = Date.now();
+    if (bucket !== RANGES[this.range].bucket) {
+      this.itemSeen(ticker, true); // a coarser range: re-read it
+      return;
+    }
     const t = Date.parse(b.start);
     if (Number.isNaN(t)) return;
     this.buckets.set(t, { start: b.start, items: b.items, stories: b.stories, meanScore: b.meanScore, pos: b.pos, neu: b.neu, neg: b.neg });
     this.draw();
   }
 
-  /** An item naming the ticker arrived on a server that sends no rollups: re-read the series, at most every 5 s. */
-  itemSeen(ticker: string): void {
+  /**
+   * An item naming the ticker arrived: unless `rollup` messages keep the chart current (the
+   * server sends them only when the filter names the ticker), re-read the series, at most every 5 s.
+   */
+  itemSeen(ticker: string, force = false): void {
     if (ticker !== this.ticker || this.refetchTimer !== undefined) return;
+    if (!force && this.range === '6h' && Date.now() - this.lastRollup < 30_000) return;
     const wait = Math.max(0, 5000 - (Date.now() - this.lastFetch));
     this.refetchTimer = window.setTimeout(() => {
       this.refetchTimer = undefined;
