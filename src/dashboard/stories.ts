@@ -149,7 +149,8 @@ export class StoryList {
         'data-label': first.label,
       },
       el('time', { datetime: latest.publishedAt, title: new Date(latest.publishedAt).toString() }, fmtTime(latest.publishedAt)),
-      el('span.count', { title: `${n} item${n === 1 ? '' : 's'} from ${[...sources].join(', ')}` }, `${n} src`),
+      // The story's source count (distinct outlets), as in the stories table; copies from one outlet show in the title.
+      el('span.count', { title: `${n} item${n === 1 ? '' : 's'} from ${[...sources].join(', ')}` }, `${sources.size} src`),
       el('span.main', {}, title, el('span.meta', {}, [...sources].join(', ')), tickers),
       el(`span.badge.l-${first.label}`, {}, first.label),
       el(`span.score.${sentimentClass(first.score)}`, { title: `pNeg ${first.pNeg.toFixed(2)} · pNeu ${first.pNeu.toFixed(2)} · pPos ${first.pPos.toFixed(2)}` }, fmtScore(first.score)),
