@@ -5,36 +5,11 @@
  *
  * Durations use the grammar of `limits` ("30s", "5m", "1h", "7d", parsed to milliseconds).
  *
- * This module deliberately does NOT import ./schema.ts: schema.ts imports this file, and a cycle
- * would put one of the two top-level schema constants in its temporal dead zone depending on which
- * module a program happens to import first. The small duration parser below has the same grammar
- * as schema.ts's parseDuration (test/config/alertsConfig.test.ts checks that they agree); if the
- * helpers move to a module of their own, both files should import them from there.
+ * This module does not import ./schema.ts (which imports it): the shared value grammars are in
+ * ./units.ts.
  */
 import { z } from 'zod';
-
-const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-function toMs(text: string): number | null {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(text);
-  if (!m) return null;
-  return Math.round(Number(m[1]) * UNITS_MS[m[2]]);
-}
-
-/** "30s", "5m", "1h", "7d" → milliseconds, within [min, max] (bounds are parsed lazily, at validation). */
-const duration = (min: string, max: string) =>
-  z.string().transform((s, ctx) => {
-    const ms = toMs(s);
-    if (ms === null) {
-      ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration: write e.g. 30s, 5m, 1h, 7d` });
-      return z.NEVER;
-    }
-    if (ms < toMs(min)! || ms > toMs(max)!) {
-      ctx.addIssue({ code: 'custom', message: `${s} is out of range: use ${min} to ${max}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+import { duration } from './units.js';
 
 const ruleId = z
   .string()

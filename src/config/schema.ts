@@ -5,34 +5,11 @@
  */
 import { z } from 'zod';
 import { alertsConfigSchema } from './alerts.js';
+import { duration, parseDuration } from './units.js';
 
-const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const UNITS_BYTES: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1e6, mib: 1 << 20, gb: 1e9, gib: 1 << 30 };
 
-export function parseDuration(text: string): number | null {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(text);
-  if (!m) return null;
-  return Math.round(Number(m[1]) * UNITS_MS[m[2]]);
-}
-
-/** "30s", "5m", "1h", "250ms", "1d" → milliseconds. */
-const duration = (min: string, max: string) =>
-  z
-    .string()
-    .transform((s, ctx) => {
-      const ms = parseDuration(s);
-      const lo = parseDuration(min)!;
-      const hi = parseDuration(max)!;
-      if (ms === null) {
-        ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration: write e.g. 30s, 5m, 1h` });
-        return z.NEVER;
-      }
-      if (ms < lo || ms > hi) {
-        ctx.addIssue({ code: 'custom', message: `${s} is out of range: use ${min} to ${max}` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+export { parseDuration };
 
 /** 10485760, "10MiB", "512 KiB" → bytes. */
 const byteSize = (maxBytes: number) =>

@@ -1,0 +1,29 @@
+/**
+ * Value grammars shared by the config schema (schema.ts) and the schemas it embeds (alerts.ts),
+ * in a module of their own so neither has to import the other (schema.ts imports alerts.ts).
+ */
+import { z } from 'zod';
+
+const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "30s", "5m", "1h", "250ms", "1d" → milliseconds; null when not a duration. */
+export function parseDuration(text: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(text);
+  if (!m) return null;
+  return Math.round(Number(m[1]) * UNITS_MS[m[2]]);
+}
+
+/** A duration setting within [min, max], parsed to milliseconds. */
+export const duration = (min: string, max: string) =>
+  z.string().transform((s, ctx) => {
+    const ms = parseDuration(s);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration: write e.g. 30s, 5m, 1h, 7d` });
+      return z.NEVER;
+    }
+    if (ms < parseDuration(min)! || ms > parseDuration(max)!) {
+      ctx.addIssue({ code: 'custom', message: `${s} is out of range: use ${min} to ${max}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
