@@ -1,9 +1,13 @@
 /**
  * `npm run bench`: throughput figures on this machine, written to docs/BENCHMARKS.md.
  *   1. classification through the worker pool (batches of 64, one thread per core);
- *   2. end-to-end replay: N JSONL items through a source's worker into SQLite (items/s, peak RSS).
+ *   2. end-to-end replay: N JSONL items through a source's worker into SQLite (items/s, peak RSS);
+ *   3. fan-out (test/bench/fanout.ts, own process): S WebSocket subscribers, half ticker-filtered, fed
+ *      at R items/s by the running daemon (delivered/expected, ingest→receive latency, CPU, RSS).
  * Options: --items N (replay size, default 200000), --texts N (classification texts, default 500000),
- *          --no-write (print only).
+ *          --subscribers S / --rate R / --seconds N (fan-out; default 200, 1000, 20),
+ *          --only fanout (just the fan-out figure), --skip-fanout, --no-write (print only).
+ * With --only fanout the other rows of docs/BENCHMARKS.md cannot be filled: it prints only.
  * Benchmarks, not tests: the machine is shared, so figures vary run to run; we report the best of
  * a few rounds for the pool figure and the single run for the replay.
  */
@@ -22,10 +26,31 @@ import { ItemStore } from '../../src/store/itemStore.js';
 import { createLinker, type TickerDictionary } from '../../workers/tickerLinker.js';
 import { StorySigner } from '../../workers/storySignature.js';
 import { StoryClusterer } from '../../pipelines/storyCluster.js';
+import type { FanoutResult } from './fanout.js';
 
 const { values } = parseArgs({
-  options: { items: { type: 'string', default: '200000' }, texts: { type: 'string', default: '500000' }, write: { type: 'boolean', default: true }, 'no-write': { type: 'boolean' } },
+  options: {
+    items: { type: 'string', default: '200000' },
+    texts: { type: 'string', default: '500000' },
+    write: { type: 'boolean', default: true },
+    'no-write': { type: 'boolean' },
+    only: { type: 'string' },
+    'skip-fanout': { type: 'boolean', default: false },
+    subscribers: { type: 'string', default: '200' },
+    rate: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '20' },
+  },
 });
+if (values.only !== undefined && values.only !== 'fanout') {
+  console.error(`--only takes "fanout" (got "${values.only}")`);
+  process.exit(2);
+}
+const onlyFanout = values.only === 'fanout';
+const runFanout = !values['skip-fanout'];
+if (onlyFanout && !runFanout) {
+  console.error('--only fanout and --skip-fanout exclude each other');
+  process.exit(2);
+}
 const replayItems = Number(values.items);
 const textCount = Number(values.texts);
 
@@ -140,6 +165,32 @@ function benchHf(): { tokenizer: { wordpieceTokensPerSec: number; bpeTokensPerSe
   return JSON.parse(r.stdout);
 }
 
+/** The fan-out figure (test/bench/fanout.ts), run in its own process: it starts the daemon as a child. */
+function benchFanout(): FanoutResult {
+  const args = ['--json', '--subscribers', String(values.subscribers), '--rate', String(values.rate), '--seconds', String(values.seconds)];
+  const r = spawnSync(process.execPath, [join(packageRoot, 'dist', 'test', 'bench', 'fanout.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  // Exit code 1 = it ran but lost items / saw 4008 closes: still a figure to report.
+  if (r.status !== 0 && r.status !== 1) throw new Error(`fan-out bench failed (${r.status}): ${r.stderr}`);
+  try {
+    return JSON.parse(line) as FanoutResult;
+  } catch {
+    throw new Error(`fan-out bench printed no result: ${r.stdout}\n${r.stderr}`);
+  }
+}
+
+function fanoutLine(f: FanoutResult): string {
+  return `fan-out: ${f.subscribers} subscribers (${f.filtered} filtered) at ${f.rate} items/s for ${f.seconds} s: delivered ${f.delivered}/${f.expected} (worst client ${(f.minClientShare * 100).toFixed(2)} %, ${f.duplicates} duplicates, ${f.closes4008} 4008 closes), latency p50 ${f.latencyMs.p50} / p95 ${f.latencyMs.p95} / p99 ${f.latencyMs.p99} / max ${f.latencyMs.max.toFixed(1)} ms, daemon CPU ${f.daemonCpuPercent} % of one core, RSS ${f.daemonRssMb} MiB`;
+}
+
+if (onlyFanout) {
+  const f = benchFanout();
+  console.log(fanoutLine(f));
+  if (f.delivered !== f.expected || f.closes4008) process.exitCode = 1;
+  console.log('(--only fanout: docs/BENCHMARKS.md not rewritten; run without --only for the full table)');
+  process.exit();
+}
+
 const texts = corpus();
 const pool = await benchPool(texts);
 console.log(`classification through the worker pool: ${pool.perSec.toLocaleString('en')} headlines/s (${pool.threads} threads, batches of 64; rounds ${pool.rounds.join(', ')})`);
@@ -149,6 +200,12 @@ const replay = await benchReplay(texts);
 console.log(`end-to-end JSONL replay → SQLite: ${replay.perSec.toLocaleString('en')} items/s (${replayItems} items in ${replay.seconds.toFixed(2)} s, ${replay.stored} stored), peak RSS ${replay.peakRssMb} MiB`);
 const hf = benchHf();
 console.log(`hf tokenizer: WordPiece ${hf.tokenizer.wordpieceTokensPerSec.toLocaleString('en')} tokens/s, byte-level BPE ${hf.tokenizer.bpeTokensPerSec.toLocaleString('en')} tokens/s; tiny BERT-shaped model through ${hf.tinyModel.workers} workers: ${hf.tinyModel.itemsPerSec.toLocaleString('en')} items/s`);
+const fanout = runFanout ? benchFanout() : null;
+if (fanout) console.log(fanoutLine(fanout));
+if (fanout && (fanout.delivered !== fanout.expected || fanout.closes4008)) {
+  console.error(`fan-out lost items: ${fanout.delivered} of ${fanout.expected} delivered, ${fanout.closes4008} 4008 closes`);
+  process.exitCode = 1;
+}
 if (replay.stored !== replayItems) {
   console.error(`replay stored ${replay.stored} of ${replayItems} items`);
   process.exitCode = 1;
@@ -156,6 +213,12 @@ if (replay.stored !== replayItems) {
 
 if (values.write && !values['no-write']) {
   const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  const fanoutRows = fanout
+    ? `| Fan-out: ${fanout.subscribers} WebSocket subscribers (half filtered: \`?tickers=AAPL,MSFT\`, ${Math.round((fanout.filteredItems / fanout.sent) * 100)} % of items) at ${fanout.rate.toLocaleString('en')} items/s for ${fanout.seconds} s (\`test/bench/fanout.ts\`): delivered / expected | **${fanout.delivered.toLocaleString('en')} / ${fanout.expected.toLocaleString('en')}** (worst client ${(fanout.minClientShare * 100).toFixed(2)} %; ${fanout.duplicates} duplicates, ${fanout.closes4008} slow-client closes) | nothing lost |
+| Fan-out: latency ingest → receive (upstream send → subscriber receive; batchWait ${fanout.batchWaitMs} ms), p50 / p95 / p99 / max | ${fanout.latencyMs.p50} / ${fanout.latencyMs.p95} / **${fanout.latencyMs.p99}** / ${fanout.latencyMs.max.toFixed(1)} ms | p99 ≤ 50 ms at 1,000 items/s × 200 |
+| Fan-out: daemon process CPU (main + worker threads) and peak RSS during it | ${fanout.daemonCpuPercent} % of one core, ${fanout.daemonRssMb} MiB | |
+`
+    : '';
   const md = `# Benchmarks
 
 Measured by \`npm run bench\` (source: test/bench/run.ts), which rewrites this file. The machine is
@@ -164,7 +227,7 @@ shared, so figures vary from run to run by ±20 %; the classification figure is 
 - Date: ${new Date().toISOString()}
 - tickerpulse ${pkg.version}, Node.js ${process.version}, ${process.platform}/${process.arch}
 - Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB RAM
-- Command: \`npm run bench -- --items ${replayItems} --texts ${textCount}\`
+- Command: \`npm run bench -- --items ${replayItems} --texts ${textCount}${fanout ? ` --subscribers ${fanout.subscribers} --rate ${fanout.rate} --seconds ${fanout.seconds}` : ' --skip-fanout'}\`
 
 | what | result | target |
 |---|---|---|
@@ -176,13 +239,23 @@ shared, so figures vary from run to run by ±20 %; the classification figure is 
 | Story clustering: match + record with the worker's signature, per item (main thread; 100,000 items, 48 h window) | ${intel.clusterUs} µs | |
 | Hugging Face tokenizer, one thread (demo headlines, ${hf.tokenizer.avgTokensPerHeadline} tokens each): WordPiece / byte-level BPE | ${hf.tokenizer.wordpieceTokensPerSec.toLocaleString('en')} / ${hf.tokenizer.bpeTokensPerSec.toLocaleString('en')} tokens/s | |
 | Tiny BERT-shaped ONNX export (dim 64, window 128; \`test/bench/hf.ts\`) through ${hf.tinyModel.workers} workers, batches of 64 | ${hf.tinyModel.itemsPerSec.toLocaleString('en')} items/s | |
-
+${fanoutRows}
 The end-to-end figure includes daemon start-up (opening SQLite, spawning the source's worker
 thread, loading the ONNX model), dedupe lookups, classification, ticker linking and story
 signatures on the source's worker, story clustering, the SQLite commits (items, item_tickers,
 stories, rollups) and broadcasting to (zero) WebSocket clients. Before issue 5 (tickers,
 stories, rollups, alerts) the same replay measured 22,078 items/s on this machine.
-`;
+${
+  fanout
+    ? `
+The fan-out figures run the daemon as a child process (\`tickerpulse start\`) whose one source is
+a \`websocket\` source reading a loopback stream the bench writes at the given rate (one item per
+message, the send time in its id); the subscribers are \`ws\` clients in one more process. Latency
+includes the source's micro-batch wait, classification on the source's worker, the SQLite commit,
+the broadcast and the subscriber process's event loop; the three processes share the 2 cores.
+`
+    : ''
+}`;
   writeFileSync(join(packageRoot, 'docs', 'BENCHMARKS.md'), md);
   console.log('wrote docs/BENCHMARKS.md');
 }
