@@ -19,7 +19,7 @@
  *          --batch-wait MS (10) --json (one JSON object on stdout, nothing else).
  * A benchmark, not a test: the machine is shared; figures vary run to run.
  */
-import { fork, spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -103,8 +103,12 @@ export interface FanoutResult {
   drainedMs: number;
 }
 
+/** What main() started, so a failure part-way does not leave a daemon running or a temp dir behind. */
+const started: { children: ChildProcess[]; dir?: string } = { children: [] };
+
 async function main(): Promise<FanoutResult> {
   const dir = mkdtempSync(join(tmpdir(), 'tp-fanout-'));
+  started.dir = dir;
   const upstream = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await once(upstream, 'listening');
   const upPort = (upstream.address() as { port: number }).port;
@@ -128,6 +132,7 @@ async function main(): Promise<FanoutResult> {
   // FANOUT_DAEMON_NODE_ARGS: extra node flags for the daemon only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
   const nodeArgs = (process.env.FANOUT_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const daemon = spawn(process.execPath, [...nodeArgs, CLI, 'start', '--config', cfgFile], { env: { ...process.env, TICKERPULSE_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.children.push(daemon);
   const stderr: string[] = [];
   createInterface({ input: daemon.stderr! }).on('line', (l) => stderr.push(l));
   const exited = new Promise<number | null>((r) => daemon.once('exit', (code) => r(code)));
@@ -154,6 +159,7 @@ async function main(): Promise<FanoutResult> {
   say(`daemon pid ${pid} on port ${port}; its websocket source is connected`);
 
   const clients = fork(CLIENTS, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  started.children.push(clients);
   const nextMsg = <T>(type: string) => new Promise<T>((resolve) => clients.on('message', function h(m: any) { if (m?.type === type) { clients.off('message', h); resolve(m as T); } }));
   const ready = nextMsg<{ connected: number; failed: number }>('ready');
   clients.send({ type: 'start', port, subscribers: S, filter: FILTER, first: Math.round(R * WARMUP) });
@@ -245,7 +251,15 @@ async function main(): Promise<FanoutResult> {
   };
 }
 
-const res = await main();
+let res: FanoutResult;
+try {
+  res = await main();
+} catch (err) {
+  for (const c of started.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  if (started.dir) rmSync(started.dir, { recursive: true, force: true });
+  console.error(`fan-out bench failed: ${(err as Error).stack ?? String(err)}`);
+  process.exit(2);
+}
 if (values.json) process.stdout.write(JSON.stringify(res) + '\n');
 else {
   const pct = (a: number, b: number) => ((a / b) * 100).toFixed(2);
