@@ -117,7 +117,7 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, S
       batchSize: opts.batchSize,
       attempts: opts.attempts,
       fetchedAt,
-      concurrency: 2,
+      concurrency: 4,
     });
     return { fresh: fresh.length, classified, failed };
   }

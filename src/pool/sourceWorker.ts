@@ -61,7 +61,7 @@ export class SourceWorker {
       // Several tasks handed to the thread at once: with one, the thread idles from finishing a
       // batch until the main thread (often busy in a commit) reads the reply and posts the next
       // task, which made classification and commits take turns instead of overlapping.
-      concurrentTasksPerWorker: 4,
+      concurrentTasksPerWorker: 8,
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData,
       resourceLimits: opts.maxHeapMb ? { maxOldGenerationSizeMb: opts.maxHeapMb } : undefined,
