@@ -16,8 +16,11 @@ const PUBLISHER_SUFFIX = /\s+[-–—|]\s+[^-–—|]{1,40}$/;
 const WIRE_PREFIX = /^(?:update\s*\d*|breaking(?:\s+news)?|exclusive|corrected|refile|wrapup\s*\d*)\s*[-:–—]\s*/i;
 
 /** Lower case, publisher suffix dropped, punctuation removed, whitespace collapsed. */
+const NON_ASCII = /[^\x00-\x7f]/;
+
 export function normalizeTitle(title: string): string {
-  let t = title.normalize('NFKC').trim();
+  // NFKC is the costliest step and a no-op on ASCII, which most headlines are.
+  let t = (NON_ASCII.test(title) ? title.normalize('NFKC') : title).trim();
   const m = PUBLISHER_SUFFIX.exec(t);
   // A short trailing segment of at most 4 words after " - " / " | " is taken as the publisher.
   if (m && m[0].trim().split(/\s+/).length <= 5 && m.index > 0) t = t.slice(0, m.index);
