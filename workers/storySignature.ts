@@ -19,8 +19,10 @@ const WIRE_PREFIX = /^(?:update\s*\d*|breaking(?:\s+news)?|exclusive|corrected|r
 const NON_ASCII = /[^\x00-\x7f]/;
 
 export function normalizeTitle(title: string): string {
-  // NFKC is the costliest step and a no-op on ASCII, which most headlines are.
-  let t = (NON_ASCII.test(title) ? title.normalize('NFKC') : title).trim();
+  // NFKC and Unicode-class regexes are the costly steps; on ASCII (most headlines) NFKC is a
+  // no-op and [^a-z0-9] (after lower-casing) is exactly [^\p{L}\p{N}].
+  const ascii = !NON_ASCII.test(title);
+  let t = (ascii ? title : title.normalize('NFKC')).trim();
   const m = PUBLISHER_SUFFIX.exec(t);
   // A short trailing segment of at most 4 words after " - " / " | " is taken as the publisher.
   if (m && m[0].trim().split(/\s+/).length <= 5 && m.index > 0) t = t.slice(0, m.index);
@@ -28,7 +30,7 @@ export function normalizeTitle(title: string): string {
   return t
     .toLowerCase()
     .replace(/['’]/g, '')
-    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .replace(ascii ? /[^a-z0-9]+/g : /[^\p{L}\p{N}]+/gu, ' ')
     .trim();
 }
 
@@ -83,9 +85,13 @@ export class StorySigner {
     const width = norm.length <= k ? norm.length : k;
     const seed0 = (0x811c9dc5 ^ this.seed) >>> 0;
     const mix = this.seedsFlipped[0];
+    // Everything stays in int32 (a uint32 above 2^31 would make V8 fall back to doubles): the
+    // bin is the low bits (n a power of two) or an unsigned residue, the value the bits above.
+    const pow2 = (n & (n - 1)) === 0;
+    const shift = 31 - Math.clz32(n);
     for (let p = 0; p < count; p++) {
       // FNV-1a over the shingle's char codes (no substring is built), then fmix32 for spread.
-      let h = seed0;
+      let h = seed0 | 0;
       for (let q = p; q < p + width; q++) {
         h ^= norm.charCodeAt(q);
         h = Math.imul(h, 0x01000193);
@@ -96,11 +102,17 @@ export class StorySigner {
       h ^= h >>> 13;
       h = Math.imul(h, -1028477387); // 0xc2b2ae35
       h ^= h >>> 16;
-      const u = h >>> 0;
-      const bin = u % n;
-      // value: the hash's high part (bin choice used its residue); 0x7fffffff max so -1 means empty
-      const v = (u / n) >>> 1;
-      if (acc[bin] < 0 || v < acc[bin]) acc[bin] = v;
+      let bin: number;
+      let v: number;
+      if (pow2) {
+        bin = h & (n - 1);
+        v = (h >>> shift) & 0x7fffffff;
+      } else {
+        bin = (h >>> 1) % n;
+        v = ((h >>> 1) / n) | 0;
+      }
+      const cur = acc[bin];
+      if (cur < 0 || v < cur) acc[bin] = v;
     }
     for (let i = 0; i < n; i++) {
       let v = acc[i];
