@@ -200,11 +200,18 @@ const replay = await benchReplay(texts);
 console.log(`end-to-end JSONL replay → SQLite: ${replay.perSec.toLocaleString('en')} items/s (${replayItems} items in ${replay.seconds.toFixed(2)} s, ${replay.stored} stored), peak RSS ${replay.peakRssMb} MiB`);
 const hf = benchHf();
 console.log(`hf tokenizer: WordPiece ${hf.tokenizer.wordpieceTokensPerSec.toLocaleString('en')} tokens/s, byte-level BPE ${hf.tokenizer.bpeTokensPerSec.toLocaleString('en')} tokens/s; tiny BERT-shaped model through ${hf.tinyModel.workers} workers: ${hf.tinyModel.itemsPerSec.toLocaleString('en')} items/s`);
-const fanout = runFanout ? benchFanout() : null;
-if (fanout) console.log(fanoutLine(fanout));
-if (fanout && (fanout.delivered !== fanout.expected || fanout.closes4008)) {
-  console.error(`fan-out lost items: ${fanout.delivered} of ${fanout.expected} delivered, ${fanout.closes4008} 4008 closes`);
-  process.exitCode = 1;
+// Three rounds: its tail latency varies a lot on this shared 2-core machine (the daemon, the
+// sender and 200 subscribers share the cores); the table shows the round with the median p99
+// and lists all three.
+const fanoutRounds = runFanout ? [benchFanout(), benchFanout(), benchFanout()] : [];
+for (const f of fanoutRounds) console.log(fanoutLine(f));
+const fanout = fanoutRounds.length ? [...fanoutRounds].sort((a, b) => a.latencyMs.p99 - b.latencyMs.p99)[1] : null;
+const fanoutP99s = fanoutRounds.map((f) => f.latencyMs.p99).join(' / ');
+for (const f of fanoutRounds) {
+  if (f.delivered !== f.expected || f.closes4008) {
+    console.error(`fan-out lost items: ${f.delivered} of ${f.expected} delivered, ${f.closes4008} 4008 closes`);
+    process.exitCode = 1;
+  }
 }
 if (replay.stored !== replayItems) {
   console.error(`replay stored ${replay.stored} of ${replayItems} items`);
@@ -215,7 +222,7 @@ if (values.write && !values['no-write']) {
   const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
   const fanoutRows = fanout
     ? `| Fan-out: ${fanout.subscribers} WebSocket subscribers (half filtered: \`?tickers=AAPL,MSFT\`, ${Math.round((fanout.filteredItems / fanout.sent) * 100)} % of items) at ${fanout.rate.toLocaleString('en')} items/s for ${fanout.seconds} s (\`test/bench/fanout.ts\`): delivered / expected | **${fanout.delivered.toLocaleString('en')} / ${fanout.expected.toLocaleString('en')}** (worst client ${(fanout.minClientShare * 100).toFixed(2)} %; ${fanout.duplicates} duplicates, ${fanout.closes4008} slow-client closes) | nothing lost |
-| Fan-out: latency ingest → receive (upstream send → subscriber receive; batchWait ${fanout.batchWaitMs} ms), p50 / p95 / p99 / max | ${fanout.latencyMs.p50} / ${fanout.latencyMs.p95} / **${fanout.latencyMs.p99}** / ${fanout.latencyMs.max.toFixed(1)} ms | p99 ≤ 50 ms at 1,000 items/s × 200 |
+| Fan-out: latency ingest → receive (upstream send → subscriber receive; batchWait ${fanout.batchWaitMs} ms), p50 / p95 / p99 / max of the median round (p99 of the 3 rounds: ${fanoutP99s} ms) | ${fanout.latencyMs.p50} / ${fanout.latencyMs.p95} / **${fanout.latencyMs.p99}** / ${fanout.latencyMs.max.toFixed(1)} ms | p99 ≤ 50 ms at 1,000 items/s × 200 |
 | Fan-out: daemon process CPU (main + worker threads) and peak RSS during it | ${fanout.daemonCpuPercent} % of one core, ${fanout.daemonRssMb} MiB | |
 `
     : '';
