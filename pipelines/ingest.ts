@@ -78,9 +78,6 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, S
   // PollGate), while commits happen strictly in arrival order. Two overlapping polls of a feed
   // may both classify an item; the store's ON CONFLICT keeps one and reports only new rows.
   const stories = opts.stories;
-  const alerts = opts.alerts
-    ? { evaluate: (items: StoredItem[]) => opts.alerts!.evaluate(items), onAlerts: (a: StoredAlert[]) => opts.alerts!.onAlerts(a) }
-    : undefined;
   // Called by the store inside the commit transaction: match before an item's insert, record
   // after it succeeded (see ItemStore.commitPoll).
   const commitStories: CommitStories | undefined = stories
@@ -90,6 +87,17 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, S
         record: (m, seq) => stories.record(m, seq),
       }
     : undefined;
+  // Built once per pipeline (not per commit); the engine's methods are bound here because the
+  // store calls them as plain functions.
+  const engine = opts.alerts;
+  const commitOpts =
+    commitStories || engine
+      ? {
+          stories: commitStories,
+          evaluateAlerts: engine ? (items: StoredItem[]) => engine.evaluate(items) : undefined,
+          onAlerts: engine ? (a: StoredAlert[]) => engine.onAlerts(a) : undefined,
+        }
+      : undefined;
   return (polls$) =>
     polls$.pipe(
       map((poll) => {
@@ -133,10 +141,9 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, S
     }
     const error = poll.error ?? (failed.length ? { code: failed[0].code, message: `${failed.length} item(s) failed classification: ${failed[0].message}` } : undefined);
     const state = failed.length && !poll.error ? { ...poll.state, lastError: failed[0].code } : poll.state;
-    const stored =
-      commitStories || alerts
-        ? opts.store.commitPoll(opts.sourceId, classified, state, error, { stories: commitStories, evaluateAlerts: alerts?.evaluate, onAlerts: alerts?.onAlerts })
-        : opts.store.commitPoll(opts.sourceId, classified, state, error);
+    const stored = commitOpts
+      ? opts.store.commitPoll(opts.sourceId, classified, state, error, commitOpts)
+      : opts.store.commitPoll(opts.sourceId, classified, state, error);
     opts.onReport?.({ poll, stored, duplicates: poll.items.length - r.fresh, failed });
     return stored;
   }
