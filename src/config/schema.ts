@@ -214,6 +214,12 @@ export const limitsSchema = z
     workerHeapMb: z.number().int().min(32).max(16_384).default(512),
     /** SQLite page cache of the daemon's database connection, MiB. */
     dbCacheMb: z.number().int().min(2).max(16_384).default(64),
+    /**
+     * Newest items whose tickers may wait for the index by ticker; a commit that finds this many
+     * indexes them in one sorted batch. Larger: cheaper commits, slower ticker reads (they scan
+     * the waiting items' tickers column). See docs/SCHEMA.md.
+     */
+    tickerIndexLag: z.number().int().min(1).max(100_000).default(2048),
     /** How long shutdown waits for in-flight batches before it gives up on them. */
     shutdownTimeout: duration('100ms', '60s').default(8_000),
   })

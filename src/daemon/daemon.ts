@@ -65,7 +65,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   const modelId = await validateClassifier({ kind: cfg.model.kind, path: modelPath, intraOpNumThreads: 1, stride: cfg.model.stride });
   log.info({ model: modelId, kind: cfg.model.kind, path: modelPath ?? 'built-in' }, 'model loaded and checked');
   // 20,000 pages (~80 MB): the backstop; the checkpoint thread keeps the WAL far smaller.
-  const store = ItemStore.open(cfg.db, { autoCheckpointPages: 20_000, cacheMb: cfg.limits.dbCacheMb });
+  const store = ItemStore.open(cfg.db, { autoCheckpointPages: 20_000, cacheMb: cfg.limits.dbCacheMb, tickerIndexLag: cfg.limits.tickerIndexLag });
   const checkpointer = store.path === ':memory:' ? null : startCheckpointer(store.path, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) });
   const abort = new AbortController();
   const sources: RunningSource[] = [];
@@ -216,6 +216,13 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       await alerts.close();
       // 4. Final commit is done (each poll commits itself); fold the WAL into the main file.
       await checkpointer?.stop();
+      try {
+        // The newest items' tickers go into the index now, so the next start's ticker reads
+        // have no tail of waiting items to scan.
+        store.indexTickers();
+      } catch (err) {
+        log.error({ err }, 'indexing the newest tickers failed (they are indexed by a later commit)');
+      }
       try {
         store.checkpoint();
       } catch (err) {

@@ -13,6 +13,7 @@ import type { Alert, ClassifiedItem, ItemTicker, Label, SourceState, StoredAlert
 import { isLabel, MAX_FILTER_TEXT, MAX_QUERY_LIMIT, canonicalTime, parseTicker } from './filters.js';
 import { APPLICATION_ID, SCHEMA_VERSION, migrations } from './migrations.js';
 import { RollupBatch, bucketStarts } from './rollups.js';
+import { DEFAULT_TICKER_INDEX_LAG, INDEX_BATCH_SQL, TICKER_INDEX_THROUGH, tickerRowsSql } from './tickerIndex.js';
 
 type Db = Database.Database;
 type Stmt = Database.Statement;
@@ -30,6 +31,12 @@ export interface OpenOptions {
   autoCheckpointPages?: number;
   /** SQLite page cache of the connection in MiB (default 64; config `limits.dbCacheMb`). */
   cacheMb?: number;
+  /**
+   * Items whose tickers may wait for the index by ticker (src/store/tickerIndex.ts): a commit
+   * that finds at least this many indexes them in one sorted batch (default 2048; config
+   * `limits.tickerIndexLag`). Readers see them either way.
+   */
+  tickerIndexLag?: number;
 }
 
 export interface ItemFilter {
@@ -214,6 +221,13 @@ function num(x: number): string {
   return typeof x === 'number' && Number.isFinite(x) ? String(x) : 'null';
 }
 
+const VIAS = new Set(['cashtag', 'exchange', 'name', 'alias']);
+
+/** What the ticker index accepts (src/store/tickerIndex.ts): checked at commit, as the row constraints did. */
+function validTicker(t: ItemTicker): boolean {
+  return typeof t.symbol === 'string' && t.symbol !== '' && VIAS.has(t.via) && isLabel(t.label) && typeof t.score === 'number' && Number.isFinite(t.score);
+}
+
 /** Sorted, distinct symbols as a JSON array (stories.tickers). */
 function symbolsJson(tickers: readonly ItemTicker[]): string {
   if (tickers.length === 0) return '[]';
@@ -296,7 +310,10 @@ export class ItemStore {
 
   private readonly stInsertItem: Stmt;
   private readonly stNextSeq: Stmt;
-  private readonly stInsertTicker: Stmt;
+  private readonly stIndexBatch: Stmt;
+  private readonly stGetThrough: Stmt;
+  private readonly stSetThrough: Stmt;
+  private readonly tickerIndexLag: number;
   private readonly stUpsertRollup: Stmt;
   private readonly stInsertStory: Stmt;
   private readonly stUpdateStory: Stmt;
@@ -341,7 +358,7 @@ export class ItemStore {
       }
       configure(db, readonly, opts.busyTimeoutMs ?? 5000, opts.autoCheckpointPages ?? 1000, opts.cacheMb ?? 64);
       migrate(db, file, readonly);
-      return new ItemStore(db, file, readonly);
+      return new ItemStore(db, file, readonly, Math.max(1, Math.trunc(opts.tickerIndexLag ?? DEFAULT_TICKER_INDEX_LAG)));
     } catch (err) {
       try {
         db?.close();
@@ -352,10 +369,11 @@ export class ItemStore {
     }
   }
 
-  private constructor(db: Db, path: string, readonly: boolean) {
+  private constructor(db: Db, path: string, readonly: boolean, tickerIndexLag: number) {
     this.db = db;
     this.path = path;
     this.readonly = readonly;
+    this.tickerIndexLag = tickerIndexLag;
 
     // ON CONFLICT(source, guid) DO NOTHING rather than INSERT OR IGNORE: OR IGNORE would also
     // silently skip rows violating NOT NULL/CHECK; we want those to abort the transaction.
@@ -369,9 +387,9 @@ export class ItemStore {
     this.stNextSeq = db.prepare(`SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'items'), 0), coalesce((SELECT max(seq) FROM items), 0)) + 1`).pluck();
 
 
-    this.stInsertTicker = db.prepare(`
-      INSERT INTO item_tickers (ticker, seq, via, label, score, published_at) VALUES (?, ?, ?, ?, ?, ?)
-      ON CONFLICT (ticker, seq) DO NOTHING`);
+    this.stIndexBatch = db.prepare(INDEX_BATCH_SQL);
+    this.stGetThrough = db.prepare(`SELECT CAST(value AS INTEGER) FROM meta WHERE key = '${TICKER_INDEX_THROUGH}'`).pluck();
+    this.stSetThrough = db.prepare(`INSERT INTO meta (key, value) VALUES ('${TICKER_INDEX_THROUGH}', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
 
     // A story row is created by its first item; later copies are summed per commit and applied
     // with one UPDATE per touched story. The clusterer's source count is exact within a run;
@@ -502,7 +520,9 @@ export class ItemStore {
         }
         rollups.add('source', sourceId, starts, novel, story ? story.sourceNew : true, item.score, item.label);
         for (const t of tickers) {
-          this.stInsertTicker.run(t.symbol, seq, t.via, t.label, t.score, publishedAt);
+          if (!validTicker(t)) {
+            throw new TickerpulseError('INPUT_INVALID', `item ${JSON.stringify(item.guid)} has a malformed ticker entry ${JSON.stringify(t)}`);
+          }
           rollups.add('ticker', t.symbol, starts, novel, novel, t.score, t.label);
         }
         // Built field by field (no spread): this runs for every stored item.
@@ -537,6 +557,7 @@ export class ItemStore {
         params[k] = provided ? state[k] : null;
       }
       this.stUpsertSource.run(params);
+      if (inserted.length > 0) this.indexTickersUpTo(inserted[inserted.length - 1].seq, this.tickerIndexLag);
       const alerts = opts.evaluateAlerts && inserted.length > 0 ? this.insertAlerts(opts.evaluateAlerts(inserted), now) : NO_ALERTS;
       return { inserted, alerts };
     });
@@ -556,9 +577,10 @@ export class ItemStore {
    * Either all of it is durable or none of it (a crash, or a throw here, leaves the previous
    * etag/cursor with the previous items), which is what makes kill -9 safe.
    *
-   * In the same transaction: each new item's tickers (`item_tickers`), its story (`opts.assignStory`,
-   * called for new items only, in seq order: `items.story_id`/`novel` and the `stories` row), and
-   * the `rollups` increments (per source and per ticker; one UPSERT per touched row).
+   * In the same transaction: each new item's tickers (`items.tickers`; the index by ticker is
+   * filled in sorted batches, see src/store/tickerIndex.ts), its story (`opts.stories`, for new
+   * items only, in seq order: `items.story_id`/`novel` and the `stories` row), and the `rollups`
+   * increments (per source and per ticker; one UPSERT per touched row).
    *
    * Returns only the rows that were new, with their seq (and tickers, storyId), in increasing seq
    * order — exactly what the server should broadcast.
@@ -576,6 +598,29 @@ export class ItemStore {
     }
     if (result.alerts.length > 0) opts.onAlerts?.(result.alerts);
     return result.inserted;
+  }
+
+  /**
+   * Inside a write transaction: indexes the tickers of the items up to `seq` when at least `lag`
+   * of them wait (the watermark is read here, not cached, so another writer's batch counts).
+   */
+  private indexTickersUpTo(seq: number, lag: number): void {
+    const through = (this.stGetThrough.get() as number | null | undefined) ?? null;
+    // A missing watermark (hand-edited meta): index everything again; ON CONFLICT skips what is there.
+    const from = through ?? 0;
+    if (through !== null && seq - from < lag) return;
+    this.stIndexBatch.run({ from, to: seq });
+    this.stSetThrough.run(String(seq));
+  }
+
+  /** Indexes every item's tickers now (at shutdown, so the next start reads a short tail). */
+  indexTickers(): void {
+    this.assertWritable();
+    try {
+      this.db.transaction(() => this.indexTickersUpTo(this.latestSeq(), 1))();
+    } catch (err) {
+      throw storeError('cannot index the tickers of the newest items', err);
+    }
   }
 
   /** Inside a transaction: stores alerts with their items. */
@@ -735,7 +780,7 @@ export class ItemStore {
     if (filter.ticker !== undefined) {
       // parseTicker validates and canonicalizes; the value is bound, never spliced into SQL.
       params.ticker = parseTicker(String(filter.ticker));
-      where.push('seq IN (SELECT seq FROM item_tickers WHERE ticker = @ticker)');
+      where.push(`seq IN (SELECT seq FROM (${tickerRowsSql('@ticker')}))`);
       key.push('k');
     }
     const limit = filter.limit ?? DEFAULT_QUERY_LIMIT;
@@ -813,7 +858,7 @@ function configure(db: Db, readonly: boolean, busyTimeoutMs: number, autoCheckpo
   db.pragma('foreign_keys = ON');
   db.pragma('temp_store = MEMORY');
   // Page cache of this connection. SQLite's default (2 MiB) is far smaller than the indexes a
-  // commit touches (item_tickers by ticker, rollups): past it, inserts re-read pages through
+  // commit touches (ticker_index, rollups): past it, inserts re-read pages through
   // system calls, measured as ~20 % of the ingest cost.
   db.pragma(`cache_size = -${Math.max(1, Math.trunc(cacheMb)) * 1024}`);
 }

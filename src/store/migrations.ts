@@ -193,6 +193,48 @@ export const migrations: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    name: 'ticker index built in batches; item_tickers becomes a view',
+    sql: `
+      -- Indexing every item's tickers in its own commit inserted each row at another place of
+      -- the (ticker, seq) tree, the costliest part of a commit. The index is now filled from
+      -- items.tickers in batches sorted by ticker (ItemStore, src/store/tickerIndex.ts), and
+      -- meta.ticker_index_through says how far; item_tickers joins it with the newest items
+      -- not indexed yet, so readers see every row at once.
+      DROP TRIGGER items_tickers_update;
+      DROP TRIGGER items_tickers_delete;
+      ALTER TABLE item_tickers RENAME TO ticker_index;
+      INSERT INTO meta (key, value) VALUES ('ticker_index_through', (SELECT coalesce(max(seq), 0) FROM items))
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+
+      -- A rewrite of an indexed item's tickers (tickerpulse reclassify) or its deletion keeps the
+      -- index in step; items after the watermark are read from items.tickers anyway.
+      CREATE TRIGGER items_tickers_update AFTER UPDATE OF tickers, published_at ON items
+      WHEN old.seq <= CAST((SELECT value FROM meta WHERE key = 'ticker_index_through') AS INTEGER) BEGIN
+        DELETE FROM ticker_index WHERE seq = old.seq AND ticker IN (SELECT j.value ->> 'symbol' FROM json_each(coalesce(old.tickers, '[]')) AS j);
+        INSERT INTO ticker_index (ticker, seq, via, label, score, published_at)
+          SELECT j.value ->> 'symbol', new.seq, j.value ->> 'via', j.value ->> 'label', j.value ->> 'score', new.published_at
+          FROM json_each(coalesce(new.tickers, '[]')) AS j WHERE true
+          ON CONFLICT (ticker, seq) DO NOTHING;
+      END;
+      CREATE TRIGGER items_tickers_delete AFTER DELETE ON items WHEN old.tickers IS NOT NULL BEGIN
+        DELETE FROM ticker_index WHERE seq = old.seq AND ticker IN (SELECT j.value ->> 'symbol' FROM json_each(old.tickers) AS j);
+      END;
+
+      -- One row per (ticker, item), as before: the indexed rows, then the rows of the items
+      -- after the watermark (well-formed entries of their tickers column).
+      CREATE VIEW item_tickers (ticker, seq, via, label, score, published_at) AS
+        SELECT ticker, seq, via, label, score, published_at FROM ticker_index
+        UNION ALL
+        SELECT j.value ->> 'symbol', i.seq, j.value ->> 'via', j.value ->> 'label', j.value ->> 'score', i.published_at
+        FROM items AS i, json_each(i.tickers) AS j
+        WHERE i.seq > CAST((SELECT value FROM meta WHERE key = 'ticker_index_through') AS INTEGER)
+          AND i.tickers IS NOT NULL AND json_valid(i.tickers)
+          AND typeof(j.value ->> 'symbol') = 'text' AND j.value ->> 'via' IN ('cashtag', 'exchange', 'name', 'alias')
+          AND j.value ->> 'label' IN ('negative', 'neutral', 'positive') AND typeof(j.value ->> 'score') IN ('real', 'integer');
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -9,6 +9,7 @@ import { TickerpulseError } from '../lib/errors.js';
 import type { ItemTicker, Prediction } from '../lib/types.js';
 import { ROLLUP_BUCKETS, bucketStart, type RollupBucket, type RollupKind } from './rollups.js';
 import type { ItemStore } from './itemStore.js';
+import { tickerRowsSql } from './tickerIndex.js';
 
 export interface ReclassifyRow {
   seq: number;
@@ -61,7 +62,7 @@ export class ReclassifyStore {
     this.stPage = db.prepare(`SELECT seq, source, title, published_at, model, tickers FROM items
       WHERE seq > @after AND seq <= @end AND (@since IS NULL OR published_at >= @since) ORDER BY seq LIMIT @limit`);
     this.stCount = db.prepare(`SELECT count(*) FROM items WHERE seq > @after AND seq <= @end AND (@since IS NULL OR published_at >= @since)`).pluck();
-    // The items_tickers_update trigger rewrites the item's item_tickers rows from `tickers`.
+    // The items_tickers_update trigger rewrites an indexed item's ticker_index rows from `tickers`.
     this.stUpdate = db.prepare('UPDATE items SET label = ?, p_neg = ?, p_neu = ?, p_pos = ?, score = ?, model = ?, tickers = ? WHERE seq = ?');
     this.stGetMeta = db.prepare('SELECT value FROM meta WHERE key = ?').pluck();
     this.stSetMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
@@ -78,14 +79,14 @@ export class ReclassifyStore {
                    CASE WHEN i.story_id IS NULL OR i.seq = (SELECT min(j.seq) FROM items j
                           WHERE (j.seq = i.story_id OR (j.novel = 0 AND j.story_id = i.story_id)) AND j.source = i.source)
                         THEN 1 ELSE 0 END AS scored
-            FROM items i WHERE i.source = ? AND i.published_at >= ? AND i.published_at < ?)`);
+            FROM items i WHERE i.source = @key AND i.published_at >= @start AND i.published_at < @end)`);
     this.stTickerAgg = db.prepare(`
       SELECT count(*) AS items, sum(novel) AS stories, sum(novel) AS scored,
              coalesce(sum(CASE WHEN novel = 1 THEN score END), 0) AS sum_score,
              sum(novel AND label = 'positive') AS pos, sum(novel AND label = 'neutral') AS neu, sum(novel AND label = 'negative') AS neg
       FROM (SELECT t.score, t.label, CASE WHEN i.story_id IS NULL THEN 1 ELSE i.novel END AS novel
-            FROM item_tickers t JOIN items i ON i.seq = t.seq
-            WHERE t.ticker = ? AND t.published_at >= ? AND t.published_at < ?)`);
+            FROM (${tickerRowsSql('@key')}) AS t JOIN items i ON i.seq = t.seq
+            WHERE t.published_at >= @start AND t.published_at < @end)`);
     this.stPutRollup = db.prepare(`INSERT INTO rollups (kind, key, bucket, start, items, stories, scored, sum_score, pos, neu, neg)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.applyTx = db.transaction((rows: ReclassifyRow[], rescored: Rescored[], progress: ReclassifyProgress) => {
@@ -141,7 +142,7 @@ export class ReclassifyStore {
   /** Recomputes one rollup row from the items in its bucket. */
   private rebuild(kind: RollupKind, key: string, bucket: RollupBucket, start: string): void {
     const end = new Date(Date.parse(start) + BUCKET_MS[bucket]).toISOString();
-    const agg = (kind === 'source' ? this.stSourceAgg : this.stTickerAgg).get(key, start, end) as {
+    const agg = (kind === 'source' ? this.stSourceAgg : this.stTickerAgg).get({ key, start, end }) as {
       items: number;
       stories: number | null;
       scored: number | null;

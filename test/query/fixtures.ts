@@ -60,7 +60,9 @@ function prepare(db: Database.Database) {
     item: db.prepare(`INSERT INTO items (source, guid, url, title, summary, published_at, fetched_at, label, p_neg, p_neu, p_pos, score, model, date_missing, story_id, novel, tickers)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'm1', ?, ?, ?, ?)`),
     setStory: db.prepare('UPDATE items SET story_id = seq WHERE seq = ?'),
-    ticker: db.prepare(`INSERT INTO item_tickers (ticker, seq, via, label, score, published_at) VALUES (?, ?, 'cashtag', ?, ?, ?)`),
+    // Straight into the index, with the watermark moved past them (as a batch of ItemStore does).
+    ticker: db.prepare(`INSERT INTO ticker_index (ticker, seq, via, label, score, published_at) VALUES (?, ?, 'cashtag', ?, ?, ?)`),
+    through: db.prepare(`INSERT INTO meta (key, value) VALUES ('ticker_index_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
     rollup: db.prepare(`INSERT INTO rollups (kind, key, bucket, start, items, stories, scored, sum_score, pos, neu, neg)
       VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (kind, bucket, start, key) DO UPDATE SET
@@ -84,11 +86,11 @@ function bumpRollups(db: Database.Database, kind: 'ticker' | 'source', key: stri
   }
 }
 
-/** Inserts items with their item_tickers and rollups; returns their seqs. */
+/** Inserts items with their ticker index rows and rollups; returns their seqs. */
 export function insertItems(db: Database.Database, items: FixtureItem[]): number[] {
   const s = st(db);
-  return db.transaction(() =>
-    items.map((it) => {
+  return db.transaction(() => {
+    const seqs = items.map((it) => {
       const novel = it.novel ?? true;
       const p = probs(it.label, it.score);
       const tickers = (it.tickers ?? []).map((t) => {
@@ -108,8 +110,10 @@ export function insertItems(db: Database.Database, items: FixtureItem[]): number
       bumpRollups(db, 'source', it.source, it.publishedAt, novel, true, it.score, it.label);
       for (const t of tickers) bumpRollups(db, 'ticker', t.symbol, it.publishedAt, novel, novel, t.score, t.label);
       return seq;
-    }),
-  )();
+    });
+    if (seqs.length > 0) s.through.run(String(seqs[seqs.length - 1]));
+    return seqs;
+  })();
 }
 
 /** Inserts alerts with their alert_items; returns their ids. */

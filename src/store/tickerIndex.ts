@@ -1,0 +1,65 @@
+/**
+ * The index of items by ticker, built in batches.
+ *
+ * An item's tickers are stored with the item (`items.tickers`, JSON) in its commit. The index
+ * by ticker (`ticker_index`, primary key (ticker, seq)) is filled from that column in batches
+ * of at least `tickerIndexLag` items, inside a later items commit: one row per ticker inserted
+ * at a different place of the tree cost ~13 µs an item when every commit did it (a commit of
+ * 500 items touched a page per ticker), while a batch sorted by ticker lands each ticker's rows
+ * on one page (~4 µs an item; measured, docs/BENCHMARKS.md). `meta.ticker_index_through` is the
+ * last seq the index covers; it moves in the same transaction as the batch, so a crash can
+ * leave nothing half-indexed, and what is not indexed yet is read from `items.tickers`.
+ *
+ * Readers therefore see every row at once: the view `item_tickers` (docs/SCHEMA.md) and the
+ * statements below join the index with the not-yet-indexed newest items.
+ */
+
+/** meta key: the highest items.seq whose tickers are in ticker_index. */
+export const TICKER_INDEX_THROUGH = 'ticker_index_through';
+
+/** Items per batch by default: the newest items readers scan from items.tickers stay below this. */
+export const DEFAULT_TICKER_INDEX_LAG = 2048;
+
+/** The watermark as an SQL expression (NULL when the meta row is missing: then the tail is empty). */
+export const THROUGH_SQL = `CAST((SELECT value FROM meta WHERE key = '${TICKER_INDEX_THROUGH}') AS INTEGER)`;
+
+/**
+ * The rows json_each yields that are well formed: commitPoll validates what it writes, this
+ * keeps a hand-edited or foreign `tickers` value from breaking every later commit's batch.
+ */
+const VALID_ROW = `typeof(j.value ->> 'symbol') = 'text' AND j.value ->> 'via' IN ('cashtag', 'exchange', 'name', 'alias')
+      AND j.value ->> 'label' IN ('negative', 'neutral', 'positive') AND typeof(j.value ->> 'score') IN ('real', 'integer')`;
+
+/**
+ * Rows (ticker, seq, via, label, score, published_at) of the items after the watermark, from
+ * their tickers column. `symbolParam`: a bound parameter (e.g. `@ticker`) to keep only that
+ * ticker's rows; the instr() test skips items not naming it before their JSON is parsed
+ * (tickerpulse writes the column as `[{"symbol":"AAPL",...}]`, see ItemStore).
+ */
+export function unindexedTickerRowsSql(symbolParam?: string): string {
+  // Cheap tests first: SQLite checks a loop's terms in the order written.
+  const named = symbolParam ? `\n      AND instr(i.tickers, '"symbol":' || json_quote(${symbolParam})) > 0` : '';
+  const symbol = symbolParam ? ` AND j.value ->> 'symbol' = ${symbolParam}` : '';
+  return `
+    SELECT j.value ->> 'symbol' AS ticker, i.seq AS seq, j.value ->> 'via' AS via, j.value ->> 'label' AS label,
+           j.value ->> 'score' AS score, i.published_at AS published_at
+    FROM items AS i, json_each(i.tickers) AS j
+    WHERE i.seq > ${THROUGH_SQL} AND i.tickers IS NOT NULL${named} AND json_valid(i.tickers)
+      AND ${VALID_ROW}${symbol}`;
+}
+
+/** All rows of one ticker (bound as `symbolParam`), indexed or not: (ticker, seq, via, label, score, published_at). */
+export function tickerRowsSql(symbolParam: string): string {
+  return `
+    SELECT ticker, seq, via, label, score, published_at FROM ticker_index WHERE ticker = ${symbolParam}
+    UNION ALL${unindexedTickerRowsSql(symbolParam)}`;
+}
+
+/** Indexes the items with from < seq <= to (run inside a write transaction, then move the watermark). */
+export const INDEX_BATCH_SQL = `
+  INSERT INTO ticker_index (ticker, seq, via, label, score, published_at)
+  SELECT j.value ->> 'symbol', i.seq, j.value ->> 'via', j.value ->> 'label', j.value ->> 'score', i.published_at
+  FROM items AS i, json_each(i.tickers) AS j
+  WHERE i.seq > @from AND i.seq <= @to AND i.tickers IS NOT NULL AND json_valid(i.tickers) AND ${VALID_ROW}
+  ORDER BY 1, 2
+  ON CONFLICT (ticker, seq) DO NOTHING`;
