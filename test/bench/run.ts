@@ -6,23 +6,25 @@
  *      at R items/s by the running daemon (delivered/expected, ingest→receive latency, CPU, RSS).
  * Options: --items N (replay size, default 200000), --texts N (classification texts, default 500000),
  *          --subscribers S / --rate R / --seconds N (fan-out; default 200, 1000, 20),
- *          --only fanout (just the fan-out figure), --skip-fanout, --no-write (print only).
+ *          --only fanout (just the fan-out figure), --skip-fanout, --no-write (print only),
+ *          --baseline REV (also replay git revision REV, built in a temporary worktree, in rounds
+ *          alternating with this tree's: the side-by-side ratio, e.g. against the commit before an issue).
  * With --only fanout the other rows of docs/BENCHMARKS.md cannot be filled: it prints only.
  * Benchmarks, not tests: the machine is shared, so figures vary run to run; we report the best of
  * three rounds for the pool figure and the median of three for the replay and the fan-out.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import { ClassifierPool } from '../../src/pool/classifierPool.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { startDaemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/lib/log.js';
 import { dataDir, packageRoot } from '../../src/lib/paths.js';
-import { ItemStore } from '../../src/store/itemStore.js';
 import { createLinker, type TickerDictionary } from '../../workers/tickerLinker.js';
 import { StorySigner } from '../../workers/storySignature.js';
 import { StoryClusterer } from '../../pipelines/storyCluster.js';
@@ -39,6 +41,8 @@ const { values } = parseArgs({
     subscribers: { type: 'string', default: '200' },
     rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '20' },
+    /** A git revision to replay side by side with this tree (rounds alternate), e.g. the commit before an issue. */
+    baseline: { type: 'string' },
   },
 });
 if (values.only !== undefined && values.only !== 'fanout') {
@@ -97,7 +101,7 @@ interface ReplayRound {
  * Three rounds over the same file, each into a new database: on this shared 2-core machine one
  * round varies by ±15 % (measured), so the table shows the median round and lists all three.
  */
-async function benchReplay(texts: string[]): Promise<ReplayRound & { rounds: ReplayRound[] }> {
+async function benchReplay(texts: string[], baseline?: DaemonModules): Promise<ReplayRound & { rounds: ReplayRound[]; baselineRounds: ReplayRound[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'tp-bench-'));
   const file = join(dir, 'replay.jsonl');
   const out = createWriteStream(file);
@@ -109,13 +113,51 @@ async function benchReplay(texts: string[]): Promise<ReplayRound & { rounds: Rep
   out.end();
   await once(out, 'finish');
   const rounds: ReplayRound[] = [];
-  for (let r = 0; r < 3; r++) rounds.push(await replayRound(file, join(dir, `bench${r}.db`)));
+  const baselineRounds: ReplayRound[] = [];
+  // With a baseline the two trees alternate, so both see the same state of the shared machine.
+  for (let r = 0; r < 3; r++) {
+    rounds.push(await replayRound(file, join(dir, `bench${r}.db`)));
+    if (baseline) baselineRounds.push(await replayRound(file, join(dir, `baseline${r}.db`), baseline));
+  }
   rmSync(dir, { recursive: true, force: true });
   const median = [...rounds].sort((a, b) => a.perSec - b.perSec)[1];
-  return { ...median, rounds };
+  return { ...median, rounds, baselineRounds };
 }
 
-async function replayRound(file: string, db: string): Promise<ReplayRound> {
+/** What a replay round needs of a tree: this one, or a --baseline build of another revision. */
+interface DaemonModules {
+  resolveConfig: typeof resolveConfig;
+  startDaemon: typeof startDaemon;
+  createLogger: typeof createLogger;
+}
+const thisTree: DaemonModules = { resolveConfig, startDaemon, createLogger };
+
+/** Checks out and compiles `rev` in a temporary git worktree (sharing node_modules). */
+async function baselineTree(rev: string): Promise<{ dir: string; modules: DaemonModules; remove(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tp-baseline-'));
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { cwd: packageRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal})`);
+  };
+  run('git', ['worktree', 'add', '--detach', '--force', dir, rev]);
+  const remove = () => spawnSync('git', ['worktree', 'remove', '--force', dir], { cwd: packageRoot, stdio: 'ignore' });
+  try {
+    symlinkSync(join(packageRoot, 'node_modules'), join(dir, 'node_modules'));
+    run(process.execPath, [join(packageRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.json')]);
+    const modules: DaemonModules = {
+      resolveConfig: ((await import(join(dir, 'dist/src/config/load.js'))) as { resolveConfig: typeof resolveConfig }).resolveConfig,
+      startDaemon: ((await import(join(dir, 'dist/src/daemon/daemon.js'))) as { startDaemon: typeof startDaemon }).startDaemon,
+      createLogger: ((await import(join(dir, 'dist/src/lib/log.js'))) as { createLogger: typeof createLogger }).createLogger,
+    };
+    return { dir, modules, remove };
+  } catch (err) {
+    remove();
+    throw err;
+  }
+}
+
+async function replayRound(file: string, db: string, tree: DaemonModules = thisTree): Promise<ReplayRound> {
+  const { resolveConfig, startDaemon, createLogger } = tree;
   const cfg = resolveConfig({ db, server: { host: '127.0.0.1', port: 0 }, sources: [{ id: 'replay', kind: 'jsonl', path: file }] });
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
@@ -125,9 +167,10 @@ async function replayRound(file: string, db: string): Promise<ReplayRound> {
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   clearInterval(sampler);
   await daemon.shutdown('bench done');
-  const store = ItemStore.open(db, { readonly: true });
-  const stored = store.countItems();
-  store.close();
+  // Plain SQL: a baseline tree's database may have an older schema than this ItemStore opens.
+  const counted = new Database(db, { readonly: true });
+  const stored = counted.prepare('SELECT count(*) FROM items').pluck().get() as number;
+  counted.close();
   return { perSec: Math.round(replayItems / seconds), peakRssMb: Math.round(peak / 2 ** 20), seconds, stored };
 }
 
@@ -213,7 +256,19 @@ const pool = await benchPool(texts);
 console.log(`classification through the worker pool: ${pool.perSec.toLocaleString('en')} headlines/s (${pool.threads} threads, batches of 64; rounds ${pool.rounds.join(', ')})`);
 const intel = benchIntel(texts);
 console.log(`market intelligence per headline: linking ${intel.linkUs} µs (${Math.round(intel.linkedShare * 100)} % name a ticker), story signature ${intel.signUs} µs (source worker); story match+record ${intel.clusterUs} µs (main thread)`);
-const replay = await benchReplay(texts);
+const baseline = values.baseline ? await baselineTree(values.baseline) : null;
+let replay: Awaited<ReturnType<typeof benchReplay>>;
+try {
+  replay = await benchReplay(texts, baseline?.modules);
+} finally {
+  baseline?.remove();
+}
+const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const baselineMedian = replay.baselineRounds.length ? medianOf(replay.baselineRounds.map((r) => r.perSec)) : null;
+const pairRatios = replay.baselineRounds.map((b, i) => replay.rounds[i].perSec / b.perSec);
+if (baselineMedian !== null) {
+  console.log(`baseline ${values.baseline}: ${replay.baselineRounds.map((r) => r.perSec.toLocaleString('en')).join(' / ')} items/s; this tree / baseline per pair: ${pairRatios.map((x) => x.toFixed(2)).join(' / ')}`);
+}
 for (const r of replay.rounds) console.log(`end-to-end JSONL replay → SQLite: ${r.perSec.toLocaleString('en')} items/s (${replayItems} items in ${r.seconds.toFixed(2)} s, ${r.stored} stored), peak RSS ${r.peakRssMb} MiB`);
 const hf = benchHf();
 console.log(`hf tokenizer: WordPiece ${hf.tokenizer.wordpieceTokensPerSec.toLocaleString('en')} tokens/s, byte-level BPE ${hf.tokenizer.bpeTokensPerSec.toLocaleString('en')} tokens/s; tiny BERT-shaped model through ${hf.tinyModel.workers} workers: ${hf.tinyModel.itemsPerSec.toLocaleString('en')} items/s`);
@@ -254,13 +309,17 @@ the replay and fan-out figures the median of three.
 - Date: ${new Date().toISOString()}
 - tickerpulse ${pkg.version}, Node.js ${process.version}, ${process.platform}/${process.arch}
 - Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB RAM
-- Command: \`npm run bench -- --items ${replayItems} --texts ${textCount}${fanout ? ` --subscribers ${fanout.subscribers} --rate ${fanout.rate} --seconds ${fanout.seconds}` : ' --skip-fanout'}\`
+- Command: \`npm run bench -- --items ${replayItems} --texts ${textCount}${fanout ? ` --subscribers ${fanout.subscribers} --rate ${fanout.rate} --seconds ${fanout.seconds}` : ' --skip-fanout'}${values.baseline ? ` --baseline ${values.baseline}` : ''}\`
 
 | what | result | target |
 |---|---|---|
 | Classification through the worker pool (${pool.threads} threads, batches of 64, ${textCount.toLocaleString('en')} headlines; rounds ${pool.rounds.map((r) => r.toLocaleString('en')).join(' / ')}) | **${pool.perSec.toLocaleString('en')} headlines/s** | ≥ 50,000 |
 | End-to-end replay: ${replayItems.toLocaleString("en")} JSONL items → the source's worker (classify, link tickers, sign titles) → stories, SQLite (items, tickers, stories, rollups; one transaction per 500-item chunk; median of 3 rounds: ${replay.rounds.map((r) => r.perSec.toLocaleString('en')).join(' / ')}) | **${replay.perSec.toLocaleString("en")} items/s** (${replay.seconds.toFixed(2)} s) | ≥ 20,000; within 20 % of 22,078 (before issue 5): ≥ 17,662 |
-| Peak RSS of the daemon process (main + worker threads) during the replay (highest round) | ${Math.max(...replay.rounds.map((r) => r.peakRssMb))} MiB | |
+${
+  baselineMedian !== null
+    ? `| The same replay, side by side with \`${values.baseline}\` (rounds alternate with this tree's): items/s, and this tree ÷ baseline per pair | ${replay.baselineRounds.map((r) => r.perSec.toLocaleString('en')).join(' / ')} items/s; ratio **${medianOf(pairRatios).toFixed(2)}** (${pairRatios.map((x) => x.toFixed(2)).join(' / ')}) | ≥ 0.80 |\n`
+    : ''
+}| Peak RSS of the daemon process (main + worker threads) during the replay (highest round) | ${Math.max(...replay.rounds.map((r) => r.peakRssMb))} MiB | |
 | Ticker linking, one thread, per headline (${Math.round(intel.linkedShare * 100)} % of the demo headlines name a ticker; source's worker) | ${intel.linkUs} µs | |
 | Story signature (one-permutation MinHash, 32 bins), per headline (source's worker) | ${intel.signUs} µs | |
 | Story clustering: match + record with the worker's signature, per item (main thread; 100,000 items, 48 h window) | ${intel.clusterUs} µs | |
