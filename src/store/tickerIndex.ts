@@ -3,7 +3,8 @@
  *
  * An item's tickers are stored with the item (`items.tickers`, JSON) in its commit. The index
  * by ticker (`ticker_index`, primary key (ticker, seq)) is filled from that column in batches
- * of at least `tickerIndexLag` items, inside a later items commit: one row per ticker inserted
+ * sorted by ticker, inside later items commits, once `tickerIndexLag` items wait (the oldest
+ * 4× the commit's own items per commit, at least TICKER_INDEX_STEP): one row per ticker inserted
  * at a different place of the tree cost ~13 µs an item when every commit did it (a commit of
  * 500 items touched a page per ticker), while a batch sorted by ticker lands each ticker's rows
  * on one page (~4 µs an item; measured, docs/BENCHMARKS.md). `meta.ticker_index_through` is the
@@ -17,8 +18,11 @@
 /** meta key: the highest items.seq whose tickers are in ticker_index. */
 export const TICKER_INDEX_THROUGH = 'ticker_index_through';
 
-/** Items per batch by default: the newest items readers scan from items.tickers stay below this. */
+/** Items that may wait by default: the newest items readers scan from items.tickers stay about this many. */
 export const DEFAULT_TICKER_INDEX_LAG = 2048;
+
+/** Fewest items indexed per step once the lag is reached (else 4× the commit's own): bounds a small commit's pause. */
+export const TICKER_INDEX_STEP = 512;
 
 /** The watermark as an SQL expression (NULL when the meta row is missing: then the tail is empty). */
 export const THROUGH_SQL = `CAST((SELECT value FROM meta WHERE key = '${TICKER_INDEX_THROUGH}') AS INTEGER)`;
