@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ItemStore } from '../../src/store/itemStore.js';
+import { migrations } from '../../src/store/migrations.js';
 import { queryItems } from '../../src/query/queries.js';
 import { TickerpulseError } from '../../src/lib/errors.js';
 import type { ClassifiedItem, ItemTicker, Label } from '../../src/lib/types.js';
@@ -144,5 +145,36 @@ describe('ticker index built in batches', () => {
     assert.deepEqual(indexed(file), [`MSFT:${x.seq}`, `MSFT:${z.seq}`]);
     assert.equal(viewRows(file).length, 2);
     s.close();
+  });
+
+  test('a version-2 database (ticker rows in the item_tickers table) is migrated: its rows count as indexed, nothing twice', () => {
+    const file = dbPath();
+    const raw = new Database(file);
+    raw.exec(migrations[0].sql);
+    raw.exec(migrations[1].sql);
+    raw.pragma('user_version = 2');
+    const tickers = JSON.stringify([tk('AAPL'), tk('KO', 'negative', -0.3)]);
+    const info = raw
+      .prepare(`INSERT INTO items (source, guid, title, published_at, fetched_at, label, p_neg, p_neu, p_pos, score, model, tickers)
+                VALUES ('a', 'old', 'Old', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 'neutral', 0.1, 0.8, 0.1, 0, 'm', ?)`)
+      .run(tickers);
+    const old = Number(info.lastInsertRowid);
+    const put = raw.prepare("INSERT INTO item_tickers (ticker, seq, via, label, score, published_at) VALUES (?, ?, 'name', ?, ?, '2026-01-01T00:00:00.000Z')");
+    put.run('AAPL', old, 'positive', 0.5);
+    put.run('KO', old, 'negative', -0.3);
+    raw.close();
+
+    const s = ItemStore.open(file, { tickerIndexLag: 100 });
+    assert.equal(through(file), old);
+    assert.deepEqual(indexed(file), [`AAPL:${old}`, `KO:${old}`]);
+    const [fresh] = s.commitPoll('a', [item([tk('AAPL')], 1)], {});
+    assert.deepEqual(viewRows(file).map((r) => `${r.ticker}:${r.seq}`), [`AAPL:${old}`, `AAPL:${fresh.seq}`, `KO:${old}`]);
+    assert.deepEqual(s.query({ ticker: 'AAPL' }).map((i) => i.seq), [fresh.seq, old]);
+    // the triggers were recreated on the index: rewriting the migrated item's tickers moves its rows
+    s.close();
+    const db = new Database(file);
+    db.prepare('UPDATE items SET tickers = ? WHERE seq = ?').run(JSON.stringify([tk('MSFT')]), old);
+    db.close();
+    assert.deepEqual(indexed(file), [`MSFT:${old}`]);
   });
 });
