@@ -219,7 +219,7 @@ export const limitsSchema = z
      * indexes them in one sorted batch. Larger: cheaper commits, slower ticker reads (they scan
      * the waiting items' tickers column). See docs/SCHEMA.md.
      */
-    tickerIndexLag: z.number().int().min(1).max(100_000).default(2048),
+    tickerIndexLag: z.number().int().min(1).max(100_000).default(4096),
     /** How long shutdown waits for in-flight batches before it gives up on them. */
     shutdownTimeout: duration('100ms', '60s').default(8_000),
   })

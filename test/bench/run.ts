@@ -329,7 +329,7 @@ ${fanoutRows}
 The end-to-end figure includes daemon start-up (opening SQLite, spawning the source's worker
 thread, loading the ONNX model), dedupe lookups, classification, ticker linking and story
 signatures on the source's worker, story clustering, the SQLite commits (items, stories,
-rollups, and the ticker index in sorted batches once 2,048 items wait) and broadcasting to (zero)
+rollups, and the ticker index in sorted batches once 4,096 items wait) and broadcasting to (zero)
 WebSocket clients. Before issue 5 (tickers, stories, rollups, alerts) the same replay measured
 22,078 items/s on this machine (one run).
 ${
