@@ -13,7 +13,7 @@ import type { Alert, ClassifiedItem, ItemTicker, Label, SourceState, StoredAlert
 import { isLabel, MAX_FILTER_TEXT, MAX_QUERY_LIMIT, canonicalTime, parseTicker } from './filters.js';
 import { APPLICATION_ID, SCHEMA_VERSION, migrations } from './migrations.js';
 import { RollupBatch, bucketStarts } from './rollups.js';
-import { DEFAULT_TICKER_INDEX_LAG, INDEX_BATCH_SQL, TICKER_INDEX_STEP, TICKER_INDEX_STEP_PER_ITEM, TICKER_INDEX_THROUGH, tickerRowsSql } from './tickerIndex.js';
+import { DEFAULT_TICKER_INDEX_LAG, INDEX_BATCH_SQL, TICKER_INDEX_STEP, TICKER_INDEX_STEP_PER_ITEM, TICKER_INDEX_THROUGH, TICKER_VIAS, tickerRowsSql } from './tickerIndex.js';
 
 type Db = Database.Database;
 type Stmt = Database.Statement;
@@ -221,7 +221,7 @@ function num(x: number): string {
   return typeof x === 'number' && Number.isFinite(x) ? String(x) : 'null';
 }
 
-const VIAS = new Set(['cashtag', 'exchange', 'name', 'alias']);
+const VIAS = new Set(TICKER_VIAS);
 
 /** What the ticker index accepts (src/store/tickerIndex.ts): checked at commit, as the row constraints did. */
 function validTicker(t: ItemTicker): boolean {

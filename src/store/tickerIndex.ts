@@ -7,13 +7,16 @@
  * 8× the commit's own items per commit, at least TICKER_INDEX_STEP): one row per ticker inserted
  * at a different place of the tree cost ~13 µs an item when every commit did it (a commit of
  * 500 items touched a page per ticker), while a batch sorted by ticker lands each ticker's rows
- * on one page (~4 µs an item; measured, docs/BENCHMARKS.md). `meta.ticker_index_through` is the
+ * on one page (~4–5 µs an item; measured through ItemStore.commitPoll on 100,000 demo items). `meta.ticker_index_through` is the
  * last seq the index covers; it moves in the same transaction as the batch, so a crash can
  * leave nothing half-indexed, and what is not indexed yet is read from `items.tickers`.
  *
  * Readers therefore see every row at once: the view `item_tickers` (docs/SCHEMA.md) and the
  * statements below join the index with the not-yet-indexed newest items.
  */
+
+/** The linker's kinds of evidence (ticker_index.via's CHECK). */
+export const TICKER_VIAS: readonly string[] = ['cashtag', 'exchange', 'name', 'alias'];
 
 /** meta key: the highest items.seq whose tickers are in ticker_index. */
 export const TICKER_INDEX_THROUGH = 'ticker_index_through';
@@ -37,8 +40,12 @@ export const THROUGH_SQL = `CAST((SELECT value FROM meta WHERE key = '${TICKER_I
  * The rows json_each yields that are well formed: commitPoll validates what it writes, this
  * keeps a hand-edited or foreign `tickers` value from breaking every later commit's batch.
  */
-const VALID_ROW = `typeof(j.value ->> 'symbol') = 'text' AND j.value ->> 'via' IN ('cashtag', 'exchange', 'name', 'alias')
+const VALID_ROW = `typeof(j.value ->> 'symbol') = 'text' AND j.value ->> 'via' IN (${TICKER_VIAS.map((v) => `'${v}'`).join(', ')})
       AND j.value ->> 'label' IN ('negative', 'neutral', 'positive') AND typeof(j.value ->> 'score') IN ('real', 'integer')`;
+
+/** One json_each entry of items.tickers (`j`) of item `i` as a row of the index. */
+const ROW_COLUMNS = `j.value ->> 'symbol' AS ticker, i.seq AS seq, j.value ->> 'via' AS via, j.value ->> 'label' AS label,
+           j.value ->> 'score' AS score, i.published_at AS published_at`;
 
 /**
  * Rows (ticker, seq, via, label, score, published_at) of the items after the watermark, from
@@ -51,8 +58,7 @@ export function unindexedTickerRowsSql(symbolParam?: string): string {
   const named = symbolParam ? `\n      AND instr(i.tickers, '"symbol":' || json_quote(${symbolParam})) > 0` : '';
   const symbol = symbolParam ? ` AND j.value ->> 'symbol' = ${symbolParam}` : '';
   return `
-    SELECT j.value ->> 'symbol' AS ticker, i.seq AS seq, j.value ->> 'via' AS via, j.value ->> 'label' AS label,
-           j.value ->> 'score' AS score, i.published_at AS published_at
+    SELECT ${ROW_COLUMNS}
     FROM items AS i, json_each(i.tickers) AS j
     WHERE i.seq > ${THROUGH_SQL} AND i.tickers IS NOT NULL${named} AND json_valid(i.tickers)
       AND ${VALID_ROW}${symbol}`;
@@ -68,7 +74,7 @@ export function tickerRowsSql(symbolParam: string): string {
 /** Indexes the items with from < seq <= to (run inside a write transaction, then move the watermark). */
 export const INDEX_BATCH_SQL = `
   INSERT INTO ticker_index (ticker, seq, via, label, score, published_at)
-  SELECT j.value ->> 'symbol', i.seq, j.value ->> 'via', j.value ->> 'label', j.value ->> 'score', i.published_at
+  SELECT ${ROW_COLUMNS}
   FROM items AS i, json_each(i.tickers) AS j
   WHERE i.seq > @from AND i.seq <= @to AND i.tickers IS NOT NULL AND json_valid(i.tickers) AND ${VALID_ROW}
   ORDER BY 1, 2
