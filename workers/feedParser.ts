@@ -552,6 +552,9 @@ function buildDate(y: number, mon: number, d: number, h: number, mi: number, s: 
   return new Date(when).toISOString();
 }
 
+/** `2014-03-12T12:08:26.000Z`: what parseFeedDate returns, so it can be passed through as it is. */
+const CANONICAL_ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 function hour12(h: number, ampm: string | undefined): number {
   if (!ampm) return h;
   const pm = ampm.toUpperCase() === 'PM';
@@ -566,6 +569,14 @@ function hour12(h: number, ampm: string | undefined): number {
  * "March 4, 2014 10:30 AM EST". Unknown zone names are taken as UTC.
  */
 export function parseFeedDate(input: string | null | undefined): string | null {
+  // Hot path: JSON APIs and our own JSONL mostly carry the canonical form already. The round
+  // trip through Date rejects what buildDate rejects (31 Feb, hour 24, second 60), which then
+  // takes the general path below.
+  if (typeof input === 'string' && input.length === 24 && CANONICAL_ISO.test(input)) {
+    const y = Number(input.slice(0, 4));
+    const t = Date.parse(input);
+    if (y >= 1970 && y <= 2200 && Number.isFinite(t) && new Date(t).toISOString() === input) return input;
+  }
   const s = (input ?? '').trim().replace(/\s+/g, ' ');
   if (!s) return null;
   let m = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i.exec(s);

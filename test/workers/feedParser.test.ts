@@ -353,6 +353,12 @@ describe('helpers', () => {
       ['March 4, 2014 10:30 AM EST', '2014-03-04T15:30:00.000Z'],
       ['Tuesday, 04-Mar-2014 10:30:00 GMT', '2014-03-04T10:30:00.000Z'],
       ['31 Feb 2014 10:00:00 GMT', null],
+      // The canonical form passes through; what Date would roll over still goes the general way.
+      ['2024-05-06T07:08:09.123Z', '2024-05-06T07:08:09.123Z'],
+      ['2014-02-31T10:00:00.000Z', null],
+      ['2014-03-04T24:00:00.000Z', '2014-03-05T00:00:00.000Z'],
+      ['1969-12-31T23:59:59.000Z', null],
+      ['2201-01-01T00:00:00.000Z', null],
       ['tomorrow', null],
       ['', null],
     ];
