@@ -464,10 +464,18 @@ const ENTITY_LIKE = /&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1
 const TAG_LIKE = /<\/?[A-Za-z][\w:.-]*[\s/>]/;
 
 /**
+ * What cleanText would change: markup or entity starts, characters it removes (controls,
+ * U+FFFE/FFFF; any surrogate, to keep the test simple), whitespace other than single inner spaces.
+ */
+const NEEDS_CLEANING = /[<&\u0000-\u001F\uD800-\uDFFF\uFFFE\uFFFF]|[^\S ]|  |^ | $/;
+
+/**
  * Plain one-line text from feed text: HTML stripped, entities decoded (twice at most, for
  * double-escaped `&amp;amp;` / `&lt;p&gt;` content), invalid characters removed, whitespace collapsed.
  */
 export function cleanText(s: string): string {
+  // Most headlines are plain already; this one test costs less than the four passes below.
+  if (!NEEDS_CLEANING.test(s)) return s;
   let t = decodeEntities(stripHtml(s));
   if (TAG_LIKE.test(t)) t = stripHtml(t);
   if (ENTITY_LIKE.test(t)) t = decodeEntities(t);

@@ -379,6 +379,23 @@ describe('helpers', () => {
     assert.equal(cleanText('Apple Inc &lt;AAPL.O&gt; and <AAPL> rose'), 'Apple Inc <AAPL.O> and <AAPL> rose');
     assert.equal(cleanText('<div type="text/xml"><act>34</act><file-number>001</file-number></div>'), '34 001');
   });
+
+  it('cleanText returns plain text as it is and still cleans what only looks plain', () => {
+    assert.equal(cleanText('Apple shares rise 3% after iPhone launch'), 'Apple shares rise 3% after iPhone launch');
+    assert.equal(cleanText(''), '');
+    const cases: [string, string][] = [
+      ['  padded  ', 'padded'],
+      ['two  spaces', 'two spaces'],
+      ['tab\there', 'tab here'],
+      ['line\nbreak', 'line break'],
+      ['no\u00a0break space', 'no break space'],
+      ['bell\u0007 gone', 'bell gone'],
+      ['lone \ud800 surrogate', 'lone surrogate'],
+      ['emoji \ud83d\ude80 kept', 'emoji \ud83d\ude80 kept'],
+      ['not a char \uffff', 'not a char'],
+    ];
+    for (const [input, want] of cases) assert.equal(cleanText(input), want, JSON.stringify(input));
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
