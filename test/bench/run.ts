@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: throughput figures on this machine, written to docs/BENCHMARKS.md.
  *   1. classification through the worker pool (batches of 64, one thread per core);
- *   2. end-to-end replay: N JSONL items through a source's worker into SQLite (items/s, peak RSS);
+ *   2. end-to-end replay: N JSONL items through a source's worker into SQLite (items/s, peak RSS),
+ *      each round a daemon in a process of its own (test/bench/replayRound.ts);
  *   3. fan-out (test/bench/fanout.ts, own process): S WebSocket subscribers, half ticker-filtered, fed
  *      at R items/s by the running daemon (delivered/expected, ingest→receive latency, CPU, RSS).
  * Options: --items N (replay size, default 200000), --texts N (classification texts, default 500000),
@@ -21,9 +22,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { ClassifierPool } from '../../src/pool/classifierPool.js';
-import { resolveConfig } from '../../src/config/load.js';
-import { startDaemon } from '../../src/daemon/daemon.js';
-import { createLogger } from '../../src/lib/log.js';
 import { dataDir, packageRoot } from '../../src/lib/paths.js';
 import { createLinker, type TickerDictionary } from '../../workers/tickerLinker.js';
 import { StorySigner } from '../../workers/storySignature.js';
@@ -101,7 +99,7 @@ interface ReplayRound {
  * Three rounds over the same file, each into a new database: on this shared 2-core machine one
  * round varies by ±15 % (measured), so the table shows the median round and lists all three.
  */
-async function benchReplay(texts: string[], baseline?: DaemonModules): Promise<ReplayRound & { rounds: ReplayRound[]; baselineRounds: ReplayRound[] }> {
+async function benchReplay(texts: string[], baselineRoot?: string): Promise<ReplayRound & { rounds: ReplayRound[]; baselineRounds: ReplayRound[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'tp-bench-'));
   const file = join(dir, 'replay.jsonl');
   const out = createWriteStream(file);
@@ -116,24 +114,16 @@ async function benchReplay(texts: string[], baseline?: DaemonModules): Promise<R
   const baselineRounds: ReplayRound[] = [];
   // With a baseline the two trees alternate, so both see the same state of the shared machine.
   for (let r = 0; r < 3; r++) {
-    rounds.push(await replayRound(file, join(dir, `bench${r}.db`)));
-    if (baseline) baselineRounds.push(await replayRound(file, join(dir, `baseline${r}.db`), baseline));
+    rounds.push(replayRound(file, join(dir, `bench${r}.db`)));
+    if (baselineRoot) baselineRounds.push(replayRound(file, join(dir, `baseline${r}.db`), baselineRoot));
   }
   rmSync(dir, { recursive: true, force: true });
   const median = [...rounds].sort((a, b) => a.perSec - b.perSec)[1];
   return { ...median, rounds, baselineRounds };
 }
 
-/** What a replay round needs of a tree: this one, or a --baseline build of another revision. */
-interface DaemonModules {
-  resolveConfig: typeof resolveConfig;
-  startDaemon: typeof startDaemon;
-  createLogger: typeof createLogger;
-}
-const thisTree: DaemonModules = { resolveConfig, startDaemon, createLogger };
-
 /** Checks out and compiles `rev` in a temporary git worktree (sharing node_modules). */
-async function baselineTree(rev: string): Promise<{ dir: string; modules: DaemonModules; remove(): void }> {
+function baselineTree(rev: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'tp-baseline-'));
   const run = (cmd: string, args: string[]) => {
     const r = spawnSync(cmd, args, { cwd: packageRoot, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -144,34 +134,23 @@ async function baselineTree(rev: string): Promise<{ dir: string; modules: Daemon
   try {
     symlinkSync(join(packageRoot, 'node_modules'), join(dir, 'node_modules'));
     run(process.execPath, [join(packageRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.json')]);
-    const modules: DaemonModules = {
-      resolveConfig: ((await import(join(dir, 'dist/src/config/load.js'))) as { resolveConfig: typeof resolveConfig }).resolveConfig,
-      startDaemon: ((await import(join(dir, 'dist/src/daemon/daemon.js'))) as { startDaemon: typeof startDaemon }).startDaemon,
-      createLogger: ((await import(join(dir, 'dist/src/lib/log.js'))) as { createLogger: typeof createLogger }).createLogger,
-    };
-    return { dir, modules, remove };
+    return { dir, remove };
   } catch (err) {
     remove();
     throw err;
   }
 }
 
-async function replayRound(file: string, db: string, tree: DaemonModules = thisTree): Promise<ReplayRound> {
-  const { resolveConfig, startDaemon, createLogger } = tree;
-  const cfg = resolveConfig({ db, server: { host: '127.0.0.1', port: 0 }, sources: [{ id: 'replay', kind: 'jsonl', path: file }] });
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
-  const t0 = process.hrtime.bigint();
-  const daemon = await startDaemon(cfg, { log: createLogger({ level: 'warn', pretty: false, destination: 2 }) });
-  await daemon.idle;
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  clearInterval(sampler);
-  await daemon.shutdown('bench done');
+/** One round in a child process (test/bench/replayRound.ts) running the daemon of the tree at `root`. */
+function replayRound(file: string, db: string, root: string = packageRoot): ReplayRound {
+  const r = spawnSync(process.execPath, [join(packageRoot, 'dist', 'test', 'bench', 'replayRound.js'), '--root', root, '--file', file, '--db', db], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`replay round (${root}) failed (${r.status ?? r.signal}): ${r.stderr}`);
+  const { seconds, peakRssMb } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { seconds: number; peakRssMb: number };
   // Plain SQL: a baseline tree's database may have an older schema than this ItemStore opens.
   const counted = new Database(db, { readonly: true });
   const stored = counted.prepare('SELECT count(*) FROM items').pluck().get() as number;
   counted.close();
-  return { perSec: Math.round(replayItems / seconds), peakRssMb: Math.round(peak / 2 ** 20), seconds, stored };
+  return { perSec: Math.round(replayItems / seconds), peakRssMb, seconds, stored };
 }
 
 /**
@@ -256,10 +235,10 @@ const pool = await benchPool(texts);
 console.log(`classification through the worker pool: ${pool.perSec.toLocaleString('en')} headlines/s (${pool.threads} threads, batches of 64; rounds ${pool.rounds.join(', ')})`);
 const intel = benchIntel(texts);
 console.log(`market intelligence per headline: linking ${intel.linkUs} µs (${Math.round(intel.linkedShare * 100)} % name a ticker), story signature ${intel.signUs} µs (source worker); story match+record ${intel.clusterUs} µs (main thread)`);
-const baseline = values.baseline ? await baselineTree(values.baseline) : null;
+const baseline = values.baseline ? baselineTree(values.baseline) : null;
 let replay: Awaited<ReturnType<typeof benchReplay>>;
 try {
-  replay = await benchReplay(texts, baseline?.modules);
+  replay = await benchReplay(texts, baseline?.dir);
 } finally {
   baseline?.remove();
 }
@@ -314,7 +293,7 @@ the replay and fan-out figures the median of three.
 | what | result | target |
 |---|---|---|
 | Classification through the worker pool (${pool.threads} threads, batches of 64, ${textCount.toLocaleString('en')} headlines; rounds ${pool.rounds.map((r) => r.toLocaleString('en')).join(' / ')}) | **${pool.perSec.toLocaleString('en')} headlines/s** | ≥ 50,000 |
-| End-to-end replay: ${replayItems.toLocaleString("en")} JSONL items → the source's worker (classify, link tickers, sign titles) → stories, SQLite (items, tickers, stories, rollups; one transaction per 500-item chunk; median of 3 rounds: ${replay.rounds.map((r) => r.perSec.toLocaleString('en')).join(' / ')}) | **${replay.perSec.toLocaleString("en")} items/s** (${replay.seconds.toFixed(2)} s) | ≥ 20,000; within 20 % of 22,078 (before issue 5): ≥ 17,662 |
+| End-to-end replay: ${replayItems.toLocaleString("en")} JSONL items → the source's worker (classify, link tickers, sign titles) → stories, SQLite (items, tickers, stories, rollups; one transaction per 500-item chunk; each round a daemon process of its own; median of 3 rounds: ${replay.rounds.map((r) => r.perSec.toLocaleString('en')).join(' / ')}) | **${replay.perSec.toLocaleString("en")} items/s** (${replay.seconds.toFixed(2)} s) | ≥ 20,000; within 20 % of 22,078 (before issue 5): ≥ 17,662 |
 ${
   baselineMedian !== null
     ? `| The same replay, side by side with \`${values.baseline}\` (rounds alternate with this tree's): items/s, and this tree ÷ baseline per pair | ${replay.baselineRounds.map((r) => r.perSec.toLocaleString('en')).join(' / ')} items/s; ratio **${medianOf(pairRatios).toFixed(2)}** (${pairRatios.map((x) => x.toFixed(2)).join(' / ')}) | ≥ 0.80 |\n`
