@@ -37,13 +37,20 @@ export const TICKER_INDEX_STEP_PER_ITEM = 8;
 export const THROUGH_SQL = `CAST((SELECT value FROM meta WHERE key = '${TICKER_INDEX_THROUGH}') AS INTEGER)`;
 
 /**
- * The rows json_each yields that are well formed: commitPoll validates what it writes, this
+ * The rows jsonb_each yields that are well formed: commitPoll validates what it writes, this
  * keeps a hand-edited or foreign `tickers` value from breaking every later commit's batch.
  */
 const VALID_ROW = `typeof(j.value ->> 'symbol') = 'text' AND j.value ->> 'via' IN (${TICKER_VIAS.map((v) => `'${v}'`).join(', ')})
       AND j.value ->> 'label' IN ('negative', 'neutral', 'positive') AND typeof(j.value ->> 'score') IN ('real', 'integer')`;
 
-/** One json_each entry of items.tickers (`j`) of item `i` as a row of the index. */
+/**
+ * The entries of item `i`'s tickers column. jsonb_each hands each entry on as JSONB, so the nine
+ * `->>` lookups below walk a binary object instead of parsing its text again each time: the
+ * batch's SELECT measured 4.5 → 2.9 µs an item (same rows). The column itself stays JSON text.
+ */
+const EACH_TICKER = 'jsonb_each(i.tickers)';
+
+/** One jsonb_each entry of items.tickers (`j`) of item `i` as a row of the index. */
 const ROW_COLUMNS = `j.value ->> 'symbol' AS ticker, i.seq AS seq, j.value ->> 'via' AS via, j.value ->> 'label' AS label,
            j.value ->> 'score' AS score, i.published_at AS published_at`;
 
@@ -59,7 +66,7 @@ export function unindexedTickerRowsSql(symbolParam?: string): string {
   const symbol = symbolParam ? ` AND j.value ->> 'symbol' = ${symbolParam}` : '';
   return `
     SELECT ${ROW_COLUMNS}
-    FROM items AS i, json_each(i.tickers) AS j
+    FROM items AS i, ${EACH_TICKER} AS j
     WHERE i.seq > ${THROUGH_SQL} AND i.tickers IS NOT NULL${named} AND json_valid(i.tickers)
       AND ${VALID_ROW}${symbol}`;
 }
@@ -75,7 +82,7 @@ export function tickerRowsSql(symbolParam: string): string {
 export const INDEX_BATCH_SQL = `
   INSERT INTO ticker_index (ticker, seq, via, label, score, published_at)
   SELECT ${ROW_COLUMNS}
-  FROM items AS i, json_each(i.tickers) AS j
+  FROM items AS i, ${EACH_TICKER} AS j
   WHERE i.seq > @from AND i.seq <= @to AND i.tickers IS NOT NULL AND json_valid(i.tickers) AND ${VALID_ROW}
   ORDER BY 1, 2
   ON CONFLICT (ticker, seq) DO NOTHING`;
