@@ -549,6 +549,10 @@ function zoneOffsetMinutes(rest: string): number {
   return 0;
 }
 
+/** Feed dates outside these years are typos or placeholders, not believed (both paths of parseFeedDate). */
+const FIRST_YEAR = 1970;
+const LAST_YEAR = 2200;
+
 function buildDate(y: number, mon: number, d: number, h: number, mi: number, s: number, ms: number, offsetMin: number): string | null {
   if (y < 100) y += y < 50 ? 2000 : 1900;
   if (mon < 0 || mon > 11 || d < 1 || d > 31 || h > 24 || mi > 59 || s > 60) return null;
@@ -556,7 +560,7 @@ function buildDate(y: number, mon: number, d: number, h: number, mi: number, s: 
   const check = new Date(Date.UTC(y, mon, d));
   if (check.getUTCDate() !== d) return null; // 31 Feb etc.
   const when = t - offsetMin * 60_000;
-  if (!Number.isFinite(when) || y < 1970 || y > 2200) return null;
+  if (!Number.isFinite(when) || y < FIRST_YEAR || y > LAST_YEAR) return null;
   return new Date(when).toISOString();
 }
 
@@ -583,7 +587,7 @@ export function parseFeedDate(input: string | null | undefined): string | null {
   if (typeof input === 'string' && input.length === 24 && CANONICAL_ISO.test(input)) {
     const y = Number(input.slice(0, 4));
     const t = Date.parse(input);
-    if (y >= 1970 && y <= 2200 && Number.isFinite(t) && new Date(t).toISOString() === input) return input;
+    if (y >= FIRST_YEAR && y <= LAST_YEAR && Number.isFinite(t) && new Date(t).toISOString() === input) return input;
   }
   const s = (input ?? '').trim().replace(/\s+/g, ' ');
   if (!s) return null;
