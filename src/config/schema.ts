@@ -220,6 +220,12 @@ export const limitsSchema = z
      * the waiting items' tickers column). See docs/SCHEMA.md.
      */
     tickerIndexLag: z.number().int().min(1).max(100_000).default(4096),
+    /**
+     * Items per writer transaction at most: a bigger poll commits in chunks, so no single commit
+     * holds the writer (and the readers' view) for long; the poll's state commits with its last
+     * chunk (README, Architecture).
+     */
+    commitChunk: z.number().int().min(1).max(100_000).default(2000),
     /** How long shutdown waits for in-flight batches before it gives up on them. */
     shutdownTimeout: duration('100ms', '60s').default(8_000),
   })

@@ -2,7 +2,9 @@ import { merge, Observable, type Subscription } from 'rxjs';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { TickerpulseError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import type { PollResult, StoredAlert, StoredItem } from '../lib/types.js';
+import type { StoredBatch } from '../lib/messages.js';
+import { threadCpuMs } from '../lib/threadCpu.js';
+import type { PollResult, StoredAlert } from '../lib/types.js';
 import { SourceWorker } from '../pool/sourceWorker.js';
 import { validateClassifier } from '../model/hf/loadClassifier.js';
 import { ItemStore } from '../store/itemStore.js';
@@ -10,7 +12,6 @@ import { startCheckpointer } from '../store/checkpointer.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { assertBindAllowed, resolveToken } from '../server/auth.js';
 import { toWireAlert } from '../server/wire.js';
-import { AlertEngine, type Alert } from '../../pipelines/alerts.js';
 import { WebhookDelivery } from '../alerts/webhook.js';
 import { startDemoFeed } from '../demo/demoFeed.js';
 import { rssSource } from '../../sources/rss.js';
@@ -20,9 +21,9 @@ import { websocketSource } from '../../sources/websocket.js';
 import type { SourceContext } from '../../sources/types.js';
 import { HostBudget } from '../../sources/hostBudget.js';
 import { PollGate } from '../../pipelines/gate.js';
-import { ingestPolls, type IngestReport, type StoryAssigner } from '../../pipelines/ingest.js';
-import { STORY_MAX_STORIES, STORY_WINDOW_MS, StoryClusterer } from '../../pipelines/storyCluster.js';
+import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
 import { initialHealth, statusFor, type SourceHealth } from './sourceHealth.js';
+import { COMMITS_IN_FLIGHT_PER_POLL, StoreWriter } from './writer.js';
 
 export interface DaemonOptions {
   log: Logger;
@@ -30,7 +31,10 @@ export interface DaemonOptions {
   demo?: boolean;
   /** Poll interval of the demo source (default 5 s). */
   demoIntervalMs?: number;
-  /** Injected clock (ms) for the alert engine and story clusterer (tests); default Date.now. */
+  /**
+   * Injected clock (ms) for the alert engine and story clusterer (tests); default Date.now. They
+   * run on the writer thread, which gets the clock's offset from the wall clock at start.
+   */
   clock?: () => number;
 }
 
@@ -53,20 +57,53 @@ export interface Daemon {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The daemon's stages (README, Architecture): per source, its observable (network and file I/O
+ * on the main thread) and its worker thread (parse, classify, link, sign); one writer thread
+ * that owns SQLite (dedupe, stories, rollups, alerts, commit); the main thread keeps
+ * orchestration, HTTP and WebSocket, and reads through a read-only connection of its own.
+ */
 export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Daemon> {
   const log = opts.log;
   // A server off loopback without a token is refused before anything starts (CONFIG_INVALID).
   const token = resolveToken(cfg.server.token);
   assertBindAllowed(cfg.server.host, token);
+  if (cfg.db === ':memory:') {
+    throw new TickerpulseError('CONFIG_INVALID', 'db: ":memory:" cannot be used by the daemon (its writer thread and its server read the same file); give a file path');
+  }
   // The model is loaded once here, before any source starts, so a wrong folder, a missing file
   // or an unusable model stops the daemon with one clear error (MODEL_LOAD_FAILED /
   // MODEL_UNSUPPORTED) instead of every source's worker failing on its first batch.
   const modelPath = cfg.model.path ?? cfg.model.dir;
   const modelId = await validateClassifier({ kind: cfg.model.kind, path: modelPath, intraOpNumThreads: 1, stride: cfg.model.stride });
   log.info({ model: modelId, kind: cfg.model.kind, path: modelPath ?? 'built-in' }, 'model loaded and checked');
-  // 20,000 pages (~80 MB): the backstop; the checkpoint thread keeps the WAL far smaller.
-  const store = ItemStore.open(cfg.db, { autoCheckpointPages: 20_000, cacheMb: cfg.limits.dbCacheMb, tickerIndexLag: cfg.limits.tickerIndexLag });
-  const checkpointer = store.path === ':memory:' ? null : startCheckpointer(store.path, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) });
+  const clock = opts.clock ?? Date.now;
+  // The writer creates and migrates the database, then warms the story clusterer and the alert
+  // windows from it, before anything else opens it.
+  const rules = cfg.alerts.rules.filter((r) => r.enabled);
+  const writer = await StoreWriter.start(
+    {
+      path: cfg.db,
+      // 20,000 pages (~80 MB): the backstop; the checkpoint thread keeps the WAL far smaller.
+      autoCheckpointPages: 20_000,
+      cacheMb: cfg.limits.dbCacheMb,
+      tickerIndexLag: cfg.limits.tickerIndexLag,
+      alerts: rules.length ? cfg.alerts : null,
+      watchlist: cfg.tickers.watchlist,
+      clockOffsetMs: clock() - Date.now(),
+      statsIntervalMs: 500,
+    },
+    log.child({ component: 'writer' }),
+  );
+  let store: ItemStore;
+  try {
+    // The server's own read-only connection (WAL: readers never wait for the writer).
+    store = ItemStore.open(cfg.db, { readonly: true, cacheMb: cfg.limits.dbCacheMb });
+  } catch (err) {
+    await writer.close();
+    throw err;
+  }
+  const checkpointer = startCheckpointer(store.path, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) });
   const abort = new AbortController();
   const sources: RunningSource[] = [];
   const startedAt = new Date().toISOString();
@@ -84,7 +121,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     // One broken feed must not make a liveness probe restart the whole monitor: the daemon
     // reports degraded only when every source is failing (the server adds the DB check).
     const degraded = list.length > 0 && list.every((s) => s.status === 'failing');
-    return { status: degraded ? 'degraded' : 'ok', startedAt, sources: list };
+    return { status: degraded ? 'degraded' : 'ok', startedAt, sources: list, stages: { main: { cpuMs: threadCpuMs() }, writer: writer.stats() } };
   };
 
   const sv = cfg.server;
@@ -105,20 +142,25 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       pingIntervalMs: sv.pingInterval,
       rollupIntervalMs: sv.rollupInterval,
     },
-  }).catch((err: unknown) => {
+  }).catch(async (err: unknown) => {
     // e.g. the port is in use: release what was opened before it.
-    void checkpointer?.stop().finally(() => store.close());
-    if (demoFeed) void demoFeed.close();
+    await checkpointer.stop();
+    store.close();
+    await writer.close();
+    if (demoFeed) await demoFeed.close();
     throw err;
   });
   /** Source status / lastError changes → `source` messages on /ws. */
   const publishSources = () => server.broadcastSources(sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth })));
 
-  const clock = opts.clock ?? Date.now;
-  const stories = startStories(store, log, clock);
-  const alerts = startAlerts(cfg, store, server, log.child({ component: 'alerts' }), clock);
+  const alerts = startWebhook(cfg, server, writer, log.child({ component: 'alerts' }));
+  // The fan-out: every committed batch, in commit order (= seq order), straight from the writer.
+  writer.onStored = (batch: StoredBatch) => {
+    if (batch.items.length) server.broadcast(batch.items);
+    if (batch.alerts.length) alerts.onAlerts(batch.alerts);
+  };
 
-  const pipelines: Observable<StoredItem[]>[] = [];
+  const pipelines: Observable<IngestReport>[] = [];
   const hostBudget = HostBudget.fromConfig(cfg.hosts);
   for (const sc of sourceConfigs) {
     const slog = log.child({ source: sc.id });
@@ -147,23 +189,18 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       hostBudget,
     };
     const raw$ = createSource(sc, ctx, cfg);
-    const onReport = (r: IngestReport) => {
-      recordReport(running, r);
-      publishSources();
-    };
     pipelines.push(
       raw$.pipe(
         ingestPolls({
           sourceId: sc.id,
           classifier: worker,
-          store,
+          store: writer,
           gate,
           batchSize: cfg.limits.batchSize,
           attempts: cfg.limits.classifyAttempts,
+          commitChunk: cfg.limits.commitChunk,
+          chunksInFlight: COMMITS_IN_FLIGHT_PER_POLL,
           log: slog,
-          onReport,
-          stories,
-          alerts: alerts.engine,
         }),
       ),
     );
@@ -177,16 +214,24 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   });
   idle.catch(() => undefined);
 
+  let stopping: Promise<void> | null = null;
+  const fatal = (err: unknown, what: string) => {
+    if (stopping) return;
+    log.fatal({ err }, `${what}; shutting down`);
+    rejectIdle(err);
+    void shutdown(what).finally(() => process.exit(1));
+  };
+  // The writer thread died (or its store failed outside a commit): stop rather than run on a broken DB.
+  writer.onFatal = (err) => fatal(err, 'writer thread failed');
+
   const subscription: Subscription = merge(...pipelines).subscribe({
-    next: (stored) => {
-      if (stored.length) server.broadcast(stored);
+    next: (report) => {
+      const s = sources.find((x) => x.cfg.id === report.poll.sourceId);
+      if (s) recordReport(s, report);
+      publishSources();
     },
-    error: (err) => {
-      // Only the store can fail a pipeline (see ingestPolls): stop rather than run on a broken DB.
-      log.fatal({ err }, 'pipeline failed; shutting down');
-      rejectIdle(err);
-      void shutdown('pipeline failure').finally(() => process.exit(1));
-    },
+    // Only the store can fail a pipeline (see ingestPolls).
+    error: (err) => fatal(err, 'pipeline failed'),
     complete: () => {
       for (const s of sources) if (s.health.status !== 'failing') s.health.status = abort.signal.aborted ? 'stopped' : 'done';
       publishSources();
@@ -196,7 +241,6 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
 
   log.info({ port: server.port, url: server.url, db: cfg.db, sources: sources.map((s) => s.cfg.id) }, `tickerpulse listening on ${server.url}`);
 
-  let stopping: Promise<void> | null = null;
   function shutdown(reason = 'shutdown'): Promise<void> {
     stopping ??= (async () => {
       log.info({ reason }, 'shutting down: stopping sources');
@@ -214,23 +258,19 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       // Give the webhook a moment for alerts still queued (what it cannot deliver stays
       // marked undelivered in the alerts table), before the final checkpoint.
       await alerts.close();
-      // 4. Final commit is done (each poll commits itself); fold the WAL into the main file.
-      await checkpointer?.stop();
+      // 4. Final commit: batches already sent are committed in order before this request; then
+      // the newest tickers are indexed and the WAL folded into the main file.
+      await checkpointer.stop();
       try {
-        // The newest items' tickers go into the index now, so the next start's ticker reads
-        // have no tail of waiting items to scan.
-        store.indexTickers();
+        await writer.finish();
       } catch (err) {
-        log.error({ err }, 'indexing the newest tickers failed (they are indexed by a later commit)');
-      }
-      try {
-        store.checkpoint();
-      } catch (err) {
-        log.error({ err }, 'WAL checkpoint failed');
+        log.error({ err }, 'final index/WAL checkpoint failed');
       }
       // 5. Close client sockets with 1001 (going away) and the HTTP server.
       await server.close();
       store.close();
+      // The last connection to close removes the -wal/-shm files.
+      await writer.close();
       if (demoFeed) await demoFeed.close();
       log.info('shutdown complete');
     })();
@@ -250,7 +290,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     const st = r.poll.state;
     if (st.lastPollAt !== undefined) h.lastPollAt = st.lastPollAt;
     if (st.nextPollAt !== undefined) h.nextPollAt = st.nextPollAt;
-    h.items += r.stored.length;
+    h.items += r.stored;
     h.duplicatesSkipped += r.duplicates;
     h.deadLetters += r.failed.length;
     if (r.poll.error || r.failed.length) {
@@ -264,69 +304,18 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   }
 }
 
-/** Items re-read at start to warm the story clusterer (bounded: start-up time and memory). */
-const STORY_WARM_ITEMS = 50_000;
-
-/**
- * One story clusterer shared by every source. Its clock is event time: the newest publication
- * time seen (never more than 10 min ahead of the wall clock, so one bogus future date cannot
- * evict everything), so replays of old files cluster like live news. Its memory is lost on exit;
- * it is warmed from the stored items of the last 48 h (of event time) so a restart does not split
- * stories: they keep their ids and source counts.
- */
-function startStories(store: ItemStore, log: Logger, clock: () => number): StoryAssigner {
-  let eventTime = 0;
-  const observe = (publishedAt: string | null): void => {
-    const t = publishedAt ? Date.parse(publishedAt) : NaN;
-    if (t > eventTime && t <= clock() + 600_000) eventTime = t;
-  };
-  // The class defaults (32 hashes in 16 bands) match the signatures the sources' workers compute.
-  const clusterer = new StoryClusterer({ clock: () => eventTime || clock() });
-  const t0 = Date.now();
-  const latest = store.latestPublishedAt();
-  if (latest !== null) {
-    const end = Math.min(Date.parse(latest), clock());
-    const warm = store.storyWarmItems(new Date(end - STORY_WINDOW_MS).toISOString(), STORY_WARM_ITEMS);
-    for (const w of warm) {
-      observe(w.publishedAt);
-      clusterer.restore({ seq: w.seq, source: w.source, title: w.title, publishedAt: w.publishedAt, tickers: w.tickers }, w.storyId);
-    }
-    if (warm.length) log.info({ items: warm.length, stories: clusterer.size, ms: Date.now() - t0, max: STORY_MAX_STORIES }, 'story clusterer warmed from stored items');
-  }
-  return {
-    match: (item) => {
-      observe(item.publishedAt);
-      return clusterer.match(item);
-    },
-    record: (m, seq) => clusterer.record(m, seq),
-  };
-}
-
-/** Items re-read at start to warm the alert windows (bounded: start-up time and memory). */
-const ALERT_WARM_ITEMS = 200_000;
-
-interface RunningAlerts {
-  engine?: { evaluate(items: readonly StoredItem[]): Alert[]; onAlerts(alerts: StoredAlert[]): void };
+interface RunningWebhook {
+  /** Stored alerts of a committed batch (after its items were broadcast): push on /ws, POST. */
+  onAlerts(alerts: StoredAlert[]): void;
   close(): Promise<void>;
 }
 
 /**
- * The alert engine shared by every source (evaluated inside each commit, pipelines/alerts.ts),
- * its webhook, and the WebSocket push. The engine's windows live in memory: at start they are
- * warmed from the stored items of the longest trailing window, and cooldowns from stored alerts,
- * so a restart neither forgets a baseline nor repeats an alert.
+ * Alerts are raised and stored by the writer thread (inside the commit of the items that raised
+ * them); here, on the main thread, they are pushed to WebSocket clients and POSTed to the
+ * webhook, whose outcome goes back to the writer.
  */
-function startAlerts(cfg: Config, store: ItemStore, server: RunningServer, log: Logger, clock: () => number): RunningAlerts {
-  const rules = cfg.alerts.rules.filter((r) => r.enabled);
-  if (rules.length === 0) return { close: async () => undefined };
-  const engine = new AlertEngine(cfg.alerts, { clock, watchlist: cfg.tickers.watchlist });
-  const horizon = Math.max(...rules.map((r) => ('trailing' in r ? r.trailing + r.recent : 0) + r.cooldown));
-  const since = new Date(clock() - horizon).toISOString();
-  const t0 = Date.now();
-  const warm = store.tickerItemsSince(since, ALERT_WARM_ITEMS);
-  engine.restore(warm, store.alertsSince(since, 100_000));
-  log.info({ rules: rules.length, warmItems: warm.length, ms: Date.now() - t0 }, 'alert engine ready');
-
+function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, log: Logger): RunningWebhook {
   const w = cfg.alerts.webhook;
   const webhook = w
     ? new WebhookDelivery({
@@ -344,25 +333,15 @@ function startAlerts(cfg: Config, store: ItemStore, server: RunningServer, log: 
     : null;
   function markDelivery(payload: object, failure: string | null): void {
     const id = (payload as { alert?: { id?: unknown } }).alert?.id;
-    if (typeof id !== 'number') return;
-    try {
-      if (failure === null) store.markAlertDelivered(id);
-      else store.markAlertFailed(id, failure);
-    } catch (err) {
-      // The store is closing (shutdown) or failing: the alert stays marked undelivered.
-      log.warn({ err, alert: id }, 'could not record the webhook outcome of an alert');
-    }
+    if (typeof id === 'number') writer.markAlert(id, failure);
   }
   return {
-    engine: {
-      evaluate: (items) => engine.evaluate(items),
-      onAlerts: (stored) => {
-        for (const a of stored) {
-          log.info({ alert: a.id, rule: a.rule, ticker: a.ticker, kind: a.kind }, a.message);
-          server.broadcastAlert(a);
-          webhook?.deliver({ type: 'alert', alert: toWireAlert(a) });
-        }
-      },
+    onAlerts: (stored) => {
+      for (const a of stored) {
+        log.info({ alert: a.id, rule: a.rule, ticker: a.ticker, kind: a.kind }, a.message);
+        server.broadcastAlert(a);
+        webhook?.deliver({ type: 'alert', alert: toWireAlert(a) });
+      }
     },
     close: async () => {
       if (webhook) await webhook.close(2000);
