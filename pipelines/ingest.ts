@@ -20,6 +20,7 @@ export interface IngestReport {
   poll: PollResult;
   /** New rows stored (duplicates the store dropped are not counted). */
   stored: number;
+  /** Items of the poll that were already stored (before classification, or by the store itself). */
   duplicates: number;
   failed: FailedItem[];
 }
@@ -125,7 +126,10 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, I
     const done = Promise.all(acks).then((batches) => {
       let stored = 0;
       for (const b of batches) stored += b.items.length;
-      return { poll, stored, duplicates: poll.items.length - r.fresh, failed };
+      // Items neither stored nor failed were duplicates: those dropped as known before
+      // classification and those the store's ON CONFLICT dropped (e.g. a resent stream whose
+      // first copies were still in flight when it arrived).
+      return { poll, stored, duplicates: poll.items.length - failed.length - stored, failed };
     });
     done.catch(() => undefined);
     return { done };

@@ -5,7 +5,18 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
+import { after } from 'node:test';
 import { packageRoot } from '../../src/lib/paths.js';
+
+/**
+ * Every daemon child a test file started. A test that fails before its own stopDaemon would
+ * leave the child running, and its piped stdout would keep the test file's process (and so
+ * `npm test`) alive until something killed it: they are all killed when the file's tests end.
+ */
+const children = new Set<ChildProcess>();
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
 
 export const CLI = join(packageRoot, 'dist', 'src', 'cli', 'main.js');
 
@@ -91,6 +102,8 @@ export async function startDaemonProcess(args: string[], env: Record<string, str
     env: { ...process.env, ...env, TICKERPULSE_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));

@@ -136,8 +136,9 @@ test('websocket: streamed items are stored once, across a server that drops the 
       batchWait: '50ms',
     },
   ]);
+  let d: DaemonProcess | undefined;
   try {
-    const d = await startDaemonProcess(['--config', config]);
+    d = await startDaemonProcess(['--config', config]);
     await waitFor('the reconnect', () => connections >= 2, 20_000);
     await assertStoredOnce(dir, 'stream', all.map((i) => i.guid));
     assert.equal(subscribes.length, 2);
@@ -148,6 +149,8 @@ test('websocket: streamed items are stored once, across a server that drops the 
     assert.ok(h.duplicatesSkipped >= 10, `the resent items were deduplicated (${h.duplicatesSkipped})`);
     assert.equal((await stopDaemon(d)).code, 0);
   } finally {
+    // Also when an assertion failed: a daemon left running would hang the test runner.
+    if (d) await stopDaemon(d, 'SIGKILL');
     for (const c of wss.clients) c.terminate();
     wss.close();
   }
