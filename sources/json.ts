@@ -13,9 +13,9 @@
  */
 import type { Observable } from 'rxjs';
 import type { PollResult } from '../src/lib/types.js';
-import { makeMapping, mapJsonDocument } from '../workers/jsonMap.js';
+import { makeMapping, mapJsonDocument, type JsonDocumentResult } from '../workers/jsonMap.js';
 import { pollingSource } from './poller.js';
-import type { JsonSourceConfig, SourceContext } from './types.js';
+import type { JsonSourceConfig, PagedItems, SourceContext } from './types.js';
 
 /** Accept header of json sources. */
 export const JSON_ACCEPT = 'application/json, application/feed+json;q=0.9, application/*+json;q=0.9, text/json;q=0.8, */*;q=0.5';
@@ -25,7 +25,9 @@ const SKIP_WARNINGS = 10;
 
 export function jsonSource(cfg: JsonSourceConfig, ctx: SourceContext): Observable<PollResult> {
   const mapping = makeMapping(cfg.items, cfg.fields);
-  const parse = ctx.parseJson ? ctx.parseJson.bind(ctx) : async (body: Uint8Array, meta: { url: string; fetchedAt: string }, m: typeof mapping) => mapJsonDocument(body, m, meta);
+  const parse = ctx.parseJson
+    ? ctx.parseJson.bind(ctx)
+    : async (body: Uint8Array, meta: { url: string; fetchedAt: string }, m: typeof mapping): Promise<JsonDocumentResult & PagedItems> => mapJsonDocument(body, m, meta);
   let warnings = 0;
   return pollingSource(cfg, ctx, {
     kind: 'json',
@@ -33,11 +35,12 @@ export function jsonSource(cfg: JsonSourceConfig, ctx: SourceContext): Observabl
     accept: JSON_ACCEPT,
     parse: async (res, fetchedAt) => {
       const r = await parse(res.body, { url: res.url, fetchedAt }, mapping);
-      if (r.skipped === 0) return { items: r.items };
+      const rest = r.rest;
+      if (r.skipped === 0) return { items: r.items, rest };
       const message = `${r.skipped} item(s) skipped; first: ${r.firstSkipped}`;
       const level = warnings++ < SKIP_WARNINGS ? 'warn' : 'debug';
       ctx.log[level]({ sourceId: cfg.id, skipped: r.skipped, items: r.items.length, first: r.firstSkipped }, 'json items skipped (not objects or no title)');
-      return { items: r.items, partial: { code: 'INPUT_INVALID', message } };
+      return { items: r.items, rest, partial: { code: 'INPUT_INVALID', message } };
     },
   });
 }

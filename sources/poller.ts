@@ -17,7 +17,7 @@ import { Observable } from 'rxjs';
 import { TickerpulseError, type ErrorCode } from '../src/lib/errors.js';
 import type { PollResult, RawItem } from '../src/lib/types.js';
 import { backoffDelayMs, DEFAULT_MAX_BACKOFF_MS, fetchFeed, MAX_POLL_FLOOR_MS, successDelayMs, type FetchFeedResult } from './httpFetch.js';
-import { ABORTED, linkedAbort, realClock, untilAborted, type RssSourceConfig, type SourceContext } from './types.js';
+import { ABORTED, linkedAbort, realClock, untilAborted, type PagedItems, type RssSourceConfig, type SourceContext } from './types.js';
 
 /** The stable code of whatever a poll threw (TickerpulseError, or a wire error re-thrown as an object). */
 export function codeOf(err: unknown): ErrorCode {
@@ -35,7 +35,8 @@ export function messageOf(err: unknown): string {
 }
 
 /** What the parse hook made of a 200 body. */
-export interface PollParse {
+export interface PollParse extends PagedItems {
+  /** The items, or the first page of them when `rest` yields more. */
   items: RawItem[];
   /** Extra floors on the next poll in ms (e.g. RSS `<ttl>`), each capped at MAX_POLL_FLOOR_MS. */
   floorsMs?: readonly (number | null | undefined)[];
@@ -108,7 +109,22 @@ export function pollingSource(cfg: RssSourceConfig, ctx: SourceContext, hooks: P
           } else {
             const parsed = await untilAborted(hooks.parse(res, lastPollAt), signal);
             if (parsed === ABORTED) return;
-            const { items, floorsMs = [], partial = null } = parsed;
+            const { floorsMs = [], partial = null, rest } = parsed;
+            let items = parsed.items;
+            if (rest) {
+              // A big document comes page by page (PagedItems): every page but the last is a
+              // PollResult of its own without source state, each taking a PollGate slot, so the
+              // pipeline holds a bounded number of pages and the main thread never handles the
+              // whole document at once. The state (validators, schedule) goes with the last
+              // page: a crash before it is committed fetches the document again, and the pages
+              // already stored are dropped as known.
+              for await (const next of rest) {
+                if (signal.aborted) return;
+                subscriber.next({ sourceId: cfg.id, items, state: { lastPollAt } });
+                if ((await untilAborted(ctx.waitForRoom(), signal)) === ABORTED) return;
+                items = next;
+              }
+            }
             // Validators only move forward once the body was parsed: a failed parse is fetched again.
             etag = res.etag;
             lastModified = res.lastModified;
@@ -119,7 +135,7 @@ export function pollingSource(cfg: RssSourceConfig, ctx: SourceContext, hooks: P
               state: { lastPollAt, nextPollAt: new Date(nextAt).toISOString(), etag, lastModified, consecutiveErrors: 0, lastError: partial?.code ?? null },
             };
             if (partial) result.error = { code: partial.code, message: partial.message };
-            log.debug({ sourceId: cfg.id, items: items.length, bytes: res.body.byteLength, nextPollAt: result.state.nextPollAt }, `${noun} polled`);
+            log.debug({ sourceId: cfg.id, lastPage: items.length, bytes: res.body.byteLength, nextPollAt: result.state.nextPollAt }, `${noun} polled`);
           }
           if (consecutiveErrors > 0) log.info({ sourceId: cfg.id, after: consecutiveErrors }, `${noun} recovered`);
           consecutiveErrors = 0;

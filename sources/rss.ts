@@ -26,8 +26,8 @@ export function rssSource(cfg: RssSourceConfig, ctx: SourceContext): Observable<
     kind: 'rss',
     noun: 'feed',
     parse: async (res, fetchedAt) => {
-      const { items, ttlMinutes } = asParsed(await ctx.parseFeed(res.body, { contentType: res.contentType, url: res.url, fetchedAt }));
-      return { items, floorsMs: [ttlMinutes === null ? null : ttlMinutes * 60_000] };
+      const { items, ttlMinutes, rest } = asParsed(await ctx.parseFeed(res.body, { contentType: res.contentType, url: res.url, fetchedAt }));
+      return { items, rest, floorsMs: [ttlMinutes === null ? null : ttlMinutes * 60_000] };
     },
   });
 }

@@ -18,7 +18,16 @@ export interface FeedMeta {
 }
 
 /** What a feed parser found: the items, plus channel metadata the scheduler uses. */
-export interface ParsedFeed {
+/**
+ * A parse result too big for one message: `items` is its first page and `rest` yields the others
+ * (src/pool/sourceWorker.ts, workers/pages.ts). The poller emits each page as a PollResult of its
+ * own, the poll's state with the last (sources/poller.ts).
+ */
+export interface PagedItems {
+  rest?: AsyncIterable<RawItem[]>;
+}
+
+export interface ParsedFeed extends PagedItems {
   items: RawItem[];
   /** RSS `<channel><ttl>` in minutes (a floor on the next poll), null when absent or invalid. */
   ttlMinutes: number | null;
@@ -49,7 +58,7 @@ export interface SourceContext {
    * always provides it; when absent (direct callers, tests) the json source maps in-process
    * with the same function (workers/jsonMap.ts `mapJsonDocument`).
    */
-  parseJson?(body: Uint8Array, meta: MapMeta, mapping: JsonMapping): Promise<JsonDocumentResult>;
+  parseJson?(body: Uint8Array, meta: MapMeta, mapping: JsonMapping): Promise<JsonDocumentResult & PagedItems>;
   /**
    * A batch of WebSocket messages (each one JSON text) → items, on this source's worker thread.
    * Bad messages are counted in the result, not thrown; rejects only when the worker fails.

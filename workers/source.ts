@@ -11,40 +11,63 @@ import type { RawItem } from '../src/lib/types.js';
 import { parseFeedDocumentWithMeta } from './feedParser.js';
 import { mapJsonDocument, mapJsonMessages, type JsonDocumentResult, type JsonMapping, type JsonMessagesResult, type MapMeta } from './jsonMap.js';
 import { maybeInjectFault } from './faults.js';
+import { firstPage, nextPage } from './pages.js';
 
 export { classify } from './classify.js';
 
 export interface ParseTask {
   body: Uint8Array;
   meta: { contentType: string | null; url: string; fetchedAt: string };
+  /** Items in the reply at most; the rest are held here for `takePage` (workers/pages.ts). */
+  pageSize?: number;
 }
 
-/** `ttlMinutes`: the RSS channel <ttl> (null when absent), a floor on the next poll. */
-export type ParseReply = { ok: true; items: RawItem[]; ttlMinutes: number | null } | WireError;
+/**
+ * `ttlMinutes`: the RSS channel <ttl> (null when absent), a floor on the next poll. `more`: the
+ * token of the items not in this reply (null: all are), `total`: all items of the document.
+ */
+export type ParseReply = { ok: true; items: RawItem[]; ttlMinutes: number | null; more: number | null; total: number } | WireError;
 
 export async function parseFeed(task: ParseTask): Promise<ParseReply> {
   try {
     maybeInjectFault('parse', (workerData ?? {}) as { sourceId?: string });
     const { items, ttlMinutes } = await parseFeedDocumentWithMeta(task.body, task.meta);
-    return { ok: true, items, ttlMinutes };
+    return { ok: true, ttlMinutes, ...firstPage(items, task.pageSize) };
   } catch (err) {
     return toWireError(err, 'FEED_PARSE_FAILED');
   }
+}
+
+export interface TakePageTask {
+  token: number;
+  pageSize: number;
+}
+
+export type TakePageReply = { ok: true; items: RawItem[]; more: boolean } | WireError;
+
+/** The next page of a parse result held by parseFeed / parseJson. */
+export async function takePage(task: TakePageTask): Promise<TakePageReply> {
+  const page = nextPage(task.token, task.pageSize);
+  if (!page) return { ok: false, code: 'INTERNAL', message: `no parse result ${task.token} is held (a newer parse replaced it)`, retryable: false };
+  return { ok: true, ...page };
 }
 
 export interface ParseJsonTask {
   body: Uint8Array;
   meta: MapMeta;
   mapping: JsonMapping;
+  /** As ParseTask.pageSize. */
+  pageSize?: number;
 }
 
-export type ParseJsonReply = ({ ok: true } & JsonDocumentResult) | WireError;
+export type ParseJsonReply = ({ ok: true; more: number | null; total: number } & JsonDocumentResult) | WireError;
 
 /** A JSON document fetched by a `json` source → items (workers/jsonMap.ts `mapJsonDocument`). */
 export async function parseJson(task: ParseJsonTask): Promise<ParseJsonReply> {
   try {
     maybeInjectFault('parse', (workerData ?? {}) as { sourceId?: string });
-    return { ok: true, ...mapJsonDocument(task.body, task.mapping, task.meta) };
+    const r = mapJsonDocument(task.body, task.mapping, task.meta);
+    return { ok: true, skipped: r.skipped, firstSkipped: r.firstSkipped, ...firstPage(r.items, task.pageSize) };
   } catch (err) {
     return toWireError(err, 'JSON_PARSE_FAILED');
   }

@@ -182,8 +182,9 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       log: slog,
       signal: abort.signal,
       state: persisted,
-      parseFeed: (body, meta) => worker.parseFeed(body, meta),
-      parseJson: (body, meta, mapping) => worker.parseJson(body, meta, mapping),
+      // A document of more than limits.commitChunk items comes back page by page (PagedItems).
+      parseFeed: (body, meta) => worker.parseFeed(body, meta, cfg.limits.commitChunk),
+      parseJson: (body, meta, mapping) => worker.parseJson(body, meta, mapping, cfg.limits.commitChunk),
       parseJsonMessages: (messages, meta, mapping) => worker.parseJsonMessages(messages, meta, mapping),
       waitForRoom: () => gate.waitForRoom(),
       hostBudget,

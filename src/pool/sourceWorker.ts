@@ -2,9 +2,10 @@ import { Piscina } from 'piscina';
 import { TickerpulseError, fromWireError } from '../lib/errors.js';
 import { workerFile } from '../lib/paths.js';
 import type { ClassifyReply, ClassifyTask, ClassifyWorkerData } from '../../workers/classify.js';
-import type { ParseJsonMessagesReply, ParseJsonMessagesTask, ParseJsonReply, ParseJsonTask, ParseReply, ParseTask } from '../../workers/source.js';
+import type { ParseJsonMessagesReply, ParseJsonMessagesTask, ParseJsonReply, ParseJsonTask, ParseReply, ParseTask, TakePageReply, TakePageTask } from '../../workers/source.js';
 import type { JsonDocumentResult, JsonMapping, JsonMessagesResult, MapMeta } from '../../workers/jsonMap.js';
-import type { ParsedFeed } from '../../sources/types.js';
+import type { ParsedFeed, PagedItems } from '../../sources/types.js';
+import type { RawItem } from '../lib/types.js';
 import { workerFailure, type BatchResult } from './classifierPool.js';
 
 export interface SourceWorkerOptions {
@@ -87,22 +88,42 @@ export class SourceWorker {
     }
   }
 
-  async parseFeed(body: Uint8Array, meta: ParseTask['meta']): Promise<ParsedFeed> {
+  /**
+   * A feed document → items, parsed on the thread. With `pageSize`, at most that many items come
+   * back at once and `rest` yields the others page by page (workers/pages.ts), so a huge
+   * document never lands on the main thread in one message.
+   */
+  async parseFeed(body: Uint8Array, meta: ParseTask['meta'], pageSize?: number): Promise<ParsedFeed> {
     // Copy into a buffer we own so it can be transferred (not cloned) to the thread.
     const owned = new Uint8Array(body.byteLength);
     owned.set(body);
-    const reply = await this.run<ParseReply>({ body: owned, meta } satisfies ParseTask, 'parseFeed', [owned.buffer]);
+    const reply = await this.run<ParseReply>({ body: owned, meta, pageSize } satisfies ParseTask, 'parseFeed', [owned.buffer]);
     if (!reply.ok) throw fromWireError(reply);
-    return { items: reply.items, ttlMinutes: reply.ttlMinutes ?? null };
+    return { items: reply.items, ttlMinutes: reply.ttlMinutes ?? null, ...this.rest(reply.more, pageSize) };
   }
 
-  /** A JSON document → items, mapped on the thread (JSON_PARSE_FAILED, JSON_MAPPING_FAILED, FEED_EMPTY). */
-  async parseJson(body: Uint8Array, meta: MapMeta, mapping: JsonMapping): Promise<JsonDocumentResult> {
+  /** A JSON document → items, mapped on the thread (JSON_PARSE_FAILED, JSON_MAPPING_FAILED, FEED_EMPTY); paged as parseFeed. */
+  async parseJson(body: Uint8Array, meta: MapMeta, mapping: JsonMapping, pageSize?: number): Promise<JsonDocumentResult & PagedItems> {
     const owned = new Uint8Array(body.byteLength);
     owned.set(body);
-    const reply = await this.run<ParseJsonReply>({ body: owned, meta, mapping } satisfies ParseJsonTask, 'parseJson', [owned.buffer]);
+    const reply = await this.run<ParseJsonReply>({ body: owned, meta, mapping, pageSize } satisfies ParseJsonTask, 'parseJson', [owned.buffer]);
     if (!reply.ok) throw fromWireError(reply);
-    return { items: reply.items, skipped: reply.skipped, firstSkipped: reply.firstSkipped };
+    return { items: reply.items, skipped: reply.skipped, firstSkipped: reply.firstSkipped, ...this.rest(reply.more, pageSize) };
+  }
+
+  private rest(token: number | null | undefined, pageSize: number | undefined): PagedItems {
+    if (token === null || token === undefined || !pageSize) return {};
+    const take = (task: TakePageTask) => this.run<TakePageReply>(task, 'takePage');
+    return {
+      rest: (async function* pages(): AsyncGenerator<RawItem[]> {
+        for (;;) {
+          const page = await take({ token, pageSize });
+          if (!page.ok) throw fromWireError(page);
+          yield page.items;
+          if (!page.more) return;
+        }
+      })(),
+    };
   }
 
   /** A batch of stream messages → items, parsed and mapped on the thread (sent as one transferred buffer). */
