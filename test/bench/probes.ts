@@ -162,6 +162,14 @@ interface Started {
   sockets: WebSocket[];
   server?: Server;
 }
+/** The phase running now: a SIGTERM (run.ts's deadline) stops its daemon and servers before exiting. */
+let active: Started | null = null;
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(sig, () => {
+    console.error(`probes: ${sig}, stopping what the current phase started`);
+    void (active ? cleanup(active) : Promise.resolve()).finally(() => process.exit(2));
+  });
+}
 async function cleanup(s: Started): Promise<void> {
   await s.prober?.stop();
   for (const ws of s.sockets) ws.terminate();
@@ -175,6 +183,7 @@ async function cleanup(s: Started): Promise<void> {
 
 async function slowClients(): Promise<ProbeResult> {
   const s: Started = { sockets: [] };
+  active = s;
   try {
     s.dir = mkdtempSync(join(tmpdir(), 'tp-probe-'));
     const feed = join(s.dir, 'live.jsonl');
@@ -241,6 +250,7 @@ async function slowClients(): Promise<ProbeResult> {
 
 async function bigPoll(): Promise<ProbeResult> {
   const s: Started = { sockets: [] };
+  active = s;
   try {
     s.dir = mkdtempSync(join(tmpdir(), 'tp-probe-'));
     const corpus = generateTemplatedCorpus({ items: POLL_ITEMS });

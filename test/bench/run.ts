@@ -4,13 +4,22 @@
  *   2. end-to-end replay: N JSONL items through a source's worker into SQLite (items/s, peak RSS),
  *      each round a daemon in a process of its own (test/bench/replayRound.ts);
  *   3. fan-out (test/bench/fanout.ts, own process): S WebSocket subscribers, half ticker-filtered, fed
- *      at R items/s by the running daemon (delivered/expected, ingest→receive latency, CPU, RSS).
+ *      at R items/s by the running daemon (delivered/expected, ingest→receive latency, CPU, RSS);
+ *   4. templated replay (issue 13): a corpus of near-duplicate headlines (test/bench/templatedCorpus.ts)
+ *      through the full pipeline (tickers, stories, rollups, three alert rules), 1 source × N and
+ *      8 sources × N/8, each round a daemon process (replayRound.ts): items/s, main-thread and
+ *      other-thread CPU, peak RSS; and a raw better-sqlite3 insert of the same rows (rawInsert.ts);
+ *   5. responsiveness probes (test/bench/probes.ts, own process): /healthz latency while 200
+ *      non-reading WebSocket clients are cut off, and while a 100k-item RSS poll commits.
  * Options: --items N (replay size, default 200000), --texts N (classification texts, default 500000),
  *          --subscribers S / --rate R / --seconds N (fan-out; default 200, 1000, 20),
- *          --only fanout (just the fan-out figure), --skip-fanout, --no-write (print only),
+ *          --templated-items N (100000) / --templated-sources S (8) / --templated-rounds R (3),
+ *          --clients C (probe, 200) / --poll-items N (probe, 100000),
+ *          --only fanout|templated|probes (just that figure), --skip-fanout, --skip-templated,
+ *          --skip-probes, --no-write (print only), --round-timeout S (600: any one child process),
  *          --baseline REV (also replay git revision REV, built in a temporary worktree, in rounds
  *          alternating with this tree's: the side-by-side ratio, e.g. against the commit before an issue).
- * With --only fanout the other rows of docs/BENCHMARKS.md cannot be filled: it prints only.
+ * With --only the other rows of docs/BENCHMARKS.md cannot be filled: it prints only.
  * Benchmarks, not tests: the machine is shared, so figures vary run to run; we report the best of
  * three rounds for the pool figure and the median of three for the replay and the fan-out.
  */
@@ -27,6 +36,9 @@ import { createLinker, type TickerDictionary } from '../../workers/tickerLinker.
 import { StorySigner } from '../../workers/storySignature.js';
 import { StoryClusterer } from '../../pipelines/storyCluster.js';
 import type { FanoutResult } from './fanout.js';
+import { replayRound, type ReplayRound } from './rounds.js';
+import { benchTemplated, type TemplatedResult } from './templated.js';
+import { probeLine, type ProbeResult } from './probeReport.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +48,15 @@ const { values } = parseArgs({
     'no-write': { type: 'boolean' },
     only: { type: 'string' },
     'skip-fanout': { type: 'boolean', default: false },
+    'skip-templated': { type: 'boolean', default: false },
+    'skip-probes': { type: 'boolean', default: false },
+    'templated-items': { type: 'string', default: '100000' },
+    'templated-sources': { type: 'string', default: '8' },
+    'templated-rounds': { type: 'string', default: '3' },
+    clients: { type: 'string', default: '200' },
+    'poll-items': { type: 'string', default: '100000' },
+    /** Upper bound on any one child process (a replay round, the probes, …), in seconds. */
+    'round-timeout': { type: 'string', default: '600' },
     subscribers: { type: 'string', default: '200' },
     rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '20' },
@@ -43,18 +64,26 @@ const { values } = parseArgs({
     baseline: { type: 'string' },
   },
 });
-if (values.only !== undefined && values.only !== 'fanout') {
-  console.error(`--only takes "fanout" (got "${values.only}")`);
+const PARTS = ['fanout', 'templated', 'probes'] as const;
+type Part = (typeof PARTS)[number];
+if (values.only !== undefined && !PARTS.includes(values.only as Part)) {
+  console.error(`--only takes ${PARTS.map((p) => `"${p}"`).join(', ')} (got "${values.only}")`);
   process.exit(2);
 }
-const onlyFanout = values.only === 'fanout';
-const runFanout = !values['skip-fanout'];
-if (onlyFanout && !runFanout) {
-  console.error('--only fanout and --skip-fanout exclude each other');
+const only = values.only as Part | undefined;
+const skipped: Record<Part, boolean> = { fanout: values['skip-fanout'], templated: values['skip-templated'], probes: values['skip-probes'] };
+if (only && skipped[only]) {
+  console.error(`--only ${only} and --skip-${only} exclude each other`);
   process.exit(2);
 }
+const runs = (p: Part): boolean => (only ? only === p : !skipped[p]);
+const runFanout = runs('fanout');
 const replayItems = Number(values.items);
 const textCount = Number(values.texts);
+const roundTimeoutMs = Number(values['round-timeout']) * 1000;
+const templatedItems = Number(values['templated-items']);
+const templatedSources = Number(values['templated-sources']);
+const templatedRounds = Number(values['templated-rounds']);
 
 function corpus(): string[] {
   const lines = readFileSync(join(dataDir, 'demo', 'headlines.jsonl'), 'utf8').split('\n').filter(Boolean);
@@ -88,13 +117,6 @@ async function benchPool(texts: string[]): Promise<{ perSec: number; threads: nu
   return { perSec: Math.max(...rounds), threads: pool.threads, rounds };
 }
 
-interface ReplayRound {
-  perSec: number;
-  peakRssMb: number;
-  seconds: number;
-  stored: number;
-}
-
 /**
  * Three rounds over the same file, each into a new database: on this shared 2-core machine one
  * round varies by ±15 % (measured), so the table shows the median round and lists all three.
@@ -114,8 +136,8 @@ async function benchReplay(texts: string[], baselineRoot?: string): Promise<Repl
   const baselineRounds: ReplayRound[] = [];
   // With a baseline the two trees alternate, so both see the same state of the shared machine.
   for (let r = 0; r < 3; r++) {
-    rounds.push(replayRound(file, join(dir, `bench${r}.db`)));
-    if (baselineRoot) baselineRounds.push(replayRound(file, join(dir, `baseline${r}.db`), baselineRoot));
+    rounds.push(replayRound(file, join(dir, `bench${r}.db`), { items: replayItems, timeoutMs: roundTimeoutMs }));
+    if (baselineRoot) baselineRounds.push(replayRound(file, join(dir, `baseline${r}.db`), { items: replayItems, timeoutMs: roundTimeoutMs, root: baselineRoot }));
   }
   rmSync(dir, { recursive: true, force: true });
   const median = [...rounds].sort((a, b) => a.perSec - b.perSec)[1];
@@ -139,18 +161,6 @@ function baselineTree(rev: string): { dir: string; remove(): void } {
     remove();
     throw err;
   }
-}
-
-/** One round in a child process (test/bench/replayRound.ts) running the daemon of the tree at `root`. */
-function replayRound(file: string, db: string, root: string = packageRoot): ReplayRound {
-  const r = spawnSync(process.execPath, [join(packageRoot, 'dist', 'test', 'bench', 'replayRound.js'), '--root', root, '--file', file, '--db', db], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`replay round (${root}) failed (${r.status ?? r.signal}): ${r.stderr}`);
-  const { seconds, peakRssMb } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { seconds: number; peakRssMb: number };
-  // Plain SQL: a baseline tree's database may have an older schema than this ItemStore opens.
-  const counted = new Database(db, { readonly: true });
-  const stored = counted.prepare('SELECT count(*) FROM items').pluck().get() as number;
-  counted.close();
-  return { perSec: Math.round(replayItems / seconds), peakRssMb, seconds, stored };
 }
 
 /**
@@ -222,11 +232,60 @@ function fanoutLine(f: FanoutResult): string {
   return `fan-out: ${f.subscribers} subscribers (${f.filtered} filtered) at ${f.rate} items/s for ${f.seconds} s: delivered ${f.delivered}/${f.expected} (worst client ${(f.minClientShare * 100).toFixed(2)} %, ${f.duplicates} duplicates, ${f.closes4008} 4008 closes), latency p50 ${f.latencyMs.p50} / p95 ${f.latencyMs.p95} / p99 ${f.latencyMs.p99} / max ${f.latencyMs.max.toFixed(1)} ms, daemon CPU ${f.daemonCpuPercent} % of one core, RSS ${f.daemonRssMb} MiB`;
 }
 
-if (onlyFanout) {
-  const f = benchFanout();
-  console.log(fanoutLine(f));
-  if (f.delivered !== f.expected || f.closes4008) process.exitCode = 1;
-  console.log('(--only fanout: docs/BENCHMARKS.md not rewritten; run without --only for the full table)');
+/** The responsiveness probes (test/bench/probes.ts), in their own process; SIGTERM past the deadline lets them stop their daemon. */
+function benchProbes(): ProbeResult[] {
+  const args = ['--json', '--clients', String(values.clients), '--poll-items', String(values['poll-items'])];
+  const r = spawnSync(process.execPath, [join(packageRoot, 'dist', 'test', 'bench', 'probes.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 24, timeout: roundTimeoutMs, killSignal: 'SIGTERM' });
+  // Exit code 1 = it ran but a phase hit its deadline: still figures to report.
+  if (r.status !== 0 && r.status !== 1) throw new Error(`probes failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as ProbeResult[];
+}
+
+const cpuS = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+/** Main-thread and writer CPU of a round: /healthz stages when the tree reports them, else /proc (labelled). */
+function cpuText(r: ReplayRound): string {
+  const c = r.cpu;
+  if (!c) return 'n/a';
+  if (c.stages?.main && c.stages.writer) return `main ${cpuS(c.stages.main.cpuMs)}, writer ${cpuS(c.stages.writer.cpuMs)} (/healthz stages); whole process ${cpuS(c.processMs)}`;
+  return `main thread ${cpuS(c.mainMs)}, all other threads ${cpuS(c.otherThreadsMs)} (/proc; no writer stage reported)`;
+}
+
+function templatedLines(t: TemplatedResult): string[] {
+  return [
+    `templated corpus: ${t.items.toLocaleString('en')} items, ${t.plannedStories} planned stories (${t.itemsInPlannedStories} items); stored ${t.storiesStored} stories + ${t.copiesStored} copies, ${t.linkedItems} items with tickers, alerts ${JSON.stringify(t.alerts)}`,
+    `templated replay, 1 source: ${t.median.one.perSec.toLocaleString('en')} items/s (rounds ${t.one.map((r) => r.perSec.toLocaleString('en')).join(' / ')}), ${cpuText(t.median.one)}, peak RSS ${t.median.one.peakRssMb} MiB`,
+    `templated replay, ${t.sources} sources: ${t.median.many.perSec.toLocaleString('en')} items/s (rounds ${t.many.map((r) => r.perSec.toLocaleString('en')).join(' / ')}), ${cpuText(t.median.many)}, peak RSS ${Math.max(...t.many.map((r) => r.peakRssMb))} MiB; ${t.sources}-source ÷ 1-source ${t.manyOverOne.toFixed(2)}`,
+    `raw better-sqlite3 insert of the same rows: ${t.median.raw.perSec.toLocaleString('en')} rows/s (rounds ${t.raw.map((r) => r.perSec.toLocaleString('en')).join(' / ')}); daemon ÷ raw ${(t.oneOverRaw * 100).toFixed(1)} %`,
+  ];
+}
+
+function runTemplated(): Promise<TemplatedResult> {
+  console.log(`templated replay: ${templatedRounds} rounds of 1 source × ${templatedItems.toLocaleString('en')}, raw insert, ${templatedSources} sources × ${(templatedItems / templatedSources).toLocaleString('en')}`);
+  return benchTemplated({ items: templatedItems, sources: templatedSources, rounds: templatedRounds, timeoutMs: roundTimeoutMs, log: (l) => console.log(l) });
+}
+
+function checkTemplated(t: TemplatedResult): void {
+  for (const r of [...t.one, ...t.many]) {
+    if (r.stored !== t.items) {
+      console.error(`templated replay stored ${r.stored} of ${t.items} items`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+if (only) {
+  if (only === 'fanout') {
+    const f = benchFanout();
+    console.log(fanoutLine(f));
+    if (f.delivered !== f.expected || f.closes4008) process.exitCode = 1;
+  } else if (only === 'templated') {
+    const t = await runTemplated();
+    for (const l of templatedLines(t)) console.log(l);
+    checkTemplated(t);
+  } else {
+    for (const p of benchProbes()) console.log(probeLine(p));
+  }
+  console.log(`(--only ${only}: docs/BENCHMARKS.md not rewritten; run without --only for the full table)`);
   process.exit();
 }
 
