@@ -4,13 +4,22 @@
  *   2. end-to-end replay: N JSONL items through a source's worker into SQLite (items/s, peak RSS),
  *      each round a daemon in a process of its own (test/bench/replayRound.ts);
  *   3. fan-out (test/bench/fanout.ts, own process): S WebSocket subscribers, half ticker-filtered, fed
- *      at R items/s by the running daemon (delivered/expected, ingest→receive latency, CPU, RSS).
+ *      at R items/s by the running daemon (delivered/expected, ingest→receive latency, CPU, RSS);
+ *   4. templated replay (issue 13): a corpus of near-duplicate headlines (test/bench/templatedCorpus.ts)
+ *      through the full pipeline (tickers, stories, rollups, three alert rules), 1 source × N and
+ *      8 sources × N/8, each round a daemon process (replayRound.ts): items/s, main-thread and
+ *      other-thread CPU, peak RSS; and a raw better-sqlite3 insert of the same rows (rawInsert.ts);
+ *   5. responsiveness probes (test/bench/probes.ts, own process): /healthz latency while 200
+ *      non-reading WebSocket clients are cut off, and while a 100k-item RSS poll commits.
  * Options: --items N (replay size, default 200000), --texts N (classification texts, default 500000),
  *          --subscribers S / --rate R / --seconds N (fan-out; default 200, 1000, 20),
- *          --only fanout (just the fan-out figure), --skip-fanout, --no-write (print only),
+ *          --templated-items N (100000) / --templated-sources S (8) / --templated-rounds R (3),
+ *          --clients C (probe, 200) / --poll-items N (probe, 100000),
+ *          --only fanout|templated|probes (just that figure), --skip-fanout, --skip-templated,
+ *          --skip-probes, --no-write (print only), --round-timeout S (600: any one child process),
  *          --baseline REV (also replay git revision REV, built in a temporary worktree, in rounds
  *          alternating with this tree's: the side-by-side ratio, e.g. against the commit before an issue).
- * With --only fanout the other rows of docs/BENCHMARKS.md cannot be filled: it prints only.
+ * With --only the other rows of docs/BENCHMARKS.md cannot be filled: it prints only.
  * Benchmarks, not tests: the machine is shared, so figures vary run to run; we report the best of
  * three rounds for the pool figure and the median of three for the replay and the fan-out.
  */
@@ -27,6 +36,9 @@ import { createLinker, type TickerDictionary } from '../../workers/tickerLinker.
 import { StorySigner } from '../../workers/storySignature.js';
 import { StoryClusterer } from '../../pipelines/storyCluster.js';
 import type { FanoutResult } from './fanout.js';
+import { replayRound, type ReplayRound } from './rounds.js';
+import { benchTemplated, type TemplatedResult } from './templated.js';
+import { probeLine, type ProbeResult } from './probeReport.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +48,15 @@ const { values } = parseArgs({
     'no-write': { type: 'boolean' },
     only: { type: 'string' },
     'skip-fanout': { type: 'boolean', default: false },
+    'skip-templated': { type: 'boolean', default: false },
+    'skip-probes': { type: 'boolean', default: false },
+    'templated-items': { type: 'string', default: '100000' },
+    'templated-sources': { type: 'string', default: '8' },
+    'templated-rounds': { type: 'string', default: '3' },
+    clients: { type: 'string', default: '200' },
+    'poll-items': { type: 'string', default: '100000' },
+    /** Upper bound on any one child process (a replay round, the probes, …), in seconds. */
+    'round-timeout': { type: 'string', default: '600' },
     subscribers: { type: 'string', default: '200' },
     rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '20' },
@@ -43,18 +64,26 @@ const { values } = parseArgs({
     baseline: { type: 'string' },
   },
 });
-if (values.only !== undefined && values.only !== 'fanout') {
-  console.error(`--only takes "fanout" (got "${values.only}")`);
+const PARTS = ['fanout', 'templated', 'probes'] as const;
+type Part = (typeof PARTS)[number];
+if (values.only !== undefined && !PARTS.includes(values.only as Part)) {
+  console.error(`--only takes ${PARTS.map((p) => `"${p}"`).join(', ')} (got "${values.only}")`);
   process.exit(2);
 }
-const onlyFanout = values.only === 'fanout';
-const runFanout = !values['skip-fanout'];
-if (onlyFanout && !runFanout) {
-  console.error('--only fanout and --skip-fanout exclude each other');
+const only = values.only as Part | undefined;
+const skipped: Record<Part, boolean> = { fanout: values['skip-fanout'], templated: values['skip-templated'], probes: values['skip-probes'] };
+if (only && skipped[only]) {
+  console.error(`--only ${only} and --skip-${only} exclude each other`);
   process.exit(2);
 }
+const runs = (p: Part): boolean => (only ? only === p : !skipped[p]);
+const runFanout = runs('fanout');
 const replayItems = Number(values.items);
 const textCount = Number(values.texts);
+const roundTimeoutMs = Number(values['round-timeout']) * 1000;
+const templatedItems = Number(values['templated-items']);
+const templatedSources = Number(values['templated-sources']);
+const templatedRounds = Number(values['templated-rounds']);
 
 function corpus(): string[] {
   const lines = readFileSync(join(dataDir, 'demo', 'headlines.jsonl'), 'utf8').split('\n').filter(Boolean);
@@ -88,13 +117,6 @@ async function benchPool(texts: string[]): Promise<{ perSec: number; threads: nu
   return { perSec: Math.max(...rounds), threads: pool.threads, rounds };
 }
 
-interface ReplayRound {
-  perSec: number;
-  peakRssMb: number;
-  seconds: number;
-  stored: number;
-}
-
 /**
  * Three rounds over the same file, each into a new database: on this shared 2-core machine one
  * round varies by ±15 % (measured), so the table shows the median round and lists all three.
@@ -114,8 +136,8 @@ async function benchReplay(texts: string[], baselineRoot?: string): Promise<Repl
   const baselineRounds: ReplayRound[] = [];
   // With a baseline the two trees alternate, so both see the same state of the shared machine.
   for (let r = 0; r < 3; r++) {
-    rounds.push(replayRound(file, join(dir, `bench${r}.db`)));
-    if (baselineRoot) baselineRounds.push(replayRound(file, join(dir, `baseline${r}.db`), baselineRoot));
+    rounds.push(replayRound(file, join(dir, `bench${r}.db`), { items: replayItems, timeoutMs: roundTimeoutMs }));
+    if (baselineRoot) baselineRounds.push(replayRound(file, join(dir, `baseline${r}.db`), { items: replayItems, timeoutMs: roundTimeoutMs, root: baselineRoot }));
   }
   rmSync(dir, { recursive: true, force: true });
   const median = [...rounds].sort((a, b) => a.perSec - b.perSec)[1];
@@ -139,18 +161,6 @@ function baselineTree(rev: string): { dir: string; remove(): void } {
     remove();
     throw err;
   }
-}
-
-/** One round in a child process (test/bench/replayRound.ts) running the daemon of the tree at `root`. */
-function replayRound(file: string, db: string, root: string = packageRoot): ReplayRound {
-  const r = spawnSync(process.execPath, [join(packageRoot, 'dist', 'test', 'bench', 'replayRound.js'), '--root', root, '--file', file, '--db', db], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`replay round (${root}) failed (${r.status ?? r.signal}): ${r.stderr}`);
-  const { seconds, peakRssMb } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { seconds: number; peakRssMb: number };
-  // Plain SQL: a baseline tree's database may have an older schema than this ItemStore opens.
-  const counted = new Database(db, { readonly: true });
-  const stored = counted.prepare('SELECT count(*) FROM items').pluck().get() as number;
-  counted.close();
-  return { perSec: Math.round(replayItems / seconds), peakRssMb, seconds, stored };
 }
 
 /**
@@ -222,11 +232,60 @@ function fanoutLine(f: FanoutResult): string {
   return `fan-out: ${f.subscribers} subscribers (${f.filtered} filtered) at ${f.rate} items/s for ${f.seconds} s: delivered ${f.delivered}/${f.expected} (worst client ${(f.minClientShare * 100).toFixed(2)} %, ${f.duplicates} duplicates, ${f.closes4008} 4008 closes), latency p50 ${f.latencyMs.p50} / p95 ${f.latencyMs.p95} / p99 ${f.latencyMs.p99} / max ${f.latencyMs.max.toFixed(1)} ms, daemon CPU ${f.daemonCpuPercent} % of one core, RSS ${f.daemonRssMb} MiB`;
 }
 
-if (onlyFanout) {
-  const f = benchFanout();
-  console.log(fanoutLine(f));
-  if (f.delivered !== f.expected || f.closes4008) process.exitCode = 1;
-  console.log('(--only fanout: docs/BENCHMARKS.md not rewritten; run without --only for the full table)');
+/** The responsiveness probes (test/bench/probes.ts), in their own process; SIGTERM past the deadline lets them stop their daemon. */
+function benchProbes(): ProbeResult[] {
+  const args = ['--json', '--clients', String(values.clients), '--poll-items', String(values['poll-items'])];
+  const r = spawnSync(process.execPath, [join(packageRoot, 'dist', 'test', 'bench', 'probes.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 24, timeout: roundTimeoutMs, killSignal: 'SIGTERM' });
+  // Exit code 1 = it ran but a phase hit its deadline: still figures to report.
+  if (r.status !== 0 && r.status !== 1) throw new Error(`probes failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as ProbeResult[];
+}
+
+const cpuS = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+/** Main-thread and writer CPU of a round: /healthz stages when the tree reports them, else /proc (labelled). */
+function cpuText(r: ReplayRound): string {
+  const c = r.cpu;
+  if (!c) return 'n/a';
+  if (c.stages?.main && c.stages.writer) return `main ${cpuS(c.stages.main.cpuMs)}, writer ${cpuS(c.stages.writer.cpuMs)} (/healthz stages); whole process ${cpuS(c.processMs)}`;
+  return `main thread ${cpuS(c.mainMs)}, all other threads ${cpuS(c.otherThreadsMs)} (/proc; no writer stage reported)`;
+}
+
+function templatedLines(t: TemplatedResult): string[] {
+  return [
+    `templated corpus: ${t.items.toLocaleString('en')} items, ${t.plannedStories} planned stories (${t.itemsInPlannedStories} items); stored ${t.storiesStored} stories + ${t.copiesStored} copies, ${t.linkedItems} items with tickers, alerts ${JSON.stringify(t.alerts)}`,
+    `templated replay, 1 source: ${t.median.one.perSec.toLocaleString('en')} items/s (rounds ${t.one.map((r) => r.perSec.toLocaleString('en')).join(' / ')}), ${cpuText(t.median.one)}, peak RSS ${t.median.one.peakRssMb} MiB`,
+    `templated replay, ${t.sources} sources: ${t.median.many.perSec.toLocaleString('en')} items/s (rounds ${t.many.map((r) => r.perSec.toLocaleString('en')).join(' / ')}), ${cpuText(t.median.many)}, peak RSS ${Math.max(...t.many.map((r) => r.peakRssMb))} MiB; ${t.sources}-source ÷ 1-source ${t.manyOverOne.toFixed(2)}`,
+    `raw better-sqlite3 insert of the same rows: ${t.median.raw.perSec.toLocaleString('en')} rows/s (rounds ${t.raw.map((r) => r.perSec.toLocaleString('en')).join(' / ')}); daemon ÷ raw ${(t.oneOverRaw * 100).toFixed(1)} %`,
+  ];
+}
+
+function runTemplated(): Promise<TemplatedResult> {
+  console.log(`templated replay: ${templatedRounds} rounds of 1 source × ${templatedItems.toLocaleString('en')}, raw insert, ${templatedSources} sources × ${(templatedItems / templatedSources).toLocaleString('en')}`);
+  return benchTemplated({ items: templatedItems, sources: templatedSources, rounds: templatedRounds, timeoutMs: roundTimeoutMs, log: (l) => console.log(l) });
+}
+
+function checkTemplated(t: TemplatedResult): void {
+  for (const r of [...t.one, ...t.many]) {
+    if (r.stored !== t.items) {
+      console.error(`templated replay stored ${r.stored} of ${t.items} items`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+if (only) {
+  if (only === 'fanout') {
+    const f = benchFanout();
+    console.log(fanoutLine(f));
+    if (f.delivered !== f.expected || f.closes4008) process.exitCode = 1;
+  } else if (only === 'templated') {
+    const t = await runTemplated();
+    for (const l of templatedLines(t)) console.log(l);
+    checkTemplated(t);
+  } else {
+    for (const p of benchProbes()) console.log(probeLine(p));
+  }
+  console.log(`(--only ${only}: docs/BENCHMARKS.md not rewritten; run without --only for the full table)`);
   process.exit();
 }
 
@@ -264,11 +323,58 @@ for (const f of fanoutRounds) {
     process.exitCode = 1;
   }
 }
+const templated = runs('templated') ? await runTemplated() : null;
+if (templated) {
+  for (const l of templatedLines(templated)) console.log(l);
+  checkTemplated(templated);
+}
+const probes = runs('probes') ? benchProbes() : [];
+for (const p of probes) console.log(probeLine(p));
 for (const r of replay.rounds) {
   if (r.stored !== replayItems) {
     console.error(`replay stored ${r.stored} of ${replayItems} items`);
     process.exitCode = 1;
   }
+}
+
+/** The issue 13 table: the templated replay, the raw SQLite baseline and the /healthz probes, each with its target. */
+function issue13Section(t: TemplatedResult | null, ps: ProbeResult[]): string {
+  if (!t && !ps.length) return '';
+  const n = (x: number) => x.toLocaleString('en');
+  const rows: string[] = [];
+  if (t) {
+    const peakMany = Math.max(...t.many.map((r) => r.peakRssMb));
+    rows.push(
+      `| Templated corpus (\`test/bench/templatedCorpus.ts\`, seed 13): ${n(t.items)} items over 3 days, ${t.plannedStories} planned multi-item stories holding ${n(t.itemsInPlannedStories)} items; stored as ${n(t.storiesStored)} stories + ${n(t.copiesStored)} copies, ${n(t.linkedItems)} items with tickers; alerts ${Object.entries(t.alerts).map(([k, v]) => `${k} ${n(v)}`).join(', ') || 'none'} | — | |`,
+      `| Templated replay, 1 jsonl source × ${n(t.items)} (tickers, stories, rollups, shift + volume + threshold alerts; ${t.chunk}-line chunks; daemon start → all committed; median of ${t.one.length}: ${t.one.map((r) => n(r.perSec)).join(' / ')}) | **${n(t.median.one.perSec)} items/s** (${t.median.one.seconds.toFixed(1)} s) | ≥ 25,000 |`,
+      `| Raw better-sqlite3 insert of the same rows (bare \`items\` table, WAL, synchronous=NORMAL, one statement, ${t.chunk} rows per transaction; rounds ${t.raw.map((r) => n(r.perSec)).join(' / ')}): daemon ÷ raw, median of per-round ratios | ${n(t.median.raw.perSec)} rows/s; **${(t.oneOverRaw * 100).toFixed(1)} %** | ≥ 10 % |`,
+      `| Templated replay, ${t.sources} jsonl sources × ${n(t.items / t.sources)} (one per outlet; rounds ${t.many.map((r) => n(r.perSec)).join(' / ')}): items/s, and ÷ the 1-source figure (median of per-round ratios) | ${n(t.median.many.perSec)} items/s; **${t.manyOverOne.toFixed(2)} ×** | ≥ 0.9 × |`,
+      `| Peak RSS (VmHWM) of the daemon process, ${t.sources} sources (highest round) / 1 source | **${peakMany} MiB** / ${Math.max(...t.one.map((r) => r.peakRssMb))} MiB | ≤ 450 MiB (${t.sources} sources) |`,
+      `| CPU of the median round, 1 source | ${cpuText(t.median.one)} | |`,
+      `| CPU of the median round, ${t.sources} sources | ${cpuText(t.median.many)} | |`,
+    );
+  }
+  for (const p of ps) {
+    const l = p.latencyMs;
+    const what =
+      p.name === 'slow-clients'
+        ? `while ${p.clients} WebSocket clients that never read are cut off (${p.clientsCutOff} closed, ${p.closes4008} logged 4008) as ${n(p.items)} items (~1.5 KB summaries) are committed`
+        : `while one RSS poll of ${n(p.items)} items (${((p.feedBytes ?? 0) / 2 ** 20).toFixed(1)} MiB, loopback) is committed (${n(p.itemsPerSec)} items/s from the request)`;
+    rows.push(
+      `| \`/healthz\` latency ${what}: p50 / p99 / max (a probe every 25 ms, each with a ${l.timeoutMs} ms timeout counted as ${l.timeoutMs} ms; ${n(l.samples)} probes over ${p.seconds.toFixed(1)} s, ${l.timeouts} timed out${p.completed ? '' : '; **deadline reached before it completed**'}; daemon peak RSS ${p.daemonPeakRssMb} MiB) | ${l.p50} / **${l.p99}** / ${l.max} ms | p99 ≤ 100 ms |`,
+    );
+  }
+  return `
+## Staged ingest on real-shaped news (issue 13)
+
+\`test/bench/templated.ts\` and \`test/bench/probes.ts\`; every round is a daemon process of its own.
+CPU: \`/healthz\` \`stages\` when the daemon reports them, otherwise the main thread from
+\`/proc/PID/task/PID/stat\` and everything else in the process (source workers, SQLite, libuv).
+
+| what | result | target |
+|---|---|---|
+${rows.join('\n')}
+`;
 }
 
 if (values.write && !values['no-write']) {
@@ -288,7 +394,7 @@ the replay and fan-out figures the median of three.
 - Date: ${new Date().toISOString()}
 - tickerpulse ${pkg.version}, Node.js ${process.version}, ${process.platform}/${process.arch}
 - Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB RAM
-- Command: \`npm run bench -- --items ${replayItems} --texts ${textCount}${fanout ? ` --subscribers ${fanout.subscribers} --rate ${fanout.rate} --seconds ${fanout.seconds}` : ' --skip-fanout'}${values.baseline ? ` --baseline ${values.baseline}` : ''}\`
+- Command: \`npm run bench -- --items ${replayItems} --texts ${textCount}${fanout ? ` --subscribers ${fanout.subscribers} --rate ${fanout.rate} --seconds ${fanout.seconds}` : ' --skip-fanout'}${templated ? ` --templated-items ${templated.items} --templated-sources ${templated.sources} --templated-rounds ${templated.one.length}` : ' --skip-templated'}${probes.length ? ` --clients ${values.clients} --poll-items ${values['poll-items']}` : ' --skip-probes'}${values.baseline ? ` --baseline ${values.baseline}` : ''}\`
 
 | what | result | target |
 |---|---|---|
@@ -304,7 +410,7 @@ ${
 | Story clustering: match + record with the worker's signature, per item (main thread; 100,000 items, 48 h window) | ${intel.clusterUs} µs | |
 | Hugging Face tokenizer, one thread (demo headlines, ${hf.tokenizer.avgTokensPerHeadline} tokens each): WordPiece / byte-level BPE | ${hf.tokenizer.wordpieceTokensPerSec.toLocaleString('en')} / ${hf.tokenizer.bpeTokensPerSec.toLocaleString('en')} tokens/s | |
 | Tiny BERT-shaped ONNX export (dim 64, window 128; \`test/bench/hf.ts\`) through ${hf.tinyModel.workers} workers, batches of 64 | ${hf.tinyModel.itemsPerSec.toLocaleString('en')} items/s | |
-${fanoutRows}
+${fanoutRows}${issue13Section(templated, probes)}
 The end-to-end figure includes daemon start-up (opening SQLite, spawning the source's worker
 thread, loading the ONNX model), dedupe lookups, classification, ticker linking and story
 signatures on the source's worker, story clustering, the SQLite commits (items, stories,
