@@ -63,27 +63,32 @@ function percentile(sorted: number[], q: number): number {
 /** Child: GET /healthz every 50 ms until told to stop; answers with the latencies (ms; timeouts as PROBE_TIMEOUT_MS). */
 async function probe(url: string): Promise<void> {
   const lat: number[] = [];
-  /** Send time (ms since the probe started) of each sample, same order as lat. */
+  /** Wall-clock send time of each sample (Date.now(): comparable across processes), same order as lat. */
   const at: number[] = [];
-  const start = performance.now();
+  let ready = false;
   let timeouts = 0;
   let stop = false;
   process.on('message', () => (stop = true));
   const inFlight = new Set<Promise<void>>();
   while (!stop) {
     const t0 = performance.now();
+    const sentAt = Date.now();
     const p = fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })
       .then((r) => r.arrayBuffer())
       .then(
         () => {
           lat.push(performance.now() - t0);
-          at.push(t0 - start);
+          at.push(sentAt);
+          if (!ready) {
+            ready = true;
+            process.send!('ready');
+          }
         },
         (err: unknown) => {
           if (timeouts === 0 && process.env.SLOW_BENCH_DEBUG) console.error('probe error', err);
           timeouts++;
           lat.push(PROBE_TIMEOUT_MS);
-          at.push(t0 - start);
+          at.push(sentAt);
         },
       )
       .finally(() => inFlight.delete(p));
@@ -134,6 +139,7 @@ export interface SlowClientsResult {
 
 /** Worst /healthz latency per second of the probe's life (ms), printed without --json. */
 let timeline: number[] = [];
+let phases = '';
 
 async function bench(): Promise<SlowClientsResult> {
   const C = Number(values.clients);
@@ -154,6 +160,8 @@ async function bench(): Promise<SlowClientsResult> {
   let reader: WebSocket | undefined;
   const child = fork(fileURLToPath(import.meta.url), ['--probe', `${srv.url}/healthz`], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
+    await new Promise((r) => child.once('message', r));
+    const tConnect = Date.now();
     for (let i = 0; i < C; i += 20) raws.push(...(await Promise.all(Array.from({ length: Math.min(20, C - i) }, () => rawNonReader(srv.port)))));
     let readerReceived = 0;
     reader = new WebSocket(srv.url.replace('http:', 'ws:') + '/ws', { perMessageDeflate: false });
@@ -201,6 +209,7 @@ async function bench(): Promise<SlowClientsResult> {
       };
     };
     const t0 = performance.now();
+    const tBroadcast = Date.now();
     let cutoffMs = NaN;
     let sent = 0;
     let stopAt = Infinity;
@@ -226,10 +235,15 @@ async function bench(): Promise<SlowClientsResult> {
     const report = new Promise<{ lat: number[]; at: number[]; timeouts: number }>((r) => child.once('message', r as (m: unknown) => void));
     child.send('stop');
     const { lat, at, timeouts } = await report;
-    // Worst sample per second of probing: where in the run the stalls were.
+    // Worst sample per second of probing, from the first client's connect: where the stalls were.
     const worst: number[] = [];
-    at.forEach((t, i) => (worst[Math.floor(t / 1000)] = Math.max(worst[Math.floor(t / 1000)] ?? 0, lat[i])));
-    timeline = worst.map((w) => Math.round(w ?? 0));
+    at.forEach((t, i) => {
+      if (t < tConnect) return;
+      const k = Math.floor((t - tConnect) / 1000);
+      worst[k] = Math.max(worst[k] ?? 0, lat[i]);
+    });
+    timeline = Array.from(worst, (w) => Math.round(w ?? 0));
+    phases = `clients connecting from 0 s, broadcast from ${((tBroadcast - tConnect) / 1000).toFixed(1)} s, all cut off at ${((tBroadcast - tConnect + cutoffMs) / 1000).toFixed(1)} s, terminated ${slowCloseGraceMs / 1000} s later`;
     lat.sort((a, b) => a - b);
     const r1 = (x: number) => Math.round(x * 10) / 10;
     return {
@@ -264,6 +278,7 @@ if (values.probe !== undefined) {
     console.log(`reading client: ${res.readerReceived} received, ${res.readerLost} missing`);
     console.log(`/healthz every ${PROBE_EVERY_MS} ms (ms): p50 ${res.healthz.p50} p99 ${res.healthz.p99} max ${res.healthz.max} (${res.healthz.samples} samples, ${res.healthz.timeouts} over ${PROBE_TIMEOUT_MS / 1000} s)`);
     console.log(`worst /healthz per second (ms): ${timeline.join(' ')}`);
+    console.log(`  (${phases})`);
     console.log(`server event-loop delay (ms): p50 ${res.loopDelayMs.p50} p99 ${res.loopDelayMs.p99} max ${res.loopDelayMs.max}`);
     console.log(`kernel TCP memory peak ${res.tcpMemPages.peak} pages (tcp_mem pressure mark ${res.tcpMemPages.pressure})`);
   }
