@@ -25,9 +25,11 @@ import { serveDashboard } from './static.js';
 import { CloseCode, PROTOCOL_VERSION, toApiRows, toWireAlert, toWireItem, type ProtocolErrorCode, type ServerMessage, type WireSource } from './wire.js';
 import { assertBindAllowed, OriginPolicy, redactUrl, TokenCheck } from './auth.js';
 import { RollupFeed } from './rollupFeed.js';
+import { Outbound, textFrame } from './outbound.js';
 import {
   EMPTY_FILTER,
   filterFromSearch,
+  filterKey,
   matchesAlert,
   matchesItem,
   parseClientMessage,
@@ -40,8 +42,10 @@ import {
 export { toWireItem, toApiItem, toWireAlert } from './wire.js';
 
 export interface ServerLimits {
-  /** Outbound bytes buffered for one client above which it is closed with 4008. */
+  /** Outbound bytes buffered for one client (its queue + inside its socket) above which it is closed with 4008. */
   maxBufferedBytes: number;
+  /** Most queued bytes coalesced into one socket write for a client (outbound.ts). */
+  maxWriteBytes: number;
   /** Items read from the store per replay page. */
   replayPageSize: number;
   /** A replay pauses while the client's buffered bytes are at or above this (default: min(1 MiB, maxBufferedBytes / 4)). */
@@ -76,6 +80,7 @@ export interface ServerLimits {
 
 export const DEFAULT_LIMITS: Readonly<Omit<ServerLimits, 'replayHighWaterBytes'>> = Object.freeze({
   maxBufferedBytes: 4 * 1024 * 1024,
+  maxWriteBytes: 256 * 1024,
   replayPageSize: 500,
   maxReplayQueue: 10_000,
   maxInboundBytes: 64 * 1024,
@@ -155,13 +160,28 @@ interface Frame {
   seq: number | null;
   item?: StoredItem;
   alert?: StoredAlert;
-  data?: Buffer;
+  /** The complete WebSocket frame (outbound.ts textFrame), built on first use. */
+  wire?: Buffer;
+}
+
+/**
+ * The clients whose filters match exactly the same items (same filterKey). A broadcast matches
+ * each item once per class and builds one buffer of the class's frames, which every live member
+ * gets by reference: per client it costs a queue push and, usually, one socket write.
+ */
+interface FilterClass {
+  key: string;
+  filter: Filter;
+  members: Set<Client>;
 }
 
 interface Client {
   id: number;
   ws: WebSocket;
   remote: string;
+  /** Frames waiting for the socket (bounded by maxBufferedBytes: over it → 4008). */
+  out: Outbound;
+  cls: FilterClass;
   /** Highest seq sent to this client (its stream position). */
   lastSent: number;
   replaying: boolean;
@@ -187,19 +207,20 @@ interface Client {
 const json = (msg: ServerMessage): string => JSON.stringify(msg);
 const itemFrame = (item: StoredItem): Frame => ({ seq: item.seq, item });
 const alertFrame = (alert: StoredAlert): Frame => ({ seq: null, alert });
-function frameData(f: Frame): Buffer {
-  f.data ??= Buffer.from(f.item ? json({ type: 'item', item: toWireItem(f.item) }) : json({ type: 'alert', alert: toWireAlert(f.alert!) }));
-  return f.data;
+function frameWire(f: Frame): Buffer {
+  f.wire ??= textFrame(f.item ? json({ type: 'item', item: toWireItem(f.item) }) : json({ type: 'alert', alert: toWireAlert(f.alert!) }));
+  return f.wire;
 }
 /** Query API routes → query kind (src/query). */
 const API_ROUTES: Readonly<Record<string, QueryKind>> = { '/api/items': 'items', '/api/tickers': 'tickers', '/api/series': 'series', '/api/alerts': 'alerts' };
 /**
- * The socket under a ws connection, to cork it around a batch of sends (ws has no public cork;
- * `_socket` is its net.Socket in ws 8). Undefined if that ever changes: then sends are uncorked.
+ * The socket under a ws connection, which Outbound writes whole frames to (ws has no public way
+ * to send pre-framed bytes; `_socket` is its net.Socket in ws 8). Undefined if that ever
+ * changes: onConnection then refuses the client (1011) rather than send malformed streams.
  */
 function socketOf(ws: WebSocket): Duplex | undefined {
   const s = (ws as unknown as { _socket?: unknown })._socket as Duplex | undefined;
-  return s && typeof s.cork === 'function' && typeof s.uncork === 'function' && !s.destroyed ? s : undefined;
+  return s && typeof s.write === 'function' && typeof s.writableNeedDrain === 'boolean' && !s.destroyed ? s : undefined;
 }
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const tick = () => new Promise<void>((r) => setImmediate(r));
@@ -228,6 +249,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const sourceStates = new Map<string, string>();
 
   const clients = new Set<Client>();
+  /** Open clients grouped by filterKey (see FilterClass). */
+  const classes = new Map<string, FilterClass>();
   let nextClientId = 1;
   let closing = false;
   let closePromise: Promise<void> | undefined;
@@ -402,13 +425,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return;
     }
 
+    const sock = socketOf(ws);
+    if (!sock) {
+      log.error({ remote }, 'websocket connect: the ws library exposes no socket to write frames to (ws major version changed?)');
+      ws.close(CloseCode.INTERNAL_ERROR, 'internal error');
+      return;
+    }
+    // Without since, the client starts at "now"; a since beyond the latest seq (e.g. the
+    // database was replaced) also starts at now — hello.seq tells the client where that is.
+    const start = since === undefined ? latest : Math.min(since, latest);
     const c: Client = {
       id: nextClientId++,
       ws,
       remote,
-      // Without since, the client starts at "now"; a since beyond the latest seq (e.g. the
-      // database was replaced) also starts at now — hello.seq tells the client where that is.
-      lastSent: since === undefined ? latest : Math.min(since, latest),
+      out: new Outbound(sock, limits.maxWriteBytes, () => ws.readyState === WebSocket.OPEN, start),
+      cls: joinClass(filter),
+      lastSent: start,
       replaying: since !== undefined,
       queue: since !== undefined ? [] : null,
       lateAlerts: [],
@@ -419,6 +451,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       missedPongs: 0,
       closing: false,
     };
+    c.cls.members.add(c);
     clients.add(c);
     rollups.watch(c.filter.tickers);
     ws.on('pong', () => {
@@ -428,14 +461,45 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ws.on('message', (data, isBinary) => onMessage(c, data, isBinary));
     ws.on('close', (code, reason) => {
       clients.delete(c);
+      leaveClass(c);
+      c.out.drop();
       rollups.unwatch(c.filter.tickers);
       if (c.killTimer) clearTimeout(c.killTimer);
       log.debug({ client: c.id, remote, code, reason: reason.toString(), lastSent: c.lastSent }, 'websocket closed');
     });
     log.debug({ client: c.id, remote, since, latest }, 'websocket connected');
 
-    sendMsg(ws, { type: 'hello', seq: latest, protocol: PROTOCOL_VERSION, version: VERSION, filter: wireFilter(c.filter) });
+    sendTo(c, { type: 'hello', seq: latest, protocol: PROTOCOL_VERSION, version: VERSION, filter: wireFilter(c.filter) });
     if (c.replaying) void replay(c);
+  }
+
+  function joinClass(filter: Filter): FilterClass {
+    const key = filterKey(filter);
+    let cls = classes.get(key);
+    if (!cls) classes.set(key, (cls = { key, filter, members: new Set() }));
+    return cls;
+  }
+
+  function leaveClass(c: Client): void {
+    c.cls.members.delete(c);
+    if (c.cls.members.size === 0 && classes.get(c.cls.key) === c.cls) classes.delete(c.cls.key);
+  }
+
+  /** A message for this client only, behind the frames already queued for it. */
+  function sendTo(c: Client, msg: ServerMessage): void {
+    if (!isOpen(c)) return;
+    c.out.push(textFrame(json(msg)), c.lastSent);
+    checkSlow(c);
+  }
+
+  /**
+   * Closes the connection after whatever is queued for it (an `error` message just sent must
+   * arrive before the close frame ws writes). Not for 4008: see checkSlow.
+   */
+  function closeAfterQueued(c: Client, code: number, reason: string): void {
+    c.out.flushAll();
+    c.closing = true;
+    c.ws.close(code, reason);
   }
 
   /**
@@ -461,7 +525,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     switch (msg.type) {
       case 'ping':
-        sendMsg(c.ws, msg.id === undefined ? { type: 'pong' } : { type: 'pong', id: msg.id });
+        sendTo(c, msg.id === undefined ? { type: 'pong' } : { type: 'pong', id: msg.id });
         break;
       case 'subscribe':
       case 'unsubscribe': {
@@ -469,22 +533,23 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         rollups.unwatch(c.filter.tickers);
         rollups.watch(next.tickers);
         c.filter = next;
+        leaveClass(c);
+        c.cls = joinClass(next);
+        c.cls.members.add(c);
         log.debug({ client: c.id, filter: wireFilter(next) }, 'websocket filter changed');
-        sendMsg(c.ws, { type: 'subscribed', filter: wireFilter(next) });
+        sendTo(c, { type: 'subscribed', filter: wireFilter(next) });
         break;
       }
     }
-    checkSlow(c);
   }
 
   /** An `error` message; the maxClientErrors-th within the window closes the connection with 1008. */
   function refuse(c: Client, code: ProtocolErrorCode, message: string, closeReason: string): void {
-    sendMsg(c.ws, { type: 'error', code, message });
-    if (checkSlow(c)) return;
+    sendTo(c, { type: 'error', code, message });
+    if (!isOpen(c)) return;
     if (c.violations.add()) {
       log.warn({ client: c.id, remote: c.remote, code }, `websocket client closed: ${closeReason} (1008)`);
-      c.closing = true;
-      c.ws.close(CloseCode.POLICY_VIOLATION, closeReason);
+      closeAfterQueued(c, CloseCode.POLICY_VIOLATION, closeReason);
       c.killTimer = setTimeout(() => c.ws.terminate(), limits.slowCloseGraceMs);
       c.killTimer.unref();
     }
@@ -517,7 +582,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
             continue;
           }
           sendFrame(c, itemFrame(item));
-          if (c.ws.bufferedAmount >= limits.replayHighWaterBytes) {
+          if (c.out.buffered() >= limits.replayHighWaterBytes) {
             paused = true;
             await waitForDrain(c);
           }
@@ -538,8 +603,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     } catch (err) {
       log.error({ err, client: c.id }, 'replay failed');
       if (isOpen(c)) {
-        sendMsg(c.ws, { type: 'error', code: 'STORE_FAILED', message: 'replay failed, reconnect with since=' + c.lastSent });
-        c.ws.close(CloseCode.INTERNAL_ERROR, 'replay failed');
+        sendTo(c, { type: 'error', code: 'STORE_FAILED', message: 'replay failed, reconnect with since=' + c.lastSent });
+        if (isOpen(c)) closeAfterQueued(c, CloseCode.INTERNAL_ERROR, 'replay failed');
       }
     }
   }
@@ -547,8 +612,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   /** Resolves once the client's buffer is below the replay high-water mark (always yields once). */
   async function waitForDrain(c: Client): Promise<void> {
     await tick();
-    // ws exposes no 'drain' event; poll with backoff (a stuck client is ended by the heartbeat).
-    for (let delay = 2; isOpen(c) && c.ws.bufferedAmount >= limits.replayHighWaterBytes; delay = Math.min(delay * 2, 50)) {
+    // Poll with backoff (a stuck client is ended by the heartbeat); the socket's 'drain' moves
+    // the client's queue (outbound.ts), this only watches the total.
+    for (let delay = 2; isOpen(c) && c.out.buffered() >= limits.replayHighWaterBytes; delay = Math.min(delay * 2, 50)) {
       await sleep(delay);
     }
   }
@@ -572,32 +638,28 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       rollups.observe(sorted);
 
       const frames = sorted.map(itemFrame);
-      for (const c of clients) {
-        if (!isOpen(c)) continue;
-        if (c.replaying) {
-          if (c.queue) {
-            if (c.queue.length + frames.length > limits.maxReplayQueue) {
-              log.debug({ client: c.id }, 'replay queue full: dropping it, the replay will read these items from the store');
-              // Alerts are not in what the replay reads: keep them for after the replay.
-              c.lateAlerts = c.queue.filter((f) => f.seq === null);
-              c.queue = null;
-            } else {
-              for (const f of frames) c.queue.push(f);
-            }
+      const firstSeq = sorted[0].seq;
+      const lastSeq = sorted[sorted.length - 1].seq;
+      for (const cls of classes.values()) {
+        /** The class's frames of this broadcast, concatenated; built for the first live member (null: none match). */
+        let shared: Buffer | null | undefined;
+        for (const c of cls.members) {
+          if (!isOpen(c)) continue;
+          if (c.replaying) {
+            queueForReplay(c, frames);
+            continue;
           }
-          continue;
-        }
-        // One write syscall per client per batch instead of one per frame: with 200 clients
-        // a writev per message was ~70 % of the main thread (test/bench/fanout.ts).
-        const sock = socketOf(c.ws);
-        sock?.cork();
-        try {
-          for (const f of frames) {
-            if (!sendFrame(c, f)) break;
-            if (checkSlow(c)) break;
+          if (c.lastSent >= firstSeq) {
+            // Already past part of this batch (broadcasts out of seq order): frame by frame.
+            for (const f of frames) if (!sendFrame(c, f)) break;
+            continue;
           }
-        } finally {
-          sock?.uncork();
+          shared ??= classFrames(cls.filter, frames);
+          c.lastSent = lastSeq; // items the filter excludes move the position too
+          if (shared) {
+            c.out.push(shared, lastSeq);
+            checkSlow(c);
+          }
         }
       }
     } catch (err) {
@@ -605,24 +667,49 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
   }
 
+  /** The frames of the items `filter` matches, as one buffer; null when it matches none. */
+  function classFrames(filter: Filter, frames: Frame[]): Buffer | null {
+    const parts: Buffer[] = [];
+    for (const f of frames) if (matchesItem(filter, f.item!)) parts.push(frameWire(f));
+    return parts.length === 0 ? null : parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  function queueForReplay(c: Client, frames: Frame[]): void {
+    if (!c.queue) return;
+    if (c.queue.length + frames.length > limits.maxReplayQueue) {
+      log.debug({ client: c.id }, 'replay queue full: dropping it, the replay will read these items from the store');
+      // Alerts are not in what the replay reads: keep them for after the replay.
+      c.lateAlerts = c.queue.filter((f) => f.seq === null);
+      c.queue = null;
+    } else {
+      for (const f of frames) c.queue.push(f);
+    }
+  }
+
   function broadcastAlert(alert: StoredAlert): void {
     try {
       if (clients.size === 0) return;
       const frame = alertFrame(alert);
-      for (const c of clients) {
-        if (!isOpen(c)) continue;
-        if (c.replaying) {
-          // After the replayed items, like a live client that got the items before the alert.
-          if (c.queue && c.queue.length < limits.maxReplayQueue) c.queue.push(frame);
-          else if (c.queue) {
-            c.lateAlerts = c.queue.filter((f) => f.seq === null);
-            c.lateAlerts.push(frame);
-            c.queue = null;
-          } else if (c.lateAlerts.length < limits.maxReplayQueue) c.lateAlerts.push(frame);
-          else log.warn({ client: c.id, alert: alert.id }, 'too many alerts queued for a replaying client, dropping one');
-          continue;
+      for (const cls of classes.values()) {
+        const matches = matchesAlert(cls.filter, alert);
+        for (const c of cls.members) {
+          if (!isOpen(c)) continue;
+          if (c.replaying) {
+            // After the replayed items, like a live client that got the items before the alert.
+            if (c.queue && c.queue.length < limits.maxReplayQueue) c.queue.push(frame);
+            else if (c.queue) {
+              c.lateAlerts = c.queue.filter((f) => f.seq === null);
+              c.lateAlerts.push(frame);
+              c.queue = null;
+            } else if (c.lateAlerts.length < limits.maxReplayQueue) c.lateAlerts.push(frame);
+            else log.warn({ client: c.id, alert: alert.id }, 'too many alerts queued for a replaying client, dropping one');
+            continue;
+          }
+          if (matches) {
+            c.out.push(frameWire(frame), c.lastSent);
+            checkSlow(c);
+          }
         }
-        if (sendFrame(c, frame)) checkSlow(c);
       }
     } catch (err) {
       log.error({ err }, 'broadcastAlert failed');
@@ -636,23 +723,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   /**
    * Sends an item frame unless the client is already past it or its filter excludes it (the
    * position moves past it either way); alert frames when the filter allows. False when the
-   * client is not open.
+   * client is not open (or was just closed for being too slow).
    */
   function sendFrame(c: Client, f: Frame): boolean {
     if (!isOpen(c)) return false;
     if (f.seq === null) {
       if (f.alert && !matchesAlert(c.filter, f.alert)) return true;
-      c.ws.send(frameData(f), { binary: false });
-      return true;
+      c.out.push(frameWire(f), c.lastSent);
+      return !checkSlow(c);
     }
     if (f.seq <= c.lastSent) return true;
-    if (f.item && !matchesItem(c.filter, f.item)) {
-      c.lastSent = f.seq;
-      return true;
-    }
-    c.ws.send(frameData(f), { binary: false });
     c.lastSent = f.seq;
-    return true;
+    if (f.item && !matchesItem(c.filter, f.item)) return true;
+    c.out.push(frameWire(f), f.seq);
+    return !checkSlow(c);
   }
 
   /** Rollup messages of the buckets that changed since the last tick, to the clients subscribed to their ticker. */
@@ -669,8 +753,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       let data: Buffer | undefined;
       for (const c of clients) {
         if (!isOpen(c) || c.replaying || !c.filter.tickers?.has(m.ticker)) continue;
-        data ??= Buffer.from(json(m));
-        c.ws.send(data, { binary: false });
+        data ??= textFrame(json(m));
+        c.out.push(data, c.lastSent);
         checkSlow(c);
       }
     }
@@ -684,10 +768,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         if (sourceStates.get(s.id) === state) continue;
         sourceStates.set(s.id, state);
         if (clients.size === 0) continue;
-        const data = Buffer.from(json({ type: 'source', source: { ...s } }));
+        const data = textFrame(json({ type: 'source', source: { ...s } }));
         for (const c of clients) {
           if (!isOpen(c)) continue;
-          c.ws.send(data, { binary: false });
+          c.out.push(data, c.lastSent);
           checkSlow(c);
         }
       }
@@ -696,12 +780,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
   }
 
-  /** Closes the client with 4008 when its outbound buffer is over the cap. True if it did. */
+  /**
+   * Closes the client with 4008 when its queue plus its socket's buffer is over the cap. True if
+   * it did. The queue is dropped, not written: the close frame follows only what the socket
+   * already holds (at most its high-water mark plus one write), so the `since` in the reason is
+   * the position of the last frame written, and the terminate() after the grace has next to
+   * nothing to error out.
+   */
   function checkSlow(c: Client): boolean {
-    if (c.closing || c.ws.bufferedAmount <= limits.maxBufferedBytes) return false;
+    if (c.closing) return false;
+    const buffered = c.out.buffered();
+    if (buffered <= limits.maxBufferedBytes) return false;
+    const since = c.out.empty ? c.lastSent : c.out.written;
+    c.out.drop();
     c.closing = true;
-    log.warn({ client: c.id, remote: c.remote, buffered: c.ws.bufferedAmount, lastSent: c.lastSent }, 'websocket client too slow, closing (4008)');
-    c.ws.close(CloseCode.TOO_SLOW, `too slow, reconnect with since=${c.lastSent}`);
+    log.warn({ client: c.id, remote: c.remote, buffered, since }, 'websocket client too slow, closing (4008)');
+    c.ws.close(CloseCode.TOO_SLOW, `too slow, reconnect with since=${since}`);
     c.killTimer = setTimeout(() => c.ws.terminate(), limits.slowCloseGraceMs);
     c.killTimer.unref();
     return true;
@@ -711,6 +805,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     for (const c of clients) {
       if (!c.alive && ++c.missedPongs >= limits.maxMissedPongs) {
         log.debug({ client: c.id, remote: c.remote, missed: c.missedPongs }, 'websocket client missed pongs, terminating');
+        c.out.drop();
         c.ws.terminate();
         continue;
       }
@@ -780,8 +875,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       all.map((c) => (c.ws.readyState === WebSocket.CLOSED ? undefined : new Promise<void>((r) => c.ws.once('close', () => r())))),
     );
     for (const c of all) {
+      if (c.ws.readyState === WebSocket.OPEN) closeAfterQueued(c, CloseCode.GOING_AWAY, 'server shutting down');
       c.closing = true;
-      if (c.ws.readyState === WebSocket.OPEN) c.ws.close(CloseCode.GOING_AWAY, 'server shutting down');
     }
     let graceTimer: NodeJS.Timeout | undefined;
     await Promise.race([wsClosed, new Promise<void>((r) => (graceTimer = setTimeout(r, limits.closeGraceMs)))]);
@@ -812,6 +907,7 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/** Before a connection has its Client (and so its queue): refusals right after the upgrade. */
 function sendMsg(ws: WebSocket, msg: ServerMessage): void {
   if (ws.readyState === WebSocket.OPEN) ws.send(json(msg));
 }

@@ -201,3 +201,12 @@ export class ViolationWindow {
     return this.times.length >= this.max;
   }
 }
+
+/**
+ * Two filters with the same key match exactly the same items and alerts: clients sharing a key
+ * share one frame buffer per broadcast (server.ts, filter classes).
+ */
+export function filterKey(f: Filter): string {
+  const sorted = (s: ReadonlySet<string> | null) => (s ? [...s].sort() : null);
+  return JSON.stringify([sorted(f.tickers), sorted(f.sources), sorted(f.labels), f.minAbsScore]);
+}
