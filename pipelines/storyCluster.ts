@@ -1,3 +1,4 @@
+import { TickerpulseError } from '../src/lib/errors.js';
 import { fmix32 } from '../src/lib/hash.js';
 import { STORY_HASHES, STORY_SEED, StorySigner } from '../workers/storySignature.js';
 
@@ -21,6 +22,29 @@ export { normalizeTitle, shingles } from '../workers/storySignature.js';
  * - Bounded memory: stories whose first item is older than `now − windowMs` (the injected clock)
  *   are evicted on every `assign`, and at most `maxStories` (50,000) stories are kept (the oldest
  *   go first). An evicted story can no longer be joined: a later copy starts a new story.
+ *
+ * Bounded time per item, however many near-duplicates exist. Each LSH bucket is a ring of its
+ * `bucketCap` (8) most recent entries: a story enters the buckets of its 16 band keys when it
+ * starts, and enters them again when an item joins it and its entry has aged past half the ring
+ * (so a story that keeps being re-published stays findable where it is crowded). A story pushed
+ * out of a ring stays in the others. Hence, per item:
+ *   - match compares at most `bands × bucketCap` (16 × 8 = 128) distinct stories (`lastCandidates`
+ *     counts them), with 16 map look-ups;
+ *   - record pushes at most `bands` ring entries;
+ *   - eviction removes a story from its ≤ `bands` rings by scanning each (≤ `bucketCap` slots),
+ *     once per story (amortized ≤ one story per recorded item); an emptied bucket is deleted.
+ * Memory: every ring entry points to a live story, at most 2 entries per story and band, so
+ * ≤ 2 × bands × maxStories entries in ≤ bands × maxStories buckets.
+ *
+ * Why the cap keeps the clustering: a bucket only grows past a handful of stories where many
+ * distinct titles share a band — in practice the shared words of templated headlines ("… shares
+ * rise after …" about different companies). Those candidates are decided by the full signature
+ * agreement anyway, and a true copy (Jaccard ≥ 0.8, about 10 of 16 bands in common) also meets
+ * its story in the bands drawn from the words it does not share with the crowd (company name,
+ * numbers), whose buckets stay small; copies arrive mostly soon after their story, while it is
+ * still among the newest of any crowded ring it is in. On the templated benchmark
+ * (test/bench/storyMatch.ts, 100k items) the capped matcher gives the same story to ≥ 99.9 % of
+ * items as the uncapped one and joins as many copies.
  */
 
 export interface StoryClusterOptions {
@@ -37,6 +61,12 @@ export interface StoryClusterOptions {
   bands?: number;
   /** Upper bound on stories kept. Default 50,000. */
   maxStories?: number;
+  /**
+   * Entries kept per LSH bucket (the most recent win). Default 8: a match compares at most
+   * `bands × bucketCap` stories. Larger only helps a copy that arrives after that many other
+   * stories have filled every bucket it shares with its story.
+   */
+  bucketCap?: number;
   /** Seed of the hash family. Default 0x5eed. */
   seed?: number;
   /** Injected clock (ms since epoch); default Date.now. */
@@ -68,6 +98,7 @@ export interface StoryAssignment {
 export const STORY_WINDOW_MS = 48 * 3600 * 1000;
 export const STORY_SIMILARITY_THRESHOLD = 0.6;
 export const STORY_MAX_STORIES = 50_000;
+export const STORY_BUCKET_CAP = 8;
 
 /** What match() found; opaque to callers but for `storyId`. */
 export interface StoryMatch {
@@ -89,22 +120,50 @@ export interface Story {
   tickers: string[];
   sources: Set<string>;
   bandKeys: number[];
+  /** Per band: the push number of this story's latest entry in that band's bucket. */
+  pushed: number[];
   alive: boolean;
   /** assign() call that last looked at this story (dedupes candidates without a Set). */
   visit: number;
+}
+
+/**
+ * One LSH bucket: a ring of the latest `bucketCap` entries. Push number p lives in slot
+ * p % bucketCap until push p + bucketCap overwrites it; a dropped story's slot is set to null.
+ */
+interface Bucket {
+  slots: (Story | null)[];
+  pushes: number;
+  /** Non-null slots: the bucket is deleted when it reaches 0. */
+  live: number;
+}
+
+export interface StoryClusterStats {
+  stories: number;
+  buckets: number;
+  /** Ring entries over all buckets (≤ 2 × bands × stories). */
+  entries: number;
+  /** Distinct stories compared by the last match (≤ maxCandidates). */
+  lastCandidates: number;
+  /** The bound on lastCandidates: bands × bucketCap. */
+  maxCandidates: number;
 }
 
 export class StoryClusterer {
   readonly windowMs: number;
   readonly threshold: number;
   readonly maxStories: number;
+  readonly bucketCap: number;
+  /** Distinct stories the last match() compared the item with; never more than bands × bucketCap. */
+  lastCandidates = 0;
   private readonly numHashes: number;
   private readonly bands: number;
   private readonly rows: number;
   private readonly seed: number;
   private readonly clock: () => number;
   private readonly signer: StorySigner;
-  private readonly buckets = new Map<number, Story[]>();
+  private readonly buckets = new Map<number, Bucket>();
+  private entries = 0;
   private visits = 0;
   /** Live stories by id (restore() joins by id). */
   private readonly byId = new Map<number, Story>();
@@ -117,9 +176,11 @@ export class StoryClusterer {
     this.windowMs = opts.windowMs ?? STORY_WINDOW_MS;
     this.threshold = opts.threshold ?? STORY_SIMILARITY_THRESHOLD;
     this.maxStories = opts.maxStories ?? STORY_MAX_STORIES;
+    this.bucketCap = opts.bucketCap ?? STORY_BUCKET_CAP;
     this.numHashes = opts.numHashes ?? STORY_HASHES;
     this.bands = opts.bands ?? 16;
-    if (this.numHashes % this.bands !== 0) throw new Error('numHashes must be a multiple of bands');
+    if (this.numHashes % this.bands !== 0) throw new TickerpulseError('CONFIG_INVALID', 'story clusterer: numHashes must be a multiple of bands');
+    if (!Number.isInteger(this.bucketCap) || this.bucketCap < 1) throw new TickerpulseError('CONFIG_INVALID', `story clusterer: bucketCap must be a positive integer (got ${this.bucketCap})`);
     this.rows = this.numHashes / this.bands;
     this.seed = (opts.seed ?? STORY_SEED) >>> 0;
     this.clock = opts.clock ?? Date.now;
@@ -129,6 +190,10 @@ export class StoryClusterer {
   /** Number of stories currently kept. */
   get size(): number {
     return this.live;
+  }
+
+  get stats(): StoryClusterStats {
+    return { stories: this.live, buckets: this.buckets.size, entries: this.entries, lastCandidates: this.lastCandidates, maxCandidates: this.bands * this.bucketCap };
   }
 
   signature(title: string): Uint32Array {
@@ -161,13 +226,19 @@ export class StoryClusterer {
     let best: Story | null = null;
     let bestSim = -1;
     const visit = ++this.visits;
+    const cap = this.bucketCap;
+    let candidates = 0;
     for (let b = 0; b < keys.length; b++) {
-      const list = this.buckets.get(keys[b]);
-      if (!list) continue;
-      for (let i = 0; i < list.length; i++) {
-        const st = list[i];
-        if (st.visit === visit || !st.alive) continue;
+      const bucket = this.buckets.get(keys[b]);
+      if (!bucket) continue;
+      const slots = bucket.slots;
+      // Oldest entry first, as the uncapped lists were scanned (ties go to the first seen).
+      const start = bucket.pushes > cap ? bucket.pushes % cap : 0;
+      for (let j = 0; j < slots.length; j++) {
+        const st = slots[start + j < slots.length ? start + j : start + j - slots.length];
+        if (st === null || st.visit === visit) continue;
         st.visit = visit;
+        candidates++;
         if (Math.abs(at - st.firstAt) > this.windowMs) continue;
         if (!compatible(st.tickers, tickers)) continue;
         const sim = agreement(st.sig, sig);
@@ -177,6 +248,7 @@ export class StoryClusterer {
         }
       }
     }
+    this.lastCandidates = candidates;
     return { storyId: best ? best.id : null, story: best, at, tickers, sig, keys, source: item.source };
   }
 
@@ -187,9 +259,10 @@ export class StoryClusterer {
       const sourceNew = !best.sources.has(m.source);
       if (sourceNew) best.sources.add(m.source);
       if (best.tickers.length === 0 && m.tickers.length > 0) best.tickers = m.tickers;
+      this.refresh(best);
       return { storyId: best.id, novel: false, sourceCount: best.sources.size, sourceNew };
     }
-    const story: Story = { id: seq, firstAt: m.at, sig: m.sig, tickers: m.tickers, sources: new Set([m.source]), bandKeys: m.keys, alive: true, visit: 0 };
+    const story = this.newStory(seq, m.at, m.sig, m.tickers, m.source, m.keys);
     this.add(story);
     return { storyId: seq, novel: true, sourceCount: 1, sourceNew: true };
   }
@@ -205,20 +278,21 @@ export class StoryClusterer {
     if (known) {
       known.sources.add(item.source);
       if (known.tickers.length === 0 && tickers.length > 0) known.tickers = tickers;
+      this.refresh(known);
       return;
     }
     const parsed = item.publishedAt ? Date.parse(item.publishedAt) : NaN;
     const at = Number.isFinite(parsed) ? parsed : this.clock();
     const sig = this.sigOf(item);
-    this.add({ id: storyId, firstAt: at, sig, tickers, sources: new Set([item.source]), bandKeys: this.bandKeys(sig), alive: true, visit: 0 });
+    this.add(this.newStory(storyId, at, sig, tickers, item.source, this.bandKeys(sig)));
+  }
+
+  private newStory(id: number, at: number, sig: Uint32Array, tickers: string[], source: string, keys: number[]): Story {
+    return { id, firstAt: at, sig, tickers, sources: new Set([source]), bandKeys: keys, pushed: new Array<number>(keys.length).fill(-1), alive: true, visit: 0 };
   }
 
   private add(story: Story): void {
-    for (const key of story.bandKeys) {
-      const list = this.buckets.get(key);
-      if (list) list.push(story);
-      else this.buckets.set(key, [story]);
-    }
+    for (let b = 0; b < story.bandKeys.length; b++) this.push(story, b);
     this.byId.set(story.id, story);
     this.queue.push(story);
     this.live++;
@@ -246,6 +320,44 @@ export class StoryClusterer {
     return keys;
   }
 
+  /** Writes `story` into the ring of its band `b` bucket (creating the bucket), over the oldest entry. */
+  private push(story: Story, b: number): void {
+    const key = story.bandKeys[b];
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = { slots: [], pushes: 0, live: 0 };
+      this.buckets.set(key, bucket);
+    }
+    const p = bucket.pushes++;
+    const i = p % this.bucketCap;
+    if (i === bucket.slots.length) bucket.slots.push(story);
+    else {
+      if (bucket.slots[i] !== null) {
+        bucket.live--;
+        this.entries--;
+      }
+      bucket.slots[i] = story;
+    }
+    bucket.live++;
+    this.entries++;
+    story.pushed[b] = p;
+  }
+
+  /**
+   * A story an item just joined goes back to the front of each ring where its latest entry has
+   * aged past half the ring (or been pushed out): an active story stays among the newest where
+   * other stories crowd it. At most `bands` pushes, and at most two entries per story and bucket.
+   */
+  private refresh(story: Story): void {
+    const half = this.bucketCap >> 1;
+    for (let b = 0; b < story.bandKeys.length; b++) {
+      const bucket = this.buckets.get(story.bandKeys[b]);
+      const p = story.pushed[b];
+      if (bucket && p >= 0 && bucket.pushes - p <= half && bucket.slots[p % this.bucketCap] === story) continue;
+      this.push(story, b);
+    }
+  }
+
   /** Drops stories whose first item is older than the window (creation order ≈ time order). */
   private evict(now: number): void {
     const cutoff = now - this.windowMs;
@@ -259,12 +371,18 @@ export class StoryClusterer {
     st.alive = false;
     this.live--;
     if (this.byId.get(st.id) === st) this.byId.delete(st.id);
+    // ≤ bands rings of ≤ bucketCap slots: bounded, whatever the bucket's history.
     for (const key of st.bandKeys) {
-      const list = this.buckets.get(key);
-      if (!list) continue;
-      const i = list.indexOf(st);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) this.buckets.delete(key);
+      const bucket = this.buckets.get(key);
+      if (!bucket) continue;
+      const slots = bucket.slots;
+      for (let i = 0; i < slots.length; i++) {
+        if (slots[i] !== st) continue;
+        slots[i] = null;
+        bucket.live--;
+        this.entries--;
+      }
+      if (bucket.live === 0) this.buckets.delete(key);
     }
   }
 
