@@ -152,8 +152,10 @@ interface Bucket {
 export interface StoryClusterStats {
   stories: number;
   buckets: number;
-  /** Ring entries over all buckets (≤ 2 × bands × stories). */
+  /** Ring entries over all buckets (≤ bands × stories: one per story and band at most). */
   entries: number;
+  /** Entries of the fullest bucket (≤ bucketCap). */
+  largestBucket: number;
   /** Distinct stories compared by the last match (≤ maxCandidates). */
   lastCandidates: number;
   /** The bound on lastCandidates: bands × bucketCap. */
@@ -215,8 +217,11 @@ export class StoryClusterer {
     return this.live;
   }
 
+  /** For tests and diagnostics: walks every bucket (O(buckets)). */
   get stats(): StoryClusterStats {
-    return { stories: this.live, buckets: this.buckets.size, entries: this.entries, lastCandidates: this.lastCandidates, maxCandidates: this.bands * this.bucketCap };
+    let largestBucket = 0;
+    for (const b of this.buckets.values()) if (b.live > largestBucket) largestBucket = b.live;
+    return { stories: this.live, buckets: this.buckets.size, entries: this.entries, largestBucket, lastCandidates: this.lastCandidates, maxCandidates: this.bands * this.bucketCap };
   }
 
   signature(title: string): Uint32Array {

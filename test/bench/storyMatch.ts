@@ -8,7 +8,12 @@
  *     different companies can be that close; reported, not judged);
  *   - same as baseline: items given the same story id as the `--baseline` clusterer.
  *
- *   node dist/test/bench/storyMatch.js [--items N] [--rounds R] [--baseline DIR] [--json]
+ *   node dist/test/bench/storyMatch.js [--items N] [--rounds R] [--baseline DIR] [--tickers] [--json]
+ *
+ * `--tickers` gives every item its made-up company's symbol (as if the linker knew it), so
+ * stories about different companies cannot merge; without it no item has tickers (what the
+ * daemon sees for made-up names), and templated headlines about different companies often
+ * agree above the threshold and join one another — with or without the bucket cap.
  *
  * `--baseline DIR` loads DIR/pipelines/storyCluster.js as the "before" clusterer (e.g. the
  * compiled file of an older commit, with DIR/src and DIR/workers pointing at dist/src and
@@ -126,10 +131,11 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       baseline: { type: 'string' },
       'bucket-cap': { type: 'string' },
+      tickers: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
   });
-  const corpus = templatedNews({ items: Number(values.items) });
+  const corpus = templatedNews({ items: Number(values.items), linkTickers: values.tickers });
   const rounds = Number(values.rounds);
   const results: Record<string, Omit<StoryMatchResult, 'storyIds'> & { sameAsBaseline?: number }> = {};
   let base: number[] | null = null;

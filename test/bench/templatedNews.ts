@@ -13,7 +13,7 @@ export interface TemplatedItem {
   source: string;
   title: string;
   publishedAt: string;
-  /** Empty: a made-up company links to no ticker (the daemon's case for this corpus). */
+  /** Empty (a made-up company links to no ticker: the daemon's case), or with `linkTickers` a made-up symbol per company. */
   tickers: string[];
   /** Index of the item that started this item's story in the generator's mind (itself if first). */
   truth: number;
@@ -28,6 +28,8 @@ export interface TemplatedOptions {
   startMs?: number;
   stepMs?: number;
   sources?: number;
+  /** Give each item its company's made-up symbol, as if the ticker linker knew it. Default false. */
+  linkTickers?: boolean;
 }
 
 /** mulberry32: small, fast and fixed by its seed. */
@@ -78,6 +80,12 @@ function variant(rnd: () => number, title: string): string {
   }
 }
 
+/** "Velix Corp" → "VELIXC": unique per company name in this generator. */
+function symbolOf(company: string): string {
+  const [name, kind] = company.split(' ');
+  return (name + kind.slice(0, 2)).toUpperCase();
+}
+
 export function templatedNews(opts: TemplatedOptions = {}): TemplatedItem[] {
   const n = opts.items ?? 100_000;
   const copyShare = opts.copyShare ?? 0.1;
@@ -85,6 +93,7 @@ export function templatedNews(opts: TemplatedOptions = {}): TemplatedItem[] {
   const start = opts.startMs ?? Date.parse('2026-01-05T00:00:00Z');
   const step = opts.stepMs ?? 1000;
   const sources = opts.sources ?? 8;
+  const link = opts.linkTickers ?? false;
   const companies: string[] = [];
   for (const h of HEADS) for (const t of TAILS) for (const k of KINDS) companies.push(`${h}${t} ${k}`);
 
@@ -98,7 +107,7 @@ export function templatedNews(opts: TemplatedOptions = {}): TemplatedItem[] {
     if (k >= 0) {
       const d = due.splice(k, 1)[0];
       const first = out[d.of];
-      out[i] = { source, title: variant(rnd, first.title), publishedAt: at, tickers: [], truth: d.of };
+      out[i] = { source, title: variant(rnd, first.title), publishedAt: at, tickers: first.tickers, truth: d.of };
       continue;
     }
     const mood = rnd();
@@ -108,7 +117,8 @@ export function templatedNews(opts: TemplatedOptions = {}): TemplatedItem[] {
       event: mood < 0.35 ? pick(rnd, GOOD) : mood < 0.7 ? pick(rnd, BAD) : pick(rnd, NEUTRAL),
       pct: 1 + Math.floor(rnd() * 15),
     };
-    out[i] = { source, title: pick(rnd, TEMPLATES)(fill), publishedAt: at, tickers: [], truth: i };
+    const tickers = link ? [symbolOf(fill.co)] : [];
+    out[i] = { source, title: pick(rnd, TEMPLATES)(fill), publishedAt: at, tickers, truth: i };
     // Enough stories get copies (1-4, mean 2.5) that about `copyShare` of all items are copies.
     if (rnd() < copyShare / (1 - copyShare) / 2.5) {
       const copies = 1 + Math.floor(rnd() * 4);
