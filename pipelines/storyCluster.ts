@@ -1,3 +1,4 @@
+import { TickerpulseError } from '../src/lib/errors.js';
 import { fmix32 } from '../src/lib/hash.js';
 import { STORY_HASHES, STORY_SEED, StorySigner } from '../workers/storySignature.js';
 
@@ -21,6 +22,29 @@ export { normalizeTitle, shingles } from '../workers/storySignature.js';
  * - Bounded memory: stories whose first item is older than `now − windowMs` (the injected clock)
  *   are evicted on every `assign`, and at most `maxStories` (50,000) stories are kept (the oldest
  *   go first). An evicted story can no longer be joined: a later copy starts a new story.
+ *
+ * Bounded time per item, however many near-duplicates exist. Each LSH bucket is a ring of its
+ * `bucketCap` (8) most recent entries: a story enters the buckets of its 16 band keys when it
+ * starts, and enters them again when an item joins it and its entry has aged past half the ring
+ * (so a story that keeps being re-published stays findable where it is crowded). A story pushed
+ * out of a ring stays in the others. Hence, per item:
+ *   - match compares at most `bands × bucketCap` (16 × 8 = 128) distinct stories (`lastCandidates`
+ *     counts them), with 16 map look-ups;
+ *   - record pushes at most `bands` ring entries;
+ *   - eviction removes a story from its ≤ `bands` rings by scanning each (≤ `bucketCap` slots),
+ *     once per story (amortized ≤ one story per recorded item); an emptied bucket is deleted.
+ * Memory: every ring entry points to a live story, at most 2 entries per story and band, so
+ * ≤ 2 × bands × maxStories entries in ≤ bands × maxStories buckets.
+ *
+ * Why the cap keeps the clustering: a bucket only grows past a handful of stories where many
+ * distinct titles share a band — in practice the shared words of templated headlines ("… shares
+ * rise after …" about different companies). Those candidates are decided by the full signature
+ * agreement anyway, and a true copy (Jaccard ≥ 0.8, about 10 of 16 bands in common) also meets
+ * its story in the bands drawn from the words it does not share with the crowd (company name,
+ * numbers), whose buckets stay small; copies arrive mostly soon after their story, while it is
+ * still among the newest of any crowded ring it is in. On the templated benchmark
+ * (test/bench/storyMatch.ts, 100k items) the capped matcher gives the same story to ≥ 99.9 % of
+ * items as the uncapped one and joins as many copies.
  */
 
 export interface StoryClusterOptions {
@@ -37,6 +61,13 @@ export interface StoryClusterOptions {
   bands?: number;
   /** Upper bound on stories kept. Default 50,000. */
   maxStories?: number;
+  /**
+   * Entries kept per LSH bucket (the most recent win). Default 8: a match compares at most
+   * `bands × bucketCap` stories. Larger only helps a copy that arrives after that many other
+   * stories have filled every bucket it shares with its story.
+   */
+  bucketCap?: number;
+
   /** Seed of the hash family. Default 0x5eed. */
   seed?: number;
   /** Injected clock (ms since epoch); default Date.now. */
@@ -68,6 +99,7 @@ export interface StoryAssignment {
 export const STORY_WINDOW_MS = 48 * 3600 * 1000;
 export const STORY_SIMILARITY_THRESHOLD = 0.6;
 export const STORY_MAX_STORIES = 50_000;
+export const STORY_BUCKET_CAP = 8;
 
 /** What match() found; opaque to callers but for `storyId`. */
 export interface StoryMatch {
@@ -87,24 +119,70 @@ export interface Story {
   firstAt: number;
   sig: Uint32Array;
   tickers: string[];
+  /** tickerHash(tickers), kept next to the fields match() reads (0: no tickers). */
+  tickerHash: number;
   sources: Set<string>;
   bandKeys: number[];
+  /** Per band: the push number of this story's entry in that band's bucket. */
+  pushed: number[];
+  /** Rings that hold this story (one entry at most in each). */
+  present: number;
   alive: boolean;
-  /** assign() call that last looked at this story (dedupes candidates without a Set). */
+  /** match() call that last looked at this story (dedupes candidates without a Set). */
   visit: number;
+  /** In that call: how many of the item's buckets hold this story, the story's place among
+   *  those met (ties go to the first met, as the uncapped scan did), and the most equal hashes
+   *  it can have with the item. */
+  hits: number;
+  order: number;
+  bound: number;
+}
+
+/**
+ * One LSH bucket: a ring of the latest `bucketCap` entries. Push number p lives in slot
+ * p % bucketCap until push p + bucketCap overwrites it; a dropped story's slot is set to null.
+ */
+interface Bucket {
+  slots: (Story | null)[];
+  pushes: number;
+  /** Non-null slots: the bucket is deleted when it reaches 0. */
+  live: number;
+}
+
+export interface StoryClusterStats {
+  stories: number;
+  buckets: number;
+  /** Ring entries over all buckets (≤ bands × stories: one per story and band at most). */
+  entries: number;
+  /** Entries of the fullest bucket (≤ bucketCap). */
+  largestBucket: number;
+  /** Distinct stories compared by the last match (≤ maxCandidates). */
+  lastCandidates: number;
+  /** The bound on lastCandidates: bands × bucketCap. */
+  maxCandidates: number;
 }
 
 export class StoryClusterer {
   readonly windowMs: number;
   readonly threshold: number;
   readonly maxStories: number;
+  readonly bucketCap: number;
+  /** Distinct stories the last match() compared the item with; never more than bands × bucketCap. */
+  lastCandidates = 0;
   private readonly numHashes: number;
   private readonly bands: number;
   private readonly rows: number;
   private readonly seed: number;
   private readonly clock: () => number;
   private readonly signer: StorySigner;
-  private readonly buckets = new Map<number, Story[]>();
+  private readonly buckets = new Map<number, Bucket>();
+  private entries = 0;
+  /** Fewest equal hashes that reach `threshold`. */
+  private readonly minSame: number;
+  /** Reused by match(): the distinct stories met in the item's buckets, ranked by bound. */
+  private readonly met: Story[] = [];
+  private readonly ranked: (Story | null)[];
+  private readonly boundCount: Int32Array;
   private visits = 0;
   /** Live stories by id (restore() joins by id). */
   private readonly byId = new Map<number, Story>();
@@ -117,18 +195,33 @@ export class StoryClusterer {
     this.windowMs = opts.windowMs ?? STORY_WINDOW_MS;
     this.threshold = opts.threshold ?? STORY_SIMILARITY_THRESHOLD;
     this.maxStories = opts.maxStories ?? STORY_MAX_STORIES;
+    this.bucketCap = opts.bucketCap ?? STORY_BUCKET_CAP;
     this.numHashes = opts.numHashes ?? STORY_HASHES;
     this.bands = opts.bands ?? 16;
-    if (this.numHashes % this.bands !== 0) throw new Error('numHashes must be a multiple of bands');
+    if (this.numHashes % this.bands !== 0) throw new TickerpulseError('CONFIG_INVALID', 'story clusterer: numHashes must be a multiple of bands');
+    if (!Number.isInteger(this.bucketCap) || this.bucketCap < 1) throw new TickerpulseError('CONFIG_INVALID', `story clusterer: bucketCap must be a positive integer (got ${this.bucketCap})`);
     this.rows = this.numHashes / this.bands;
     this.seed = (opts.seed ?? STORY_SEED) >>> 0;
     this.clock = opts.clock ?? Date.now;
     this.signer = new StorySigner({ numHashes: this.numHashes, seed: this.seed });
+    let minSame = Math.ceil(this.threshold * this.numHashes);
+    while (minSame > 0 && (minSame - 1) / this.numHashes >= this.threshold) minSame--;
+    while (minSame <= this.numHashes && minSame / this.numHashes < this.threshold) minSame++;
+    this.minSame = minSame;
+    this.ranked = new Array<Story | null>(this.bands * this.bucketCap).fill(null);
+    this.boundCount = new Int32Array(this.bands + 1);
   }
 
   /** Number of stories currently kept. */
   get size(): number {
     return this.live;
+  }
+
+  /** For tests and diagnostics: walks every bucket (O(buckets)). */
+  get stats(): StoryClusterStats {
+    let largestBucket = 0;
+    for (const b of this.buckets.values()) if (b.live > largestBucket) largestBucket = b.live;
+    return { stories: this.live, buckets: this.buckets.size, entries: this.entries, largestBucket, lastCandidates: this.lastCandidates, maxCandidates: this.bands * this.bucketCap };
   }
 
   signature(title: string): Uint32Array {
@@ -157,26 +250,86 @@ export class StoryClusterer {
     const tickers = item.tickers.length <= 1 ? item.tickers : [...new Set(item.tickers)].sort();
     const sig = this.sigOf(item);
     const keys = this.bandKeys(sig);
+    const th = tickerHash(tickers);
 
-    let best: Story | null = null;
-    let bestSim = -1;
+    // Pass 1: the distinct stories in the item's buckets, and in how many of them each is.
     const visit = ++this.visits;
+    const cap = this.bucketCap;
+    const met = this.met;
+    met.length = 0;
     for (let b = 0; b < keys.length; b++) {
-      const list = this.buckets.get(keys[b]);
-      if (!list) continue;
-      for (let i = 0; i < list.length; i++) {
-        const st = list[i];
-        if (st.visit === visit || !st.alive) continue;
-        st.visit = visit;
-        if (Math.abs(at - st.firstAt) > this.windowMs) continue;
-        if (!compatible(st.tickers, tickers)) continue;
-        const sim = agreement(st.sig, sig);
-        if (sim >= this.threshold && (sim > bestSim || (sim === bestSim && best !== null && st.firstAt < best.firstAt))) {
-          best = st;
-          bestSim = sim;
+      const bucket = this.buckets.get(keys[b]);
+      if (!bucket) continue;
+      const slots = bucket.slots;
+      // Oldest entry first, as the uncapped lists were scanned (ties go to the first seen).
+      const start = bucket.pushes > cap ? bucket.pushes % cap : 0;
+      for (let j = 0; j < slots.length; j++) {
+        const st = slots[start + j < slots.length ? start + j : start + j - slots.length];
+        if (st === null) continue;
+        if (st.visit !== visit) {
+          st.visit = visit;
+          st.hits = 0;
+          st.order = met.length;
+          met.push(st);
         }
+        st.hits++;
       }
     }
+    this.lastCandidates = met.length;
+    // Pass 2: a band whose bucket key differs has at most rows − 1 equal hashes, so a story in F
+    // of the item's buckets has at most bands × (rows − 1) + F hashes equal to the item's. F is
+    // `hits`, plus the rings the story has been pushed out of (bands − present), which may hide
+    // more. Candidates are compared best bound first; once the bound falls below the threshold
+    // or the best agreement found so far, no later one can win, and their signatures (a cache
+    // miss each) are never read. The winner is the one the uncapped scan picked among the stories
+    // still in some ring: the highest agreement, then the earliest story, then the first met.
+    let best: Story | null = null;
+    let bestSame = -1;
+    let need = this.minSame;
+    const n = this.numHashes;
+    const bands = this.bands;
+    const base = bands * (this.rows - 1);
+    // Counting sort on bound − base (0..bands), highest first, stable (ties keep the order met).
+    const count = this.boundCount;
+    count.fill(0);
+    for (let i = 0; i < met.length; i++) {
+      const st = met[i];
+      const full = st.hits + bands - st.present;
+      st.bound = base + (full < bands ? full : bands);
+      if (st.bound >= need) count[bands - (st.bound - base)]++;
+    }
+    let kept = 0;
+    for (let g = 0; g <= bands; g++) {
+      const c = count[g];
+      count[g] = kept;
+      kept += c;
+    }
+    const ranked = this.ranked;
+    for (let i = 0; i < met.length; i++) {
+      const st = met[i];
+      if (st.bound >= need) ranked[count[bands - (st.bound - base)]++] = st;
+    }
+    for (let i = 0; i < kept; i++) {
+      const st = ranked[i] as Story;
+      if (st.bound < need) break;
+      if (Math.abs(at - st.firstAt) > this.windowMs) continue;
+      // Equal ticker sets have equal hashes: only an equal hash needs the arrays compared.
+      if (th !== 0 && st.tickerHash !== 0 && (st.tickerHash !== th || !compatible(st.tickers, tickers))) continue;
+      const other = st.sig;
+      let same = 0;
+      for (let k = 0; k < n; k++) {
+        if (other[k] === sig[k]) same++;
+        else if (same + n - 1 - k < need) break;
+      }
+      if (same < need) continue;
+      if (same > bestSame || (best !== null && (st.firstAt < best.firstAt || (st.firstAt === best.firstAt && st.order < best.order)))) {
+        best = st;
+        bestSame = same;
+        need = same;
+      }
+    }
+    met.length = 0;
+    ranked.fill(null, 0, kept);
     return { storyId: best ? best.id : null, story: best, at, tickers, sig, keys, source: item.source };
   }
 
@@ -186,10 +339,11 @@ export class StoryClusterer {
     if (best && best.alive) {
       const sourceNew = !best.sources.has(m.source);
       if (sourceNew) best.sources.add(m.source);
-      if (best.tickers.length === 0 && m.tickers.length > 0) best.tickers = m.tickers;
+      if (best.tickers.length === 0 && m.tickers.length > 0) adoptTickers(best, m.tickers);
+      this.refresh(best);
       return { storyId: best.id, novel: false, sourceCount: best.sources.size, sourceNew };
     }
-    const story: Story = { id: seq, firstAt: m.at, sig: m.sig, tickers: m.tickers, sources: new Set([m.source]), bandKeys: m.keys, alive: true, visit: 0 };
+    const story = this.newStory(seq, m.at, m.sig, m.tickers, m.source, m.keys);
     this.add(story);
     return { storyId: seq, novel: true, sourceCount: 1, sourceNew: true };
   }
@@ -204,21 +358,22 @@ export class StoryClusterer {
     const tickers = [...new Set(item.tickers)].sort();
     if (known) {
       known.sources.add(item.source);
-      if (known.tickers.length === 0 && tickers.length > 0) known.tickers = tickers;
+      if (known.tickers.length === 0 && tickers.length > 0) adoptTickers(known, tickers);
+      this.refresh(known);
       return;
     }
     const parsed = item.publishedAt ? Date.parse(item.publishedAt) : NaN;
     const at = Number.isFinite(parsed) ? parsed : this.clock();
     const sig = this.sigOf(item);
-    this.add({ id: storyId, firstAt: at, sig, tickers, sources: new Set([item.source]), bandKeys: this.bandKeys(sig), alive: true, visit: 0 });
+    this.add(this.newStory(storyId, at, sig, tickers, item.source, this.bandKeys(sig)));
+  }
+
+  private newStory(id: number, at: number, sig: Uint32Array, tickers: string[], source: string, keys: number[]): Story {
+    return { id, firstAt: at, sig, tickers, tickerHash: tickerHash(tickers), sources: new Set([source]), bandKeys: keys, pushed: new Array<number>(keys.length).fill(-1), present: 0, alive: true, visit: 0, hits: 0, order: 0, bound: 0 };
   }
 
   private add(story: Story): void {
-    for (const key of story.bandKeys) {
-      const list = this.buckets.get(key);
-      if (list) list.push(story);
-      else this.buckets.set(key, [story]);
-    }
+    for (let b = 0; b < story.bandKeys.length; b++) this.push(story, b);
     this.byId.set(story.id, story);
     this.queue.push(story);
     this.live++;
@@ -227,9 +382,11 @@ export class StoryClusterer {
   }
 
   /**
-   * One numeric key per band: two independent 32-bit mixes of the band's rows and its index,
-   * packed into 53 bits (a safe integer; number keys are much cheaper than strings in a Map).
-   * A collision only adds a candidate, which the signature comparison then rejects.
+   * One numeric key per band: a 30-bit mix of the band's rows and its index, so every key is a
+   * small integer (V8 neither boxes nor hashes it as a double: the 16 Map look-ups of a match
+   * were a fifth of its time with 53-bit keys). A collision (~0.1 % of look-ups with 50,000
+   * stories) only shares a ring between two bands' stories: more candidates for the band count
+   * and the signature comparison to reject, never a missed one.
    */
   private bandKeys(sig: Uint32Array): number[] {
     const keys: number[] = new Array(this.bands);
@@ -241,9 +398,57 @@ export class StoryClusterer {
         h1 = fmix32(h1 ^ v);
         h2 = fmix32(Math.imul(h2 ^ v, 0xcc9e2d51) ^ r);
       }
-      keys[b] = (h1 & 0x1fffff) * 4294967296 + h2;
+      keys[b] = fmix32(h1 ^ Math.imul(h2, 0x27d4eb2d)) & 0x3fffffff;
     }
     return keys;
+  }
+
+  /** Writes `story` into the ring of its band `b` bucket (creating the bucket), over the oldest entry. */
+  private push(story: Story, b: number): void {
+    const key = story.bandKeys[b];
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = { slots: [], pushes: 0, live: 0 };
+      this.buckets.set(key, bucket);
+    }
+    const p = bucket.pushes++;
+    const i = p % this.bucketCap;
+    if (i === bucket.slots.length) bucket.slots.push(story);
+    else {
+      const old = bucket.slots[i];
+      if (old !== null) {
+        old.present--;
+        bucket.live--;
+        this.entries--;
+      }
+      bucket.slots[i] = story;
+    }
+    bucket.live++;
+    this.entries++;
+    story.present++;
+    story.pushed[b] = p;
+  }
+
+  /**
+   * A story an item just joined goes back to the front of each ring where its entry has aged
+   * past half the ring or been pushed out (its old slot, if still its own, becomes a hole): an
+   * active story stays among the newest where other stories crowd it. At most `bands` pushes.
+   */
+  private refresh(story: Story): void {
+    const half = this.bucketCap >> 1;
+    for (let b = 0; b < story.bandKeys.length; b++) {
+      const bucket = this.buckets.get(story.bandKeys[b]);
+      const p = story.pushed[b];
+      // The slot check also covers a bucket deleted and created anew since (p is then stale).
+      if (bucket && p >= 0 && bucket.slots[p % this.bucketCap] === story) {
+        if (bucket.pushes - p <= half) continue;
+        bucket.slots[p % this.bucketCap] = null;
+        bucket.live--;
+        this.entries--;
+        story.present--;
+      }
+      this.push(story, b);
+    }
   }
 
   /** Drops stories whose first item is older than the window (creation order ≈ time order). */
@@ -259,12 +464,18 @@ export class StoryClusterer {
     st.alive = false;
     this.live--;
     if (this.byId.get(st.id) === st) this.byId.delete(st.id);
+    // ≤ bands rings of ≤ bucketCap slots: bounded, whatever the bucket's history.
     for (const key of st.bandKeys) {
-      const list = this.buckets.get(key);
-      if (!list) continue;
-      const i = list.indexOf(st);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) this.buckets.delete(key);
+      const bucket = this.buckets.get(key);
+      if (!bucket) continue;
+      const slots = bucket.slots;
+      for (let i = 0; i < slots.length; i++) {
+        if (slots[i] !== st) continue;
+        slots[i] = null;
+        bucket.live--;
+        this.entries--;
+      }
+      if (bucket.live === 0) this.buckets.delete(key);
     }
   }
 
@@ -276,15 +487,25 @@ export class StoryClusterer {
   }
 }
 
+function adoptTickers(st: Story, tickers: string[]): void {
+  st.tickers = tickers;
+  st.tickerHash = tickerHash(tickers);
+}
+
+/** FNV-1a over the sorted symbols, as a non-zero small integer; 0 for no tickers. */
+function tickerHash(tickers: string[]): number {
+  if (tickers.length === 0) return 0;
+  let h = 0x811c9dc5;
+  for (const t of tickers) {
+    for (let i = 0; i < t.length; i++) h = Math.imul(h ^ t.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ 0x2c, 0x01000193);
+  }
+  return ((h >>> 2) & 0x3fffffff) | 1;
+}
+
 function compatible(a: string[], b: string[]): boolean {
   if (a.length === 0 || b.length === 0) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function agreement(a: Uint32Array, b: Uint32Array): number {
-  let same = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
-  return same / a.length;
 }

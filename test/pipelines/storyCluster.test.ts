@@ -89,3 +89,68 @@ test('restore rebuilds stories by id, so a later copy joins the stored story', (
   assert.equal(c.size, 1);
   assert.deepEqual(c.assign({ seq: 20, source: 'c', title, publishedAt: iso(T0), tickers: ['ACME'] }), { storyId: 5, novel: false, sourceCount: 3, sourceNew: true });
 });
+
+// Templated headlines: many distinct stories (each about its own made-up company and ticker)
+// that share most of their words, hence most of their LSH buckets.
+const CROWD_NAMES = ['Brav', 'Corl', 'Dunm', 'Elst', 'Fenw', 'Garr', 'Hols', 'Irvo', 'Jask', 'Kelm'];
+const crowdCompany = (i: number) => `${CROWD_NAMES[i % 10]}${CROWD_NAMES[Math.floor(i / 10) % 10].toLowerCase()} ${Math.floor(i / 100)}`;
+const crowdTitle = (i: number) => `${crowdCompany(i)} shares climb after record revenue`;
+
+test('a match compares at most bands × bucketCap stories however crowded its buckets', () => {
+  const { c } = clusterer();
+  const n = 3000;
+  for (let i = 0; i < n; i++) c.assign({ seq: nextSeq(), source: 's', title: crowdTitle(i), publishedAt: iso(T0), tickers: [`C${i}`] });
+  assert.equal(c.size, n, 'different tickers: every templated headline is its own story');
+  // The same headline about yet another company meets only what the rings keep.
+  const m = c.match({ source: 's', title: 'Quillon Labs shares climb after record revenue', publishedAt: iso(T0), tickers: ['QLAB'] });
+  assert.equal(m.storyId, null);
+  const st = c.stats;
+  assert.equal(st.maxCandidates, 16 * 8);
+  assert.ok(st.lastCandidates > 0 && st.lastCandidates <= st.maxCandidates, `compared ${st.lastCandidates}`);
+  // Without tickers the item may join one of them, but still compares no more.
+  c.match({ source: 's', title: crowdTitle(7), publishedAt: iso(T0), tickers: [] });
+  assert.ok(c.lastCandidates <= st.maxCandidates);
+  const small = new StoryClusterer({ clock: () => T0, bucketCap: 2 });
+  for (let i = 0; i < 500; i++) small.assign({ seq: i, source: 's', title: crowdTitle(i), publishedAt: iso(T0), tickers: [`C${i}`] });
+  small.match({ source: 's', title: crowdTitle(9999), publishedAt: iso(T0), tickers: ['Z'] });
+  assert.ok(small.lastCandidates <= 32, `compared ${small.lastCandidates}`);
+  assert.throws(() => new StoryClusterer({ bucketCap: 0 }), { code: 'CONFIG_INVALID' });
+});
+
+test('true copies join their story while thousands of templated stories crowd its buckets', () => {
+  const { c, advance, now } = clusterer();
+  const title = 'Velorant Systems shares climb after record revenue';
+  const story = c.assign({ seq: nextSeq(), source: 'a', title, publishedAt: iso(now()), tickers: ['VLRT'] });
+  const copies = [title + ' - Ledger Daily', 'UPDATE 1-' + title, 'Velorant Systems Shares Climb After Record Revenue | Market Wire', 'Velorant Systems climbs after record revenue - The Tape'];
+  for (let i = 0; i < 4000; i++) {
+    advance(1000);
+    c.assign({ seq: nextSeq(), source: 's', title: crowdTitle(i), publishedAt: iso(now()), tickers: [`C${i}`] });
+    if (i % 1000 === 999) {
+      const copy = c.assign({ seq: nextSeq(), source: `copy${i}`, title: copies[Math.floor(i / 1000)], publishedAt: iso(now()), tickers: ['VLRT'] });
+      assert.equal(copy.storyId, story.storyId, `copy after ${i + 1} crowding stories`);
+      assert.equal(copy.novel, false);
+    }
+  }
+  // A copy long after the last one (4,000 more crowding stories, no refresh in between).
+  for (let i = 4000; i < 8000; i++) c.assign({ seq: nextSeq(), source: 's', title: crowdTitle(i), publishedAt: iso(now()), tickers: [`C${i}`] });
+  const late = c.assign({ seq: nextSeq(), source: 'late', title: title + ' - Street Brief', publishedAt: iso(now()), tickers: ['VLRT'] });
+  assert.deepEqual(late, { storyId: story.storyId, novel: false, sourceCount: 6, sourceNew: true });
+});
+
+test('memory stays bounded: rings never exceed the cap and evicted stories leave them', () => {
+  const { c, advance, now } = clusterer();
+  for (let i = 0; i < 3000; i++) c.assign({ seq: nextSeq(), source: 's', title: crowdTitle(i), publishedAt: iso(now()), tickers: [`C${i}`] });
+  let st = c.stats;
+  assert.equal(st.stories, 3000);
+  assert.ok(st.largestBucket <= c.bucketCap, `largest bucket ${st.largestBucket}`);
+  assert.ok(st.entries <= 16 * st.stories && st.buckets <= 16 * st.stories);
+  // Stories that keep being joined are re-pushed, never duplicated in a ring.
+  for (let k = 0; k < 50; k++) c.assign({ seq: nextSeq(), source: `r${k}`, title: crowdTitle(k % 5) + ' - Ledger Daily', publishedAt: iso(now()), tickers: [`C${k % 5}`] });
+  st = c.stats;
+  assert.ok(st.largestBucket <= c.bucketCap && st.entries <= 16 * st.stories);
+  advance(49 * 3600_000);
+  c.assign({ seq: nextSeq(), source: 's', title: 'Central bank holds rates steady', publishedAt: iso(now()), tickers: [] });
+  st = c.stats;
+  assert.equal(st.stories, 1);
+  assert.ok(st.entries <= 16 && st.buckets <= 16, `entries ${st.entries}, buckets ${st.buckets}`);
+});
