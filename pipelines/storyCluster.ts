@@ -23,28 +23,36 @@ export { normalizeTitle, shingles } from '../workers/storySignature.js';
  *   are evicted on every `assign`, and at most `maxStories` (50,000) stories are kept (the oldest
  *   go first). An evicted story can no longer be joined: a later copy starts a new story.
  *
- * Bounded time per item, however many near-duplicates exist. Each LSH bucket is a ring of its
- * `bucketCap` (8) most recent entries: a story enters the buckets of its 16 band keys when it
- * starts, and enters them again when an item joins it and its entry has aged past half the ring
- * (so a story that keeps being re-published stays findable where it is crowded). A story pushed
- * out of a ring stays in the others. Hence, per item:
- *   - match compares at most `bands × bucketCap` (16 × 8 = 128) distinct stories (`lastCandidates`
- *     counts them), with 16 map look-ups;
- *   - record pushes at most `bands` ring entries;
- *   - eviction removes a story from its ≤ `bands` rings by scanning each (≤ `bucketCap` slots),
- *     once per story (amortized ≤ one story per recorded item); an emptied bucket is deleted.
- * Memory: every ring entry points to a live story, at most 2 entries per story and band, so
- * ≤ 2 × bands × maxStories entries in ≤ bands × maxStories buckets.
+ * Bounded time per item, however many near-duplicates exist (the rule):
+ * - Each LSH bucket is a ring of its `bucketCap` (8) most recent entries, one entry per story at
+ *   most. A story enters the rings of its `bands` keys when it starts; when an item joins it, it
+ *   moves back to the front of each ring where it has aged past half the ring or been pushed out
+ *   (so a story that keeps being re-published stays findable where others crowd it). A story
+ *   pushed out of one ring stays in its others.
+ * - match() meets at most `bands × bucketCap` (16 × 8 = 128) distinct stories (`lastCandidates`
+ *   counts them), with `bands` map look-ups, and reads the signatures of those only that can still
+ *   win: a story in F of the item's buckets has at most bands × (rows − 1) + F hashes equal to the
+ *   item's (F counts the rings it was pushed out of as hits), so candidates are taken highest
+ *   bound first and the scan stops once the bound falls below the threshold or the best so far.
+ *   Among the stories still in some ring, the decision is exactly the uncapped one.
+ * - record() pushes at most `bands` ring entries; eviction clears a story's ≤ `bands` slots (the
+ *   story remembers its ring and slot per band: no search), once per story, i.e. amortized ≤ one
+ *   story per recorded item; an emptied bucket is deleted.
+ * - Memory: ring entries point to live stories only, ≤ one per story and band: ≤ bands ×
+ *   maxStories entries in as many buckets at most.
  *
- * Why the cap keeps the clustering: a bucket only grows past a handful of stories where many
- * distinct titles share a band — in practice the shared words of templated headlines ("… shares
- * rise after …" about different companies). Those candidates are decided by the full signature
- * agreement anyway, and a true copy (Jaccard ≥ 0.8, about 10 of 16 bands in common) also meets
- * its story in the bands drawn from the words it does not share with the crowd (company name,
- * numbers), whose buckets stay small; copies arrive mostly soon after their story, while it is
- * still among the newest of any crowded ring it is in. On the templated benchmark
- * (test/bench/storyMatch.ts, 100k items) the capped matcher gives the same story to ≥ 99.9 % of
- * items as the uncapped one and joins as many copies.
+ * Why the cap keeps the clustering: a bucket only grows past a few stories where many distinct
+ * titles share a band — the shared words of templated headlines ("… shares climb after …" about
+ * different companies). What those crowds hold is decided by the signature agreement anyway; a
+ * true copy (Jaccard ≥ 0.8: about 10 of its story's 16 bands) also meets its story in the bands
+ * drawn from the words it does not share with the crowd (company name, figures), whose rings stay
+ * short, and copies mostly arrive while their story is still among the newest of the crowded
+ * rings (each copy renews it there). Checked in test/pipelines/storyCluster.test.ts (8,000
+ * crowding stories push a story out of 7 of its 16 rings; its copies still join it through the
+ * other 9) and by test/bench/storyMatch.ts (templated corpus; figures in pipelines/README.md).
+ * What the cap gives up: the same wording about more than `bucketCap` different ticker sets
+ * within the window fills all of a story's rings at once, and an older one of them can no longer
+ * be joined (a later copy starts a new story).
  */
 
 export interface StoryClusterOptions {
@@ -62,7 +70,7 @@ export interface StoryClusterOptions {
   /** Upper bound on stories kept. Default 50,000. */
   maxStories?: number;
   /**
-   * Entries kept per LSH bucket (the most recent win). Default 8: a match compares at most
+   * Entries kept per LSH bucket (the most recent win). Default 8: a match meets at most
    * `bands × bucketCap` stories. Larger only helps a copy that arrives after that many other
    * stories have filled every bucket it shares with its story.
    */
@@ -123,7 +131,8 @@ export interface Story {
   tickerHash: number;
   sources: Set<string>;
   bandKeys: number[];
-  /** Per band: the push number of this story's entry in that band's bucket. */
+  /** Per band: the bucket of its last push and that push's number (its slot while it is there). */
+  rings: (Bucket | null)[];
   pushed: number[];
   /** Rings that hold this story (one entry at most in each). */
   present: number;
@@ -142,7 +151,7 @@ export interface Story {
  * One LSH bucket: a ring of the latest `bucketCap` entries. Push number p lives in slot
  * p % bucketCap until push p + bucketCap overwrites it; a dropped story's slot is set to null.
  */
-interface Bucket {
+export interface Bucket {
   slots: (Story | null)[];
   pushes: number;
   /** Non-null slots: the bucket is deleted when it reaches 0. */
@@ -156,7 +165,7 @@ export interface StoryClusterStats {
   entries: number;
   /** Entries of the fullest bucket (≤ bucketCap). */
   largestBucket: number;
-  /** Distinct stories compared by the last match (≤ maxCandidates). */
+  /** Distinct stories the last match met in the item's buckets (≤ maxCandidates); it read the signatures of at most these. */
   lastCandidates: number;
   /** The bound on lastCandidates: bands × bucketCap. */
   maxCandidates: number;
@@ -167,7 +176,7 @@ export class StoryClusterer {
   readonly threshold: number;
   readonly maxStories: number;
   readonly bucketCap: number;
-  /** Distinct stories the last match() compared the item with; never more than bands × bucketCap. */
+  /** Distinct stories the last match() met in the item's buckets, the most it could compare the item with; ≤ bands × bucketCap. */
   lastCandidates = 0;
   private readonly numHashes: number;
   private readonly bands: number;
@@ -369,7 +378,7 @@ export class StoryClusterer {
   }
 
   private newStory(id: number, at: number, sig: Uint32Array, tickers: string[], source: string, keys: number[]): Story {
-    return { id, firstAt: at, sig, tickers, tickerHash: tickerHash(tickers), sources: new Set([source]), bandKeys: keys, pushed: new Array<number>(keys.length).fill(-1), present: 0, alive: true, visit: 0, hits: 0, order: 0, bound: 0 };
+    return { id, firstAt: at, sig, tickers, tickerHash: tickerHash(tickers), sources: new Set([source]), bandKeys: keys, rings: new Array<Bucket | null>(keys.length).fill(null), pushed: new Array<number>(keys.length).fill(-1), present: 0, alive: true, visit: 0, hits: 0, order: 0, bound: 0 };
   }
 
   private add(story: Story): void {
@@ -404,12 +413,11 @@ export class StoryClusterer {
   }
 
   /** Writes `story` into the ring of its band `b` bucket (creating the bucket), over the oldest entry. */
-  private push(story: Story, b: number): void {
-    const key = story.bandKeys[b];
-    let bucket = this.buckets.get(key);
+  private push(story: Story, b: number, known?: Bucket): void {
+    let bucket = known ?? this.buckets.get(story.bandKeys[b]);
     if (!bucket) {
       bucket = { slots: [], pushes: 0, live: 0 };
-      this.buckets.set(key, bucket);
+      this.buckets.set(story.bandKeys[b], bucket);
     }
     const p = bucket.pushes++;
     const i = p % this.bucketCap;
@@ -426,7 +434,23 @@ export class StoryClusterer {
     bucket.live++;
     this.entries++;
     story.present++;
+    story.rings[b] = bucket;
     story.pushed[b] = p;
+  }
+
+  /** True when the story's last push into its band `b` ring is still in its slot. */
+  private holds(story: Story, b: number): boolean {
+    const bucket = story.rings[b];
+    return bucket !== null && bucket.slots[story.pushed[b] % this.bucketCap] === story;
+  }
+
+  /** Empties the story's slot in its band `b` ring (the caller checked holds()). */
+  private vacate(story: Story, b: number): void {
+    const bucket = story.rings[b] as Bucket;
+    bucket.slots[story.pushed[b] % this.bucketCap] = null;
+    bucket.live--;
+    this.entries--;
+    story.present--;
   }
 
   /**
@@ -437,17 +461,13 @@ export class StoryClusterer {
   private refresh(story: Story): void {
     const half = this.bucketCap >> 1;
     for (let b = 0; b < story.bandKeys.length; b++) {
-      const bucket = this.buckets.get(story.bandKeys[b]);
-      const p = story.pushed[b];
-      // The slot check also covers a bucket deleted and created anew since (p is then stale).
-      if (bucket && p >= 0 && bucket.slots[p % this.bucketCap] === story) {
-        if (bucket.pushes - p <= half) continue;
-        bucket.slots[p % this.bucketCap] = null;
-        bucket.live--;
-        this.entries--;
-        story.present--;
-      }
-      this.push(story, b);
+      // A ring that still holds the story is still in the map (its live count is ≥ 1).
+      if (this.holds(story, b)) {
+        const bucket = story.rings[b] as Bucket;
+        if (bucket.pushes - story.pushed[b] <= half) continue;
+        this.vacate(story, b);
+        this.push(story, b, bucket);
+      } else this.push(story, b);
     }
   }
 
@@ -464,19 +484,14 @@ export class StoryClusterer {
     st.alive = false;
     this.live--;
     if (this.byId.get(st.id) === st) this.byId.delete(st.id);
-    // ≤ bands rings of ≤ bucketCap slots: bounded, whatever the bucket's history.
-    for (const key of st.bandKeys) {
-      const bucket = this.buckets.get(key);
-      if (!bucket) continue;
-      const slots = bucket.slots;
-      for (let i = 0; i < slots.length; i++) {
-        if (slots[i] !== st) continue;
-        slots[i] = null;
-        bucket.live--;
-        this.entries--;
-      }
-      if (bucket.live === 0) this.buckets.delete(key);
+    // One slot per band at most (a story has one entry per ring): O(bands).
+    for (let b = 0; b < st.bandKeys.length; b++) {
+      if (!this.holds(st, b)) continue;
+      const bucket = st.rings[b] as Bucket;
+      this.vacate(st, b);
+      if (bucket.live === 0 && this.buckets.get(st.bandKeys[b]) === bucket) this.buckets.delete(st.bandKeys[b]);
     }
+    st.rings.fill(null);
   }
 
   private compact(): void {
