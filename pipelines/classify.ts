@@ -1,5 +1,5 @@
 import { TickerpulseError, errorCode } from '../src/lib/errors.js';
-import type { ClassifiedItem, ItemTicker, Prediction, RawItem } from '../src/lib/types.js';
+import type { ClassifiedItem, Prediction, RawItem } from '../src/lib/types.js';
 
 export interface BatchResult {
   model: string;
@@ -96,7 +96,9 @@ export async function classifyItems(items: readonly RawItem[], classifier: Batch
             source: opts.source,
             fetchedAt: opts.fetchedAt,
             model,
-            tickers: t ? (JSON.parse(t) as ItemTicker[]) : undefined,
+            // Only the JSON travels on: the writer parses it where it needs the objects
+            // (rollups, stories, alerts), which keeps that per-item work off the main thread
+            // and halves what the ItemBatch clones.
             tickersJson: t === undefined ? undefined : t,
             storySig: sigs ? sigs.subarray(k * sigLen, (k + 1) * sigLen) : undefined,
           });

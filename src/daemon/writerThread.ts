@@ -15,7 +15,7 @@ import type { AlertsConfig } from '../config/alerts.js';
 import { TickerpulseError, toWireError } from '../lib/errors.js';
 import { MESSAGE_VERSION, type ItemBatch, type StoredBatch } from '../lib/messages.js';
 import { threadCpuMs } from '../lib/threadCpu.js';
-import type { ClassifiedItem, StoredAlert, StoredItem } from '../lib/types.js';
+import type { ClassifiedItem, ItemTicker, StoredAlert, StoredItem } from '../lib/types.js';
 import { ItemStore, type CommitOptions } from '../store/itemStore.js';
 import type { WriterReply, WriterRequest, WriterThreadData, WriterEvent } from './writerProtocol.js';
 
@@ -136,6 +136,11 @@ function commit(batch: ItemBatch): StoredBatch {
     throw new TickerpulseError('INPUT_INVALID', `writer: unsupported message ${JSON.stringify({ v: batch?.v, type: batch?.type })} (this writer speaks ItemBatch v${MESSAGE_VERSION})`);
   }
   if (batch.deadLetters?.length) store.addDeadLetters(batch.sourceId, batch.deadLetters);
+  // The source stage sends each item's tickers as the JSON the store writes (tickersJson); the
+  // objects are built here, on this thread, for rollups, story matching and alerts.
+  for (const item of batch.items) {
+    if (item.tickers === undefined && typeof item.tickersJson === 'string') item.tickers = JSON.parse(item.tickersJson) as ItemTicker[];
+  }
   alertSink.alerts = [];
   const stored = store.commitPoll(batch.sourceId, batch.items, batch.final ? batch.state : {}, batch.final ? batch.error : undefined, optionsFor(batch.sourceId, alertSink));
   commits++;
