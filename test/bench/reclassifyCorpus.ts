@@ -103,24 +103,26 @@ function oldTickers(r: Rng, label: Label, score: number): ItemTicker[] | undefin
   return out;
 }
 
-/**
- * Commits `items` made-up items into `store` and returns them in commit order (what was stored).
- * Deterministic for a given seed and options.
- */
-export function buildCorpus(store: ItemStore, opts: CorpusOptions): ClassifiedItem[] {
+/** One commitPoll's worth of the corpus; `keys[k]` names the story of `items[k]`. */
+export interface CorpusPoll {
+  source: string;
+  items: ClassifiedItem[];
+  keys: string[];
+}
+
+/** The corpus as polls, not committed. Deterministic for a given seed and options. */
+export function corpusPolls(opts: CorpusOptions): CorpusPoll[] {
   const r = new Rng(opts.seed ?? 13);
   const chunk = opts.chunk ?? 2000;
   const start = opts.start ?? Date.UTC(2026, 0, 5, 6, 0, 0);
   const step = opts.stepMs ?? 2_500;
   const copyShare = opts.copyShare ?? 0.1;
-  const stories = new KeyedStories();
   const recent: Array<{ key: string; title: string }> = [];
-  const all: ClassifiedItem[] = [];
-  let poll = 0;
-  for (let base = 0; base < opts.items; base += chunk, poll++) {
+  const polls: CorpusPoll[] = [];
+  for (let base = 0, poll = 0; base < opts.items; base += chunk, poll++) {
     const source = opts.sources[poll % opts.sources.length];
-    stories.current = source;
-    const batch: ClassifiedItem[] = [];
+    const items: ClassifiedItem[] = [];
+    const keys: string[] = [];
     for (let i = base; i < Math.min(opts.items, base + chunk); i++) {
       let title: string;
       let key: string;
@@ -139,7 +141,7 @@ export function buildCorpus(store: ItemStore, opts: CorpusOptions): ClassifiedIt
       const score = label === 'positive' ? 0.9 : label === 'negative' ? -0.9 : 0;
       // Mostly in order, some a little late (as feeds publish), some without a date.
       const jitter = r.next() < 0.05 ? -r.int(3_600_000) : 0;
-      const item: ClassifiedItem = {
+      items.push({
         guid: `g${i}`,
         url: null,
         title,
@@ -154,12 +156,25 @@ export function buildCorpus(store: ItemStore, opts: CorpusOptions): ClassifiedIt
         pPos: (1 + score) / 2,
         score,
         tickers: oldTickers(r, label, score),
-      };
-      stories.tag(item, key);
-      batch.push(item);
+      });
+      keys.push(key);
     }
-    store.commitPoll(source, batch, {}, undefined, { stories });
-    all.push(...batch);
+    polls.push({ source, items, keys });
   }
-  return all;
+  return polls;
+}
+
+/** Commits the polls in order, with stories as the daemon's clusterer would report them (`stories: false`: none, as before schema v2). */
+export function commitCorpus(store: ItemStore, polls: readonly CorpusPoll[], opts: { stories?: boolean } = {}): void {
+  const stories = new KeyedStories();
+  for (const p of polls) {
+    stories.current = p.source;
+    p.items.forEach((it, k) => stories.tag(it, p.keys[k]));
+    store.commitPoll(p.source, p.items, {}, undefined, opts.stories === false ? {} : { stories });
+  }
+}
+
+/** Builds the corpus into `store` (see corpusPolls). */
+export function buildCorpus(store: ItemStore, opts: CorpusOptions): void {
+  commitCorpus(store, corpusPolls(opts));
 }
