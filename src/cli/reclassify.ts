@@ -32,8 +32,11 @@ options:
 
 exit status: 0 done, 1 failed (database not found, or a batch failed: run it again to resume), 2 bad options`;
 
-/** Titles per pool task. */
-const SLICE = 64;
+/**
+ * Titles per pool task. 256 rather than the daemon's 64: fewer hand-offs to the pool's threads
+ * cost measurably less (bench, 100,000 items, shared machine: 10.5-10.8 CPU s against 11.3-12.4).
+ */
+const SLICE = 256;
 
 export async function runReclassify(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -142,7 +145,7 @@ export async function runReclassify(argv: string[], out: NodeJS.WritableStream =
   }
 }
 
-/** Classifies and re-links `rows` in slices of 64 on the pool (one thread per core), results in input order. */
+/** Classifies and re-links `rows` in slices of SLICE on the pool (one thread per core), results in input order. */
 async function rescore(pool: ClassifierPool, rows: ReclassifyRow[]): Promise<Rescored[]> {
   const rescored: Rescored[] = new Array(rows.length);
   const slices: Promise<void>[] = [];
