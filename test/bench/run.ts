@@ -15,8 +15,8 @@
  *          --subscribers S / --rate R / --seconds N (fan-out; default 200, 1000, 20),
  *          --templated-items N (100000) / --templated-sources S (8) / --templated-rounds R (3),
  *          --clients C (probe, 200) / --poll-items N (probe, 100000),
- *          --only fanout|templated|probes (just that figure), --skip-fanout, --skip-templated,
- *          --skip-probes, --no-write (print only), --round-timeout S (600: any one child process),
+ *          --only fanout|templated|probes|reclassify (just that figure), --skip-fanout, --skip-templated,
+ *          --skip-probes, --skip-reclassify, --no-write (print only), --round-timeout S (600: any one child process),
  *          --baseline REV (also replay git revision REV, built in a temporary worktree, in rounds
  *          alternating with this tree's: the side-by-side ratio, e.g. against the commit before an issue).
  * With --only the other rows of docs/BENCHMARKS.md cannot be filled: it prints only.
@@ -50,6 +50,7 @@ const { values } = parseArgs({
     'skip-fanout': { type: 'boolean', default: false },
     'skip-templated': { type: 'boolean', default: false },
     'skip-probes': { type: 'boolean', default: false },
+    'skip-reclassify': { type: 'boolean', default: false },
     'templated-items': { type: 'string', default: '100000' },
     'templated-sources': { type: 'string', default: '8' },
     'templated-rounds': { type: 'string', default: '3' },
@@ -64,14 +65,14 @@ const { values } = parseArgs({
     baseline: { type: 'string' },
   },
 });
-const PARTS = ['fanout', 'templated', 'probes'] as const;
+const PARTS = ['fanout', 'templated', 'probes', 'reclassify'] as const;
 type Part = (typeof PARTS)[number];
 if (values.only !== undefined && !PARTS.includes(values.only as Part)) {
   console.error(`--only takes ${PARTS.map((p) => `"${p}"`).join(', ')} (got "${values.only}")`);
   process.exit(2);
 }
 const only = values.only as Part | undefined;
-const skipped: Record<Part, boolean> = { fanout: values['skip-fanout'], templated: values['skip-templated'], probes: values['skip-probes'] };
+const skipped: Record<Part, boolean> = { fanout: values['skip-fanout'], templated: values['skip-templated'], probes: values['skip-probes'], reclassify: values['skip-reclassify'] };
 if (only && skipped[only]) {
   console.error(`--only ${only} and --skip-${only} exclude each other`);
   process.exit(2);
@@ -241,6 +242,27 @@ function benchProbes(): ProbeResult[] {
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as ProbeResult[];
 }
 
+interface ReclassifyResult {
+  items: number;
+  seconds: number;
+  itemsPerSecond: number;
+  firstProgressSeconds: number | null;
+  cpuSeconds: number;
+  itemsPerCpuSecond: number;
+  loadAverage: number;
+}
+
+/** `tickerpulse reclassify` of a 100,000-item single-source database (test/bench/reclassify.ts), in its own process. */
+function benchReclassify(): ReclassifyResult {
+  const r = spawnSync(process.execPath, [join(packageRoot, 'dist', 'test', 'bench', 'reclassify.js'), '--json', '--items', '100000'], { encoding: 'utf8', maxBuffer: 1 << 24, timeout: roundTimeoutMs, killSignal: 'SIGTERM' });
+  if (r.status !== 0) throw new Error(`reclassify bench failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as ReclassifyResult;
+}
+
+function reclassifyLine(r: ReclassifyResult): string {
+  return `reclassify: ${r.items.toLocaleString('en')} items in ${r.seconds} s = ${r.itemsPerSecond.toLocaleString('en')} items/s; first progress after ${r.firstProgressSeconds} s; ${r.cpuSeconds} CPU s (${r.itemsPerCpuSecond.toLocaleString('en')} items per CPU s); load average ${r.loadAverage}`;
+}
+
 const cpuS = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 /** Main-thread and writer CPU of a round: /healthz stages when the tree reports them, else /proc (labelled). */
 function cpuText(r: ReplayRound): string {
@@ -282,6 +304,8 @@ if (only) {
     const t = await runTemplated();
     for (const l of templatedLines(t)) console.log(l);
     checkTemplated(t);
+  } else if (only === 'reclassify') {
+    console.log(reclassifyLine(benchReclassify()));
   } else {
     for (const p of benchProbes()) console.log(probeLine(p));
   }
@@ -330,6 +354,8 @@ if (templated) {
 }
 const probes = runs('probes') ? benchProbes() : [];
 for (const p of probes) console.log(probeLine(p));
+const reclassify = runs('reclassify') ? benchReclassify() : null;
+if (reclassify) console.log(reclassifyLine(reclassify));
 for (const r of replay.rounds) {
   if (r.stored !== replayItems) {
     console.error(`replay stored ${r.stored} of ${replayItems} items`);
@@ -338,8 +364,8 @@ for (const r of replay.rounds) {
 }
 
 /** The issue 13 table: the templated replay, the raw SQLite baseline and the /healthz probes, each with its target. */
-function issue13Section(t: TemplatedResult | null, ps: ProbeResult[]): string {
-  if (!t && !ps.length) return '';
+function issue13Section(t: TemplatedResult | null, ps: ProbeResult[], rc: ReclassifyResult | null): string {
+  if (!t && !ps.length && !rc) return '';
   const n = (x: number) => x.toLocaleString('en');
   const rows: string[] = [];
   if (t) {
@@ -362,6 +388,11 @@ function issue13Section(t: TemplatedResult | null, ps: ProbeResult[]): string {
         : `while one RSS poll of ${n(p.items)} items (${((p.feedBytes ?? 0) / 2 ** 20).toFixed(1)} MiB, loopback) is committed (${n(p.itemsPerSec)} items/s from the request)`;
     rows.push(
       `| \`/healthz\` latency ${what}: p50 / p99 / max (a probe every 25 ms, each with a ${l.timeoutMs} ms timeout counted as ${l.timeoutMs} ms; ${n(l.samples)} probes over ${p.seconds.toFixed(1)} s, ${l.timeouts} timed out${p.completed ? '' : '; **deadline reached before it completed**'}; daemon peak RSS ${p.daemonPeakRssMb} MiB) | ${l.p50} / **${l.p99}** / ${l.max} ms | p99 ≤ 100 ms |`,
+    );
+  }
+  if (rc) {
+    rows.push(
+      `| \`tickerpulse reclassify\` of a ${n(rc.items)}-item single-source database (\`test/bench/reclassify.ts\`; load average ${rc.loadAverage} at the end): items/s, first progress output, CPU | **${n(rc.itemsPerSecond)} items/s** (${rc.seconds} s); first progress after ${rc.firstProgressSeconds} s; ${rc.cpuSeconds} CPU s | ≥ 5,000 items/s; progress from the first second |`,
     );
   }
   return `
@@ -394,7 +425,7 @@ the replay and fan-out figures the median of three.
 - Date: ${new Date().toISOString()}
 - tickerpulse ${pkg.version}, Node.js ${process.version}, ${process.platform}/${process.arch}
 - Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB RAM
-- Command: \`npm run bench -- --items ${replayItems} --texts ${textCount}${fanout ? ` --subscribers ${fanout.subscribers} --rate ${fanout.rate} --seconds ${fanout.seconds}` : ' --skip-fanout'}${templated ? ` --templated-items ${templated.items} --templated-sources ${templated.sources} --templated-rounds ${templated.one.length}` : ' --skip-templated'}${probes.length ? ` --clients ${values.clients} --poll-items ${values['poll-items']}` : ' --skip-probes'}${values.baseline ? ` --baseline ${values.baseline}` : ''}\`
+- Command: \`npm run bench -- --items ${replayItems} --texts ${textCount}${fanout ? ` --subscribers ${fanout.subscribers} --rate ${fanout.rate} --seconds ${fanout.seconds}` : ' --skip-fanout'}${templated ? ` --templated-items ${templated.items} --templated-sources ${templated.sources} --templated-rounds ${templated.one.length}` : ' --skip-templated'}${probes.length ? ` --clients ${values.clients} --poll-items ${values['poll-items']}` : ' --skip-probes'}${reclassify ? '' : ' --skip-reclassify'}${values.baseline ? ` --baseline ${values.baseline}` : ''}\`
 
 | what | result | target |
 |---|---|---|
@@ -410,7 +441,7 @@ ${
 | Story clustering: match + record with the worker's signature, per item (main thread; 100,000 items, 48 h window) | ${intel.clusterUs} µs | |
 | Hugging Face tokenizer, one thread (demo headlines, ${hf.tokenizer.avgTokensPerHeadline} tokens each): WordPiece / byte-level BPE | ${hf.tokenizer.wordpieceTokensPerSec.toLocaleString('en')} / ${hf.tokenizer.bpeTokensPerSec.toLocaleString('en')} tokens/s | |
 | Tiny BERT-shaped ONNX export (dim 64, window 128; \`test/bench/hf.ts\`) through ${hf.tinyModel.workers} workers, batches of 64 | ${hf.tinyModel.itemsPerSec.toLocaleString('en')} items/s | |
-${fanoutRows}${issue13Section(templated, probes)}
+${fanoutRows}${issue13Section(templated, probes, reclassify)}
 The end-to-end figure includes daemon start-up (opening SQLite, spawning the source's worker
 thread, loading the ONNX model), dedupe lookups, classification, ticker linking and story
 signatures on the source's worker, story clustering, the SQLite commits (items, stories,
