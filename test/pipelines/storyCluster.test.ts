@@ -154,3 +154,36 @@ test('memory stays bounded: rings never exceed the cap and evicted stories leave
   assert.equal(st.stories, 1);
   assert.ok(st.entries <= 16 && st.buckets <= 16, `entries ${st.entries}, buckets ${st.buckets}`);
 });
+
+test('with rings longer than any bucket, match decides as a scan of every story would', () => {
+  // A story reaching the threshold shares ≥ 4 bands with the item, so the exhaustive scan below
+  // is what the uncapped LSH scan decided; it checks the bound ranking and the early cut-offs.
+  let now = T0;
+  const c = new StoryClusterer({ clock: () => now, bucketCap: 4096 });
+  const verbs = ['climb', 'slip', 'jump', 'sink'];
+  const events = ['record revenue', 'a profit warning', 'a product recall', 'an upbeat forecast'];
+  const all: { id: number; firstAt: number; sig: Uint32Array }[] = [];
+  let joins = 0;
+  for (let i = 0; i < 1500; i++) {
+    now = T0 + i * 1000;
+    const k = (i * 7919) % 1009;
+    const title = k % 2 ? `${crowdCompany(k % 53)} shares ${verbs[k % 4]} after ${events[(k >> 2) % 4]}` : `Investors weigh ${events[(k >> 2) % 4]} at ${crowdCompany(k % 47)}`;
+    const sig = c.signature(title);
+    let best: { id: number; firstAt: number } | null = null;
+    let bestSame = -1;
+    for (const st of all) {
+      let same = 0;
+      for (let k = 0; k < sig.length; k++) if (st.sig[k] === sig[k]) same++;
+      if (same / sig.length < 0.6) continue;
+      if (same > bestSame || (same === bestSame && best !== null && st.firstAt < best.firstAt)) {
+        best = st;
+        bestSame = same;
+      }
+    }
+    const got = c.assign({ seq: i, source: 's', title, publishedAt: iso(now), tickers: [], sig });
+    assert.equal(got.storyId, best ? best.id : i, `item ${i}`);
+    if (best) joins++;
+    else all.push({ id: i, firstAt: now, sig });
+  }
+  assert.ok(joins > 500 && all.length >= 20, `${joins} joins, ${all.length} stories`);
+});
