@@ -6,6 +6,7 @@ import type { ParseJsonMessagesReply, ParseJsonMessagesTask, ParseJsonReply, Par
 import type { JsonDocumentResult, JsonMapping, JsonMessagesResult, MapMeta } from '../../workers/jsonMap.js';
 import type { ParsedFeed } from '../../sources/types.js';
 import { workerFailure, type BatchResult } from './classifierPool.js';
+import { sharedTickerTable } from './sharedTickerTable.js';
 
 export interface SourceWorkerOptions {
   sourceId: string;
@@ -20,10 +21,20 @@ export interface SourceWorkerOptions {
   maxQueue: number;
   /** V8 heap cap for the thread, so one hostile document cannot take the daemon's memory. */
   maxHeapMb?: number;
+  /** V8 young generation of the thread (MiB); default WORKER_YOUNG_GENERATION_MB. */
+  maxYoungMb?: number;
   /** Ticker linker options (config `tickers`). */
   tickers?: ClassifyWorkerData['tickers'];
 }
 
+
+/**
+ * Young generation of a source's thread. V8 sizes it from the heap cap (up to 16–32 MiB of
+ * semi-spaces per thread, every thread); a worker's garbage is short-lived batch arrays, and
+ * 8 MiB kept ~8 MiB RSS per worker for ~5 % more time in scavenges on the worker (measured on
+ * 3,000 templated headlines: 231 vs 149 ms of GC per ~2 s), which is not the bottleneck thread.
+ */
+export const WORKER_YOUNG_GENERATION_MB = 8;
 
 /** A batch's predictions plus, per text, the tickers it names (JSON; null: none) and the story signatures. */
 export interface LinkedBatchResult extends BatchResult {
@@ -52,6 +63,8 @@ export class SourceWorker {
       windowStride: opts.windowStride,
       intraOpNumThreads: opts.intraOpNumThreads ?? 1,
       tickers: opts.tickers,
+      // one copy of the dictionary for all sources, shared, not cloned, with each thread
+      tickerTable: sharedTickerTable(opts.tickers) ?? undefined,
     };
     this.pool = new Piscina({
       filename: workerFile('source'),
@@ -64,7 +77,7 @@ export class SourceWorker {
       concurrentTasksPerWorker: 8,
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData,
-      resourceLimits: opts.maxHeapMb ? { maxOldGenerationSizeMb: opts.maxHeapMb } : undefined,
+      resourceLimits: { maxYoungGenerationSizeMb: opts.maxYoungMb ?? WORKER_YOUNG_GENERATION_MB, ...(opts.maxHeapMb ? { maxOldGenerationSizeMb: opts.maxHeapMb } : {}) },
     });
   }
 
