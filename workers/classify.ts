@@ -19,6 +19,7 @@ import { maybeInjectFault } from './faults.js';
 import { StorySigner } from './storySignature.js';
 import { createLinker, linkerFromTable, type LinkVia, type LinkerOptions, type TickerDictionary, type TickerLink, type TickerLinker } from './tickerLinker.js';
 import { EntitySentimentModel, type EntityTarget } from '../src/model/entity/entityModel.js';
+import { registerSharedRowTables } from '../src/model/sharedRows.js';
 
 export interface ClassifyTask {
   texts: string[];
@@ -72,9 +73,14 @@ export interface ClassifyWorkerData {
    * source's thread; when absent the thread compiles the file into a table of its own.
    */
   tickerTable?: SharedArrayBuffer;
+  /** Feature row tables of the models, shared by every source's thread (src/model/sharedRows.ts). */
+  rowTables?: Record<string, SharedArrayBuffer>;
   /** Entity (per-company) sentiment model folder; default data/model/entity. */
   entityModelDir?: string;
 }
+
+// before any model loads: its featurizers then use the tables the main thread shared
+registerSharedRowTables(((workerData ?? {}) as ClassifyWorkerData).rowTables);
 
 let modelPromise: Promise<Classifier> | null = null;
 

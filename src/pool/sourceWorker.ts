@@ -7,6 +7,8 @@ import type { JsonDocumentResult, JsonMapping, JsonMessagesResult, MapMeta } fro
 import type { ParsedFeed } from '../../sources/types.js';
 import { workerFailure, type BatchResult } from './classifierPool.js';
 import { sharedTickerTable } from './sharedTickerTable.js';
+import { sharedModelTables } from './sharedModelTables.js';
+import { defaultModelDir } from '../lib/paths.js';
 
 export interface SourceWorkerOptions {
   sourceId: string;
@@ -42,6 +44,13 @@ export interface LinkedBatchResult extends BatchResult {
   sigs?: Uint32Array;
 }
 
+/** The folder of the built-in sentiment model this worker will load, undefined for other kinds. */
+function builtinModelDir(opts: SourceWorkerOptions): string | undefined {
+  if (opts.modelKind === 'hf') return undefined;
+  if (opts.modelPath !== undefined) return opts.modelKind === 'builtin' ? opts.modelPath : undefined; // auto: the worker decides
+  return opts.modelDir ?? defaultModelDir;
+}
+
 /**
  * A source's own worker thread: a piscina pool with exactly one thread. Piscina replaces a
  * thread that dies; the task it was running rejects and the pipeline retries it.
@@ -65,6 +74,7 @@ export class SourceWorker {
       tickers: opts.tickers,
       // one copy of the dictionary for all sources, shared, not cloned, with each thread
       tickerTable: sharedTickerTable(opts.tickers) ?? undefined,
+      rowTables: sharedModelTables(builtinModelDir(opts)),
     };
     this.pool = new Piscina({
       filename: workerFile('source'),
