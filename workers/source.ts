@@ -5,14 +5,31 @@
  * message batches: `parseJsonMessages`), and classifying that source's items. Named exports are
  * selected with `pool.run(task, { name })`.
  */
+import { getHeapStatistics } from 'node:v8';
 import { workerData } from 'node:worker_threads';
-import { toWireError, type WireError } from '../src/lib/errors.js';
+import { TickerpulseError, toWireError, type WireError } from '../src/lib/errors.js';
+import { formatBytes, PARSE_HEAP_FACTOR } from '../src/lib/bodyHeap.js';
 import type { RawItem } from '../src/lib/types.js';
 import { parseFeedDocumentWithMeta } from './feedParser.js';
 import { mapJsonDocument, mapJsonMessages, type JsonDocumentResult, type JsonMapping, type JsonMessagesResult, type MapMeta } from './jsonMap.js';
 import { maybeInjectFault } from './faults.js';
 
 export { classify } from './classify.js';
+
+/**
+ * FEED_TOO_LARGE before parsing a body this thread's heap cap could not hold parsed
+ * (src/lib/bodyHeap.ts): the config check makes this rare (e.g. a larger per-source
+ * maxBodyBytes on a thread started with a smaller cap); without it the parse would end with the
+ * thread killed at its heap limit and the poll retried into the same wall.
+ */
+function assertFitsHeap(body: Uint8Array, url: string): void {
+  const limit = Math.floor(getHeapStatistics().heap_size_limit / PARSE_HEAP_FACTOR);
+  if (body.byteLength > limit) {
+    throw new TickerpulseError('FEED_TOO_LARGE', `feed body from ${url} (${formatBytes(body.byteLength)}) is more than a quarter of the worker heap (${formatBytes(limit)} of ${formatBytes(getHeapStatistics().heap_size_limit)}): raise limits.workerHeapMb or lower maxBodyBytes`, {
+      details: { bytes: body.byteLength, limit },
+    });
+  }
+}
 
 export interface ParseTask {
   body: Uint8Array;
@@ -25,6 +42,7 @@ export type ParseReply = { ok: true; items: RawItem[]; ttlMinutes: number | null
 export async function parseFeed(task: ParseTask): Promise<ParseReply> {
   try {
     maybeInjectFault('parse', (workerData ?? {}) as { sourceId?: string });
+    assertFitsHeap(task.body, task.meta.url);
     const { items, ttlMinutes } = await parseFeedDocumentWithMeta(task.body, task.meta);
     return { ok: true, items, ttlMinutes };
   } catch (err) {
@@ -44,6 +62,7 @@ export type ParseJsonReply = ({ ok: true } & JsonDocumentResult) | WireError;
 export async function parseJson(task: ParseJsonTask): Promise<ParseJsonReply> {
   try {
     maybeInjectFault('parse', (workerData ?? {}) as { sourceId?: string });
+    assertFitsHeap(task.body, task.meta.url ?? 'the JSON API');
     return { ok: true, ...mapJsonDocument(task.body, task.mapping, task.meta) };
   } catch (err) {
     return toWireError(err, 'JSON_PARSE_FAILED');
