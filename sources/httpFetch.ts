@@ -321,6 +321,8 @@ function tooLarge(url: string, max: number, what: string): TickerpulseError {
   return new TickerpulseError('FEED_TOO_LARGE', `feed body from ${url} exceeds the ${max}-byte limit (${what})`, { details: { maxBodyBytes: max } });
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * Stream `res` through its decoders and collect the result, failing with FEED_TOO_LARGE as soon
  * as the raw bytes or any decoding stage passes `max`. Back-pressure is kept between stages (pipe),
@@ -386,10 +388,13 @@ function readBody(res: IncomingMessage, codings: string[], max: number, url: str
         // A standalone buffer of exactly the body's size, transferable to a worker thread.
         const out = new Uint8Array(total);
         let off = 0;
-        for (const c of chunks) {
-          out.set(c, off);
-          off += c.length;
+        for (let i = 0; i < chunks.length; i++) {
+          out.set(chunks[i], off);
+          off += chunks[i].length;
+          // let each chunk go as soon as it is copied: the listeners keep `chunks` alive until the streams are collected
+          chunks[i] = EMPTY;
         }
+        chunks.length = 0;
         finish(null, out);
       });
     };

@@ -5,8 +5,10 @@
  * message batches: `parseJsonMessages`), and classifying that source's items. Named exports are
  * selected with `pool.run(task, { name })`.
  */
+import { getHeapStatistics } from 'node:v8';
 import { workerData } from 'node:worker_threads';
-import { toWireError, type WireError } from '../src/lib/errors.js';
+import { TickerpulseError, toWireError, type WireError } from '../src/lib/errors.js';
+import { formatBytes, PARSE_HEAP_FACTOR } from '../src/lib/bodyHeap.js';
 import type { RawItem } from '../src/lib/types.js';
 import { parseFeedDocumentWithMeta } from './feedParser.js';
 import { mapJsonDocument, mapJsonMessages, type JsonDocumentResult, type JsonMapping, type JsonMessagesResult, type MapMeta } from './jsonMap.js';
@@ -14,6 +16,21 @@ import { maybeInjectFault } from './faults.js';
 import { firstPage, nextPage } from './pages.js';
 
 export { classify } from './classify.js';
+
+/**
+ * FEED_TOO_LARGE before parsing a body this thread's heap cap could not hold parsed
+ * (src/lib/bodyHeap.ts): the config check makes this rare (e.g. a larger per-source
+ * maxBodyBytes on a thread started with a smaller cap); without it the parse would end with the
+ * thread killed at its heap limit and the poll retried into the same wall.
+ */
+function assertFitsHeap(body: Uint8Array, url: string): void {
+  const limit = Math.floor(getHeapStatistics().heap_size_limit / PARSE_HEAP_FACTOR);
+  if (body.byteLength > limit) {
+    throw new TickerpulseError('FEED_TOO_LARGE', `feed body from ${url} (${formatBytes(body.byteLength)}) is more than a quarter of the worker heap (${formatBytes(limit)} of ${formatBytes(getHeapStatistics().heap_size_limit)}): raise limits.workerHeapMb or lower maxBodyBytes`, {
+      details: { bytes: body.byteLength, limit },
+    });
+  }
+}
 
 export interface ParseTask {
   body: Uint8Array;
@@ -31,6 +48,7 @@ export type ParseReply = { ok: true; items: RawItem[]; ttlMinutes: number | null
 export async function parseFeed(task: ParseTask): Promise<ParseReply> {
   try {
     maybeInjectFault('parse', (workerData ?? {}) as { sourceId?: string });
+    assertFitsHeap(task.body, task.meta.url);
     const { items, ttlMinutes } = await parseFeedDocumentWithMeta(task.body, task.meta);
     return { ok: true, ttlMinutes, ...firstPage(items, task.pageSize) };
   } catch (err) {
@@ -66,6 +84,7 @@ export type ParseJsonReply = ({ ok: true; more: number | null; total: number } &
 export async function parseJson(task: ParseJsonTask): Promise<ParseJsonReply> {
   try {
     maybeInjectFault('parse', (workerData ?? {}) as { sourceId?: string });
+    assertFitsHeap(task.body, task.meta.url ?? 'the JSON API');
     const r = mapJsonDocument(task.body, task.mapping, task.meta);
     return { ok: true, skipped: r.skipped, firstSkipped: r.firstSkipped, ...firstPage(r.items, task.pageSize) };
   } catch (err) {

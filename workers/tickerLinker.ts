@@ -1,7 +1,9 @@
 /**
  * Ticker linking: finds the US-listed companies a headline (or any short text) names, as ticker
  * symbols. Pure and synchronous; runs on a source's worker thread. The dictionary is built by
- * `src/tickers/buildDictionary.ts` into `data/tickers/dictionary.json` (docs/TICKERS.md).
+ * `src/tickers/buildDictionary.ts` into `data/tickers/dictionary.json` (docs/TICKERS.md); the
+ * linker reads it compiled into a flat table (tickerTable.ts), which the daemon builds once and
+ * shares with every source's thread (`linkerFromTable`); `createLinker` compiles a private copy.
  *
  * Canonical symbol form: upper case, share class after a dot (`BRK.B`); the SEC lists write
  * `BRK-B`, feeds write `BRK.B`, `BRK-B` or `BRK/B`: all three are accepted everywhere and stored
@@ -36,6 +38,9 @@
  * - `notBefore` / `notAfter` phrases veto a name match outright ("share to Facebook",
  *   "Apple pie", "Amazon rainforest", "price Target").
  */
+
+import { aliasKey, canonicalSymbol, tokenize, type Tok } from './tickerTokens.js';
+import { buildTickerTable, CAND_FIELDS, C_EXACT, C_FLAGS, C_KEYS, C_NKEYS, C_NOT_AFTER, C_NOT_BEFORE, C_N_CONTEXT, C_N_NOT_AFTER, C_N_NOT_BEFORE, C_CONTEXT, C_SYMBOL, F_ALIAS, F_HAS_RULE, MODE_COMMON, MODE_CONTEXT, MODE_PLAIN, MODE_SHIFT, TickerTableView } from './tickerTable.js';
 
 export type LinkVia = 'cashtag' | 'exchange' | 'name' | 'alias';
 
@@ -96,46 +101,7 @@ export interface TickerLinker {
   readonly size: number;
 }
 
-/** `brk-b` / `BRK/B` / `BRK.B` → `BRK.B`. */
-export function canonicalSymbol(s: string): string {
-  return s.trim().toUpperCase().replace(/[-/]/g, '.');
-}
-
-const TOKEN_RE = /[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*|&/gu;
-
-interface Tok {
-  raw: string;
-  key: string;
-  /** Key without a possessive `'s`. */
-  alt: string | null;
-  start: number;
-  end: number;
-}
-
-export function tokenize(text: string): Tok[] {
-  const out: Tok[] = [];
-  TOKEN_RE.lastIndex = 0;
-  let m: RegExpExecArray | null;
-  while ((m = TOKEN_RE.exec(text)) !== null) {
-    const raw = m[0];
-    const lower = raw.toLowerCase();
-    let key = lower;
-    let alt: string | null = null;
-    if (lower.includes("'") || lower.includes('’')) {
-      key = lower.replace(/['’]/g, '');
-      if (/['’]s$/.test(lower)) alt = lower.slice(0, -2).replace(/['’]/g, '');
-    }
-    out.push({ raw, key, alt, start: m.index, end: m.index + raw.length });
-  }
-  return out;
-}
-
-/** The lower-case token key of an alias: `"Coca-Cola"` → `"coca cola"`. */
-export function aliasKey(alias: string): string {
-  return tokenize(alias)
-    .map((t) => t.key)
-    .join(' ');
-}
+export { aliasKey, canonicalSymbol, tokenize, type Tok } from './tickerTokens.js';
 
 const FINANCE_CONTEXT = new Set(
   (
@@ -174,18 +140,6 @@ const LEGAL_FOLLOW = new Set(['inc', 'corp', 'corporation', 'plc', 'ltd', 'co', 
 /** Auxiliaries allowed between a name and its verb: "Meta to cut", "Apple will launch". */
 const AUX = new Set(['to', 'will', 'has', 'have', 'is', 'was', 'could', 'may', 'would', 'set', 'reportedly', 'also']);
 
-interface Candidate {
-  keys: string[];
-  symbol: string;
-  via: 'name' | 'alias';
-  rule: AliasRule | undefined;
-  /** Alias tokens as written, when the match must keep their exact casing. */
-  exact: string[] | null;
-  notBefore: string[][];
-  notAfter: string[][];
-  context: Set<string> | null;
-}
-
 const VIA_RANK: Record<LinkVia, number> = { cashtag: 4, exchange: 3, name: 2, alias: 1 };
 
 const CASHTAG_RE = /(?<![\p{L}\p{N}_$])\$([A-Za-z]{1,6}(?:[.\-/][A-Za-z]{1,2})?)(?![\p{L}\p{N}_])/gu;
@@ -193,61 +147,22 @@ const EXCHANGE_RE =
   /\b(NYSE(?:\s?(?:American|Arca|MKT))?|NASDAQ(?:GS|GM|CM)?|Nasdaq(?:GS|GM|CM)?|Nyse|AMEX|Amex|Cboe|CBOE|BATS|OTC(?:QX|QB|MKTS)?|OTC Markets)\s*:\s*\$?([A-Za-z]{1,6}(?:[.\-/][A-Za-z]{1,2})?)(?![\p{L}\p{N}_])/gu;
 const LOOKS_LIKE_TICKER = /^[A-Z]{1,5}(?:[.\-/][A-Z]{1,2})?$/;
 
+/** A linker over its own copy of the dictionary (tools, tests): the table in a plain ArrayBuffer. */
 export function createLinker(dictionary: TickerDictionary, opts: LinkerOptions = {}): TickerLinker {
-  const symbols = new Map<string, string>();
-  for (const c of dictionary.companies) {
-    symbols.set(c.symbol, c.symbol);
-  }
-  for (const c of dictionary.companies) {
-    for (const o of c.otherSymbols ?? []) if (!symbols.has(o)) symbols.set(o, c.symbol);
-  }
-  for (const w of opts.watchlist ?? []) {
-    const s = canonicalSymbol(w);
-    if (!symbols.has(s)) symbols.set(s, s);
-  }
+  return linkerFromTable(buildTickerTable(dictionary, opts, { shared: false }));
+}
 
-  const index = new Map<string, Candidate[]>();
-  const nameToSymbol = new Map<string, string>();
-  const compile = (alias: string, symbol: string, via: 'name' | 'alias', rule: AliasRule | undefined): void => {
-    const toks = tokenize(alias);
-    if (toks.length === 0) return;
-    const keys = toks.map((t) => t.key);
-    const joined = keys.join(' ');
-    if (nameToSymbol.has(joined)) return; // first claim wins (the build orders primary listings first)
-    nameToSymbol.set(joined, symbol);
-    const letters = alias.replace(/[^\p{L}]/gu, '');
-    const allCaps = letters.length > 0 && letters === letters.toUpperCase() && letters.length <= 5;
-    // eBay, iRobot; short mixed-case names such as APi must keep their casing (API is not APi)
-    const oddCase = /^\p{Ll}/u.test(toks[0].raw) || (toks.length === 1 && letters.length <= 5 && /\p{Lu}/u.test(letters.slice(1)) && /\p{Ll}/u.test(letters));
-    const cand: Candidate = {
-      keys,
-      symbol,
-      via,
-      rule,
-      exact: allCaps || oddCase ? toks.map((t) => t.raw) : null,
-      notBefore: (rule?.notBefore ?? []).map((p) => p.split(' ')),
-      notAfter: (rule?.notAfter ?? []).map((p) => p.split(' ')),
-      context: rule?.context?.length ? new Set(rule.context) : null,
-    };
-    const list = index.get(keys[0]);
-    if (list) list.push(cand);
-    else index.set(keys[0], [cand]);
-  };
-  const rules = dictionary.rules ?? {};
-  for (const c of dictionary.companies) {
-    for (const a of c.nicknames ?? []) compile(a, c.symbol, 'alias', rules[aliasKey(a)]);
-  }
-  for (const [alias, sym] of Object.entries(opts.extraAliases ?? {})) {
-    const s = canonicalSymbol(sym);
-    compile(alias, symbols.get(s) ?? s, 'alias', undefined);
-  }
-  for (const c of dictionary.companies) {
-    for (const a of c.aliases) compile(a, c.symbol, 'name', rules[aliasKey(a)]);
-  }
-  for (const list of index.values()) list.sort((a, b) => b.keys.length - a.keys.length);
+/**
+ * A linker over a built table (tickerTable.ts), e.g. the SharedArrayBuffer a source's worker gets
+ * in workerData: it keeps no per-entry objects of its own.
+ */
+export function linkerFromTable(buffer: SharedArrayBuffer | ArrayBuffer): TickerLinker {
+  const t = new TickerTableView(buffer);
+  const { symTarget, nameTarget, candStart, candEnd, cands } = t;
 
   function resolve(sym: string): string | null {
-    return symbols.get(canonicalSymbol(sym)) ?? null;
+    const id = t.id(canonicalSymbol(sym));
+    return id >= 0 && symTarget[id] >= 0 ? t.str(symTarget[id]) : null;
   }
 
   function link(text: string): TickerLink[] {
@@ -282,26 +197,40 @@ export function createLinker(dictionary: TickerDictionary, opts: LinkerOptions =
 
     const toks = tokenize(text);
     if (toks.length === 0) return [...found.values()];
+    // every comparison with the dictionary is by string id: one hash lookup per token
+    const keyIds = new Int32Array(toks.length);
+    const altIds = new Int32Array(toks.length);
+    for (let i = 0; i < toks.length; i++) {
+      keyIds[i] = t.id(toks[i].key);
+      altIds[i] = toks[i].alt !== null ? t.id(toks[i].alt!) : -1;
+    }
+    const tt: TableToks = { toks, keyIds, altIds };
     let style: TextStyle | null = null;
     for (let i = 0; i < toks.length; i++) {
-      const t = toks[i];
-      const list = index.get(t.key) ?? (t.alt !== null ? index.get(t.alt) : undefined);
-      if (!list) continue;
-      for (const cand of list) {
-        const n = cand.keys.length;
+      let first = keyIds[i] >= 0 ? candStart[keyIds[i]] : 0;
+      let last = keyIds[i] >= 0 ? candEnd[keyIds[i]] : 0;
+      if (first === last && altIds[i] >= 0) {
+        first = candStart[altIds[i]];
+        last = candEnd[altIds[i]];
+      }
+      for (let c = first; c < last; c++) {
+        const base = c * CAND_FIELDS;
+        const n = cands[base + C_NKEYS];
         if (i + n > toks.length) continue;
-        if (!matchesAt(text, toks, i, cand)) continue;
-        if (vetoed(toks, i, n, cand)) continue;
+        if (!matchesAt(t, text, tt, i, base)) continue;
+        if (vetoed(t, tt, i, n, base)) continue;
         if (spans.length > 0 && insideSpan(spans, toks[i].start)) continue;
-        const ruleMode = cand.rule?.mode ?? (cand.via === 'name' && n === 1 ? 'common' : 'plain');
-        if (ruleMode !== 'plain') {
-          const mode = ruleMode;
+        const flags = cands[base + C_FLAGS];
+        const via = flags & F_ALIAS ? 'alias' : 'name';
+        const stored = (flags >> MODE_SHIFT) & 3;
+        const ruleMode = stored !== 0 ? stored : via === 'name' && n === 1 ? MODE_COMMON : MODE_PLAIN;
+        if (ruleMode !== MODE_PLAIN) {
           style ??= textStyle(text, toks);
-          if (!hasEvidence(text, toks, i, n, cand, mode, style)) continue;
+          if (!hasEvidence(t, text, tt, i, n, base, ruleMode === MODE_CONTEXT ? 'context' : 'common', style)) continue;
         }
         const start = toks[i].start;
         const end = toks[i + n - 1].end;
-        add({ symbol: cand.symbol, via: cand.via, start, end, mention: text.slice(start, end) });
+        add({ symbol: t.str(cands[base + C_SYMBOL]), via, start, end, mention: text.slice(start, end) });
         i += n - 1;
         break;
       }
@@ -310,10 +239,18 @@ export function createLinker(dictionary: TickerDictionary, opts: LinkerOptions =
   }
 
   function lookupName(name: string): string | null {
-    return nameToSymbol.get(aliasKey(name)) ?? null;
+    const id = t.id(aliasKey(name));
+    return id >= 0 && nameTarget[id] >= 0 ? t.str(nameTarget[id]) : null;
   }
 
-  return { link, resolve, lookupName, size: dictionary.companies.length };
+  return { link, resolve, lookupName, size: t.size };
+}
+
+/** A text's tokens with their string ids in the table (-1: not in it). */
+interface TableToks {
+  toks: Tok[];
+  keyIds: Int32Array;
+  altIds: Int32Array;
 }
 
 function insideSpan(spans: number[], pos: number): boolean {
@@ -321,40 +258,53 @@ function insideSpan(spans: number[], pos: number): boolean {
   return false;
 }
 
-function matchesAt(text: string, toks: Tok[], i: number, cand: Candidate): boolean {
-  const n = cand.keys.length;
+function matchesAt(t: TickerTableView, text: string, tt: TableToks, i: number, base: number): boolean {
+  const { cands, pool } = t;
+  const { toks, keyIds, altIds } = tt;
+  const n = cands[base + C_NKEYS];
+  const keys = cands[base + C_KEYS];
   for (let k = 0; k < n; k++) {
-    const t = toks[i + k];
-    const want = cand.keys[k];
+    const want = pool[keys + k];
     // only the last token may carry a possessive: "Coca-Cola's", "Apple's"
-    if (t.key !== want && !(k === n - 1 && t.alt === want)) return false;
+    if (keyIds[i + k] !== want && !(k === n - 1 && altIds[i + k] === want)) return false;
     // tokens must be adjacent (whitespace, hyphen, dot or apostrophe between them; not a comma)
-    if (k > 0 && !/^[\s\-.’']*$/.test(text.slice(toks[i + k - 1].end, t.start))) return false;
+    if (k > 0 && !/^[\s\-.’']*$/.test(text.slice(toks[i + k - 1].end, toks[i + k].start))) return false;
   }
-  if (cand.exact) {
+  const exact = cands[base + C_EXACT];
+  if (exact >= 0) {
     for (let k = 0; k < n; k++) {
       const raw = toks[i + k].raw;
-      const want = cand.exact[k];
-      if (raw !== want && raw.replace(/['’]s$/, '') !== want) return false;
+      const want = pool[exact + k];
+      if (!t.eq(want, raw) && !t.eq(want, raw.replace(/['’]s$/, ''))) return false;
     }
     return true;
   }
   return /^[\p{Lu}\p{N}]/u.test(toks[i].raw);
 }
 
-function vetoed(toks: Tok[], i: number, n: number, cand: Candidate): boolean {
-  for (const p of cand.notBefore) {
-    if (i - p.length < 0) continue;
-    let ok = true;
-    for (let k = 0; k < p.length; k++) if (toks[i - p.length + k].key !== p[k]) ok = false;
+/** Whether one of `count` phrases stored at `at` (each: length, then token ids) sits at token `from` (before: ends at it). */
+function phraseAt(pool: Int32Array, at: number, count: number, keyIds: Int32Array, edge: number, before: boolean): boolean {
+  for (let q = 0, p = at; q < count; q++) {
+    const len = pool[p];
+    const from = before ? edge - len : edge;
+    let ok = from >= 0 && from + len <= keyIds.length;
+    for (let k = 0; ok && k < len; k++) if (keyIds[from + k] !== pool[p + 1 + k]) ok = false;
     if (ok) return true;
+    p += 1 + len;
   }
-  for (const p of cand.notAfter) {
-    if (i + n + p.length > toks.length) continue;
-    let ok = true;
-    for (let k = 0; k < p.length; k++) if (toks[i + n + k].key !== p[k]) ok = false;
-    if (ok) return true;
-  }
+  return false;
+}
+
+function vetoed(t: TickerTableView, tt: TableToks, i: number, n: number, base: number): boolean {
+  const { cands, pool } = t;
+  return phraseAt(pool, cands[base + C_NOT_BEFORE], cands[base + C_N_NOT_BEFORE], tt.keyIds, i, true) || phraseAt(pool, cands[base + C_NOT_AFTER], cands[base + C_N_NOT_AFTER], tt.keyIds, i + n, false);
+}
+
+function contextHas(t: TickerTableView, base: number, id: number): boolean {
+  if (id < 0) return false;
+  const at = t.cands[base + C_CONTEXT];
+  const n = t.cands[base + C_N_CONTEXT];
+  for (let k = 0; k < n; k++) if (t.pool[at + k] === id) return true;
   return false;
 }
 
@@ -389,21 +339,24 @@ function sentenceInitial(text: string, start: number): boolean {
   return c === '-' && j + 1 < start && /\s/.test(text[j + 1]);
 }
 
-function hasEvidence(text: string, toks: Tok[], i: number, n: number, cand: Candidate, mode: 'common' | 'context', style: TextStyle): boolean {
+function hasEvidence(t: TickerTableView, text: string, tt: TableToks, i: number, n: number, base: number, mode: 'common' | 'context', style: TextStyle): boolean {
+  const { toks, keyIds, altIds } = tt;
+  const hasContext = t.cands[base + C_N_CONTEXT] > 0;
   // finance context (or the alias's own context words) nearby
   const lo = Math.max(0, i - 10);
   const hi = Math.min(toks.length, i + n + 10);
   for (let k = lo; k < hi; k++) {
     if (k >= i && k < i + n) continue;
     const key = toks[k].key;
-    if (FINANCE_CONTEXT.has(key) || (cand.context !== null && (cand.context.has(key) || (toks[k].alt !== null && cand.context.has(toks[k].alt!))))) return true;
+    if (FINANCE_CONTEXT.has(key) || (hasContext && (contextHas(t, base, keyIds[k]) || contextHas(t, base, altIds[k])))) return true;
   }
   // a company verb right after the name ("Meta unveils", "Target to cut")
   let k = i + n;
   if (k < toks.length && (COMPANY_VERBS.has(toks[k].key) || LEGAL_FOLLOW.has(toks[k].key))) return true;
   // a name derived from a legal name followed by a headline verb ("Bunzl backs", "Pearson expects"):
   // a lower-case word ending in -s (not -ss). Hand-kept common words (Apple trees, Visa holders) do not get this.
-  if (cand.via === 'name' && cand.rule === undefined && k < toks.length && /^\p{Ll}{3,}s$/u.test(toks[k].raw) && !toks[k].raw.endsWith('ss')) return true;
+  const flags = t.cands[base + C_FLAGS];
+  if ((flags & F_ALIAS) === 0 && (flags & F_HAS_RULE) === 0 && k < toks.length && /^\p{Ll}{3,}s$/u.test(toks[k].raw) && !toks[k].raw.endsWith('ss')) return true;
   for (let hops = 0; hops < 2 && k < toks.length && AUX.has(toks[k].key); hops++) k++;
   if (k > i + n && k < toks.length && (COMPANY_VERBS.has(toks[k].key) || COMPANY_VERBS.has(toks[k].key + 's') || COMPANY_VERBS.has(toks[k].key + 'es'))) return true;
   if (mode === 'context' || style.capsEverywhere) return false;

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { alertsConfigSchema } from './alerts.js';
 import { duration, parseDuration } from './units.js';
+import { formatBytes, maxBodyForHeap, PARSE_HEAP_FACTOR } from '../lib/bodyHeap.js';
 
 const UNITS_BYTES: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1e6, mib: 1 << 20, gb: 1e9, gib: 1 << 30 };
 
@@ -323,7 +324,19 @@ export const configSchema = z
       })
       .default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((cfg, ctx) => {
+    // A body must fit the worker heap that parses it (src/lib/bodyHeap.ts): said here, with what
+    // to change, rather than discovered as a worker killed at its heap limit on a big poll.
+    const heapMb = cfg.limits.workerHeapMb;
+    const fits = maxBodyForHeap(heapMb);
+    const advice = (bytes: number) =>
+      `${formatBytes(bytes)} does not fit a worker heap of ${heapMb} MiB (parsing takes up to ${PARSE_HEAP_FACTOR}× the body): lower it to at most ${formatBytes(fits)} or raise limits.workerHeapMb to at least ${Math.ceil((bytes * PARSE_HEAP_FACTOR) / (1024 * 1024))}`;
+    if (cfg.limits.maxBodyBytes > fits) ctx.addIssue({ code: 'custom', path: ['limits', 'maxBodyBytes'], message: advice(cfg.limits.maxBodyBytes) });
+    cfg.sources.forEach((s, i) => {
+      if ('maxBodyBytes' in s && s.maxBodyBytes !== undefined && s.maxBodyBytes > fits) ctx.addIssue({ code: 'custom', path: ['sources', i, 'maxBodyBytes'], message: advice(s.maxBodyBytes) });
+    });
+  });
 
 export type Config = z.output<typeof configSchema>;
 export type SourceConfig = z.output<typeof sourceSchema>;

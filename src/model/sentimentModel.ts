@@ -15,6 +15,7 @@ import { TickerpulseError } from '../lib/errors.js';
 import { defaultModelDir } from '../lib/paths.js';
 import type { Label, Prediction } from '../lib/types.js';
 import { Featurizer, type TokenizerSpec } from './tokenizer.js';
+import { hashFileInto } from './fileHash.js';
 
 export const MODEL_FILE = 'sentiment.onnx';
 export const TOKENIZER_FILE = 'tokenizer.json';
@@ -56,10 +57,10 @@ export class SentimentModel {
   static async load(dir: string = defaultModelDir, opts: LoadOptions = {}): Promise<SentimentModel> {
     const modelPath = join(dir, MODEL_FILE);
     const tokPath = join(dir, TOKENIZER_FILE);
-    let onnxBytes: Buffer;
+    const contentHash = createHash('sha256');
     let tokBytes: Buffer;
     try {
-      onnxBytes = await readFile(modelPath);
+      await hashFileInto(contentHash, modelPath);
     } catch (err) {
       throw loadFailed(`cannot read the sentiment model ${modelPath} (${(err as NodeJS.ErrnoException).code ?? String(err)}): ${HINT}`, err);
     }
@@ -76,7 +77,7 @@ export class SentimentModel {
     }
     let session: InferenceSession;
     try {
-      session = await InferenceSession.create(new Uint8Array(onnxBytes.buffer, onnxBytes.byteOffset, onnxBytes.byteLength), {
+      session = await InferenceSession.create(modelPath, {
         intraOpNumThreads: Math.max(1, opts.intraOpNumThreads ?? 1),
         interOpNumThreads: 1,
         executionMode: 'sequential',
@@ -89,7 +90,7 @@ export class SentimentModel {
       await session.release().catch(() => undefined);
       throw loadFailed(`the sentiment model ${modelPath} has inputs [${session.inputNames.join(', ')}] / outputs [${session.outputNames.join(', ')}], expected ids, values → probabilities: ${HINT}`);
     }
-    const id = 'builtin-' + createHash('sha256').update(onnxBytes).update(tokBytes).digest('hex').slice(0, 12);
+    const id = 'builtin-' + contentHash.update(tokBytes).digest('hex').slice(0, 12);
     const model = new SentimentModel(dir, id, featurizer, session);
     // Probe: the highest row id must exist in the graph's weight table (catches an onnx file
     // and a tokenizer.json from different training runs).

@@ -1,4 +1,5 @@
 import { fmix32 } from '../lib/hash.js';
+import { rowTable } from './sharedRows.js';
 /**
  * The one tokenizer + featurizer shared by training (train.ts) and serving (sentimentModel.ts).
  *
@@ -1072,14 +1073,13 @@ export class Featurizer {
     const bits = this.config.hashBits;
     if (!(bits >= 8 && bits <= 26)) throw new Error(`hashBits ${bits} out of range`);
     this.mask = (1 << bits) - 1;
-    this.rowOf = new Int32Array(1 << bits);
     const buckets = decodeBuckets(spec.buckets);
     if (buckets.length + 1 !== spec.rows) throw new Error(`tokenizer.json: ${buckets.length} buckets but rows = ${spec.rows}`);
-    for (let i = 0; i < buckets.length; i++) {
-      const b = buckets[i];
-      if (b > this.mask) throw new Error('tokenizer.json: bucket out of range');
-      this.rowOf[b] = i + 1;
-    }
+    for (let i = 0; i < buckets.length; i++) if (buckets[i] > this.mask) throw new Error('tokenizer.json: bucket out of range');
+    // shared between the threads that load the same spec (sharedRows.ts)
+    this.rowOf = rowTable(bits, spec.buckets, (rowOf) => {
+      for (let i = 0; i < buckets.length; i++) rowOf[buckets[i]] = i + 1;
+    });
     this.rows = spec.rows;
     this.lexicons = (spec.lexicons ?? []).map((l) => decodeLexicon(l.data));
   }

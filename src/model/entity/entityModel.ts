@@ -22,6 +22,7 @@ import { TickerpulseError } from '../../lib/errors.js';
 import { defaultModelDir } from '../../lib/paths.js';
 import type { Prediction } from '../../lib/types.js';
 import { toPrediction } from '../sentimentModel.js';
+import { hashFileInto } from '../fileHash.js';
 import { EntityFeaturizer, type EntitySpec } from './entityFeatures.js';
 
 export const ENTITY_MODEL_FILE = 'entity.onnx';
@@ -81,7 +82,12 @@ export class EntitySentimentModel {
         throw loadFailed(`cannot read the ${what} ${p} (${(err as NodeJS.ErrnoException).code ?? String(err)}): ${HINT}`, err);
       }
     };
-    const onnxBytes = await read(modelPath, 'entity model');
+    const contentHash = createHash('sha256');
+    try {
+      await hashFileInto(contentHash, modelPath);
+    } catch (err) {
+      throw loadFailed(`cannot read the entity model ${modelPath} (${(err as NodeJS.ErrnoException).code ?? String(err)}): ${HINT}`, err);
+    }
     const tokBytes = await read(tokPath, 'entity feature spec');
     let featurizer: EntityFeaturizer;
     try {
@@ -91,7 +97,7 @@ export class EntitySentimentModel {
     }
     let session: InferenceSession;
     try {
-      session = await InferenceSession.create(new Uint8Array(onnxBytes.buffer, onnxBytes.byteOffset, onnxBytes.byteLength), {
+      session = await InferenceSession.create(modelPath, {
         intraOpNumThreads: Math.max(1, opts.intraOpNumThreads ?? 1),
         interOpNumThreads: 1,
         executionMode: 'sequential',
@@ -117,7 +123,7 @@ export class EntitySentimentModel {
       await session.release().catch(() => undefined);
       throw loadFailed(`${modelPath} and ${tokPath} do not fit together (${err instanceof Error ? err.message : String(err)}): ${HINT}`, err);
     }
-    const id = 'entity-' + createHash('sha256').update(onnxBytes).update(tokBytes).digest('hex').slice(0, 12);
+    const id = 'entity-' + contentHash.update(tokBytes).digest('hex').slice(0, 12);
     return new EntitySentimentModel(dir, id, featurizer, session);
   }
 
