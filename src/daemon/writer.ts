@@ -18,6 +18,9 @@ import type { ItemBatch, StoredBatch } from '../lib/messages.js';
 import type { CheckpointResult } from '../store/itemStore.js';
 import type { WriterEvent, WriterReply, WriterRequest, WriterThreadData } from './writerProtocol.js';
 
+/** V8 young generation of the writer thread (MiB). */
+export const WRITER_YOUNG_GENERATION_MB = 8;
+
 /** Chunks of one poll posted to the writer before the first of them is acknowledged. */
 export const COMMITS_IN_FLIGHT_PER_POLL = 2;
 
@@ -60,7 +63,10 @@ export class StoreWriter {
   static async start(data: WriterThreadData, log: Logger): Promise<StoreWriter> {
     const here = fileURLToPath(import.meta.url);
     const file = join(dirname(here), 'writerThread' + (here.endsWith('.ts') ? '.ts' : '.js'));
-    const w = new StoreWriter(new Worker(file, { workerData: data, name: 'tickerpulse-writer' }), log);
+    // A small young generation, as the sources' threads have (src/pool/sourceWorker.ts): the
+    // writer's garbage is short-lived (each ItemBatch is dropped after its commit), and V8's
+    // default lets every thread hold tens of MiB of it between scavenges.
+    const w = new StoreWriter(new Worker(file, { workerData: data, name: 'tickerpulse-writer', resourceLimits: { maxYoungGenerationSizeMb: WRITER_YOUNG_GENERATION_MB } }), log);
     await new Promise<void>((resolve, reject) => {
       const onExit = (code: number) => reject(new TickerpulseError('STORE_FAILED', `the writer thread exited (code ${code}) before it was ready`));
       w.worker.once('exit', onExit);
