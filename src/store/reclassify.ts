@@ -20,7 +20,7 @@
 import type Database from 'better-sqlite3';
 import { TickerpulseError } from '../lib/errors.js';
 import type { Label, Prediction } from '../lib/types.js';
-import { ROLLUP_BUCKETS, bucketStarts, type RollupBucket, type RollupKind } from './rollups.js';
+import { ROLLUP_BUCKETS, bucketStarts, type RollupBucket, type RollupDelta, type RollupKind } from './rollups.js';
 import type { ItemStore } from './itemStore.js';
 import { TICKER_VIAS } from './tickerIndex.js';
 
@@ -93,19 +93,8 @@ interface OldRow {
   scored: number;
 }
 
-interface Delta {
-  kind: RollupKind;
-  key: string;
-  bucket: RollupBucket;
-  start: string;
-  items: number;
-  stories: number;
-  scored: number;
-  sumScore: number;
-  pos: number;
-  neu: number;
-  neg: number;
-}
+/** One rollup row's change (the same shape as the ingest's, src/store/rollups.ts). */
+type Delta = RollupDelta;
 
 interface TickerEntry {
   symbol: string;

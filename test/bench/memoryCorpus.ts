@@ -7,18 +7,10 @@
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { prng } from './templatedCorpus.js';
 
-/** mulberry32: a tiny deterministic generator; the figures must not depend on Math.random. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the same generator as the templated corpus (fixed by its seed). */
+export const rng = prng;
 
 const PREFIX = ['Brightwater', 'Copperfield', 'Dunmore', 'Eastgate', 'Falcon Ridge', 'Greyhaven', 'Harborline', 'Ironvale', 'Juniper', 'Kestrel', 'Larkspur', 'Marlowe', 'Northwind', 'Oakhurst', 'Pinecrest', 'Quillon', 'Redmere', 'Silverbank', 'Thornbury', 'Umberfield'];
 const SUFFIX = ['Robotics', 'Biosciences', 'Freight', 'Semiconductors', 'Foods', 'Energy', 'Software', 'Mining', 'Motors', 'Financial'];

@@ -8,6 +8,7 @@
  *
  * Company names are invented from syllables; no headline is taken from anywhere.
  */
+import { prng } from './templatedCorpus.js';
 
 export interface TemplatedItem {
   source: string;
@@ -32,17 +33,8 @@ export interface TemplatedOptions {
   linkTickers?: boolean;
 }
 
-/** mulberry32: small, fast and fixed by its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the same generator as the templated corpus (fixed by its seed). */
+export const seededRandom = prng;
 
 const HEADS = ['Vel', 'Quor', 'Bran', 'Octa', 'Lum', 'Syn', 'Tor', 'Grav', 'Ny', 'Pell', 'Zeph', 'Cal', 'Mar', 'Dex', 'Orin', 'Fal'];
 const TAILS = ['ix', 'ora', 'ant', 'eon', 'ara', 'ium', 'ex', 'ova', 'yth', 'ane', 'ic', 'os'];
