@@ -1,4 +1,4 @@
-import { merge, Observable, type Subscription } from 'rxjs';
+import { merge, Observable, tap, type Subscription } from 'rxjs';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { TickerpulseError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -203,6 +203,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
           chunksInFlight: COMMITS_IN_FLIGHT_PER_POLL,
           log: slog,
         }),
+        tap((report) => recordReport(running, report)),
       ),
     );
   }
@@ -226,11 +227,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   writer.onFatal = (err) => fatal(err, 'writer thread failed');
 
   const subscription: Subscription = merge(...pipelines).subscribe({
-    next: (report) => {
-      const s = sources.find((x) => x.cfg.id === report.poll.sourceId);
-      if (s) recordReport(s, report);
-      publishSources();
-    },
+    next: () => publishSources(),
     // Only the store can fail a pipeline (see ingestPolls).
     error: (err) => fatal(err, 'pipeline failed'),
     complete: () => {

@@ -113,23 +113,23 @@ function startAlerts(cfg: AlertsConfig | null, watchlist: string[]): AlertEngine
   return engine;
 }
 
-function optionsFor(sourceId: string, sink: { alerts: StoredAlert[] }): CommitOptions {
+/** The alerts the running commit stored (its onAlerts sets them; one commit at a time on this thread). */
+let committedAlerts: StoredAlert[] = [];
+
+function optionsFor(sourceId: string): CommitOptions {
   let o = commitOptions.get(sourceId);
   if (!o) {
     o = {
       stories: { match: (item, publishedAt) => stories.match(sourceId, item, publishedAt), record: (m, seq) => stories.record(m as StoryMatch, seq) },
       evaluateAlerts: alerts ? (items: StoredItem[]) => alerts.evaluate(items) : undefined,
       onAlerts: (a: StoredAlert[]) => {
-        sink.alerts = a;
+        committedAlerts = a;
       },
     };
     commitOptions.set(sourceId, o);
   }
   return o;
 }
-
-/** Where a commit's onAlerts puts the alerts it stored (one commit at a time on this thread). */
-const alertSink: { alerts: StoredAlert[] } = { alerts: [] };
 
 function commit(batch: ItemBatch): StoredBatch {
   if (batch?.v !== MESSAGE_VERSION || batch.type !== 'ItemBatch') {
@@ -141,11 +141,11 @@ function commit(batch: ItemBatch): StoredBatch {
   for (const item of batch.items) {
     if (item.tickers === undefined && typeof item.tickersJson === 'string') item.tickers = JSON.parse(item.tickersJson) as ItemTicker[];
   }
-  alertSink.alerts = [];
-  const stored = store.commitPoll(batch.sourceId, batch.items, batch.final ? batch.state : {}, batch.final ? batch.error : undefined, optionsFor(batch.sourceId, alertSink));
+  committedAlerts = [];
+  const stored = store.commitPoll(batch.sourceId, batch.items, batch.final ? batch.state : {}, batch.final ? batch.error : undefined, optionsFor(batch.sourceId));
   commits++;
   itemsStored += stored.length;
-  return { v: MESSAGE_VERSION, type: 'StoredBatch', sourceId: batch.sourceId, items: stored, alerts: alertSink.alerts, offered: batch.items.length };
+  return { v: MESSAGE_VERSION, type: 'StoredBatch', sourceId: batch.sourceId, items: stored, alerts: committedAlerts, offered: batch.items.length };
 }
 
 function handle(req: WriterRequest): unknown {

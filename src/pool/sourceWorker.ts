@@ -1,6 +1,6 @@
 import { Piscina } from 'piscina';
 import { TickerpulseError, fromWireError } from '../lib/errors.js';
-import { workerFile } from '../lib/paths.js';
+import { defaultModelDir, workerFile } from '../lib/paths.js';
 import type { ClassifyReply, ClassifyTask, ClassifyWorkerData } from '../../workers/classify.js';
 import type { ParseJsonMessagesReply, ParseJsonMessagesTask, ParseJsonReply, ParseJsonTask, ParseReply, ParseTask, TakePageReply, TakePageTask } from '../../workers/source.js';
 import type { JsonDocumentResult, JsonMapping, JsonMessagesResult, MapMeta } from '../../workers/jsonMap.js';
@@ -9,7 +9,6 @@ import type { RawItem } from '../lib/types.js';
 import { workerFailure, type BatchResult } from './classifierPool.js';
 import { sharedTickerTable } from './sharedTickerTable.js';
 import { sharedModelTables } from './sharedModelTables.js';
-import { defaultModelDir } from '../lib/paths.js';
 
 export interface SourceWorkerOptions {
   sourceId: string;
