@@ -107,6 +107,8 @@ export function pollingSource(cfg: RssSourceConfig, ctx: SourceContext, hooks: P
             result = { sourceId: cfg.id, items: [], state };
             log.debug({ sourceId: cfg.id, nextPollAt: state.nextPollAt }, `${noun} not modified (304)`);
           } else {
+            // Read before parsing: the parse hook may move the body to the source's thread.
+            const bytes = res.body.byteLength;
             const parsed = await untilAborted(hooks.parse(res, lastPollAt), signal);
             if (parsed === ABORTED) return;
             const { floorsMs = [], partial = null, rest } = parsed;
@@ -135,7 +137,7 @@ export function pollingSource(cfg: RssSourceConfig, ctx: SourceContext, hooks: P
               state: { lastPollAt, nextPollAt: new Date(nextAt).toISOString(), etag, lastModified, consecutiveErrors: 0, lastError: partial?.code ?? null },
             };
             if (partial) result.error = { code: partial.code, message: partial.message };
-            log.debug({ sourceId: cfg.id, lastPage: items.length, bytes: res.body.byteLength, nextPollAt: result.state.nextPollAt }, `${noun} polled`);
+            log.debug({ sourceId: cfg.id, lastPage: items.length, bytes, nextPollAt: result.state.nextPollAt }, `${noun} polled`);
           }
           if (consecutiveErrors > 0) log.info({ sourceId: cfg.id, after: consecutiveErrors }, `${noun} recovered`);
           consecutiveErrors = 0;
