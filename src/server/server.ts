@@ -25,7 +25,7 @@ import { serveDashboard } from './static.js';
 import { CloseCode, PROTOCOL_VERSION, toApiRows, toWireAlert, toWireItem, type ProtocolErrorCode, type ServerMessage, type WireSource } from './wire.js';
 import { assertBindAllowed, OriginPolicy, redactUrl, TokenCheck } from './auth.js';
 import { RollupFeed } from './rollupFeed.js';
-import { Outbound, textFrame } from './outbound.js';
+import { FlushScheduler, Outbound, textFrame } from './outbound.js';
 import {
   EMPTY_FILTER,
   filterFromSearch,
@@ -251,6 +251,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const clients = new Set<Client>();
   /** Open clients grouped by filterKey (see FilterClass). */
   const classes = new Map<string, FilterClass>();
+  /** Socket writes of every client, in time slices (outbound.ts). */
+  const flushes = new FlushScheduler();
   let nextClientId = 1;
   let closing = false;
   let closePromise: Promise<void> | undefined;
@@ -438,7 +440,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       id: nextClientId++,
       ws,
       remote,
-      out: new Outbound(sock, limits.maxWriteBytes, () => ws.readyState === WebSocket.OPEN, start),
+      out: new Outbound(sock, limits.maxWriteBytes, () => ws.readyState === WebSocket.OPEN, start, flushes),
       cls: joinClass(filter),
       lastSent: start,
       replaying: since !== undefined,
