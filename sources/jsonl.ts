@@ -36,8 +36,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
 import type { PollResult, RawItem } from '../src/lib/types.js';
-import { canonicalizeUrl, cleanText, stableGuid, truncate, SUMMARY_MAX_CHARS, TITLE_MAX_CHARS } from '../workers/feedParser.js';
-import { coerceDate } from '../workers/jsonMap.js';
+import { parseJsonlLines, type JsonlLinesResult, type JsonlLinesTask } from '../workers/jsonlLines.js';
 import { ABORTED, linkedAbort, sleepUnlessAborted, untilAborted, type JsonlSourceConfig, type SourceContext } from './types.js';
 
 export const DEFAULT_CHUNK_SIZE = 500;
@@ -78,30 +77,7 @@ export function resolveResume(cursor: string | null | undefined, size: number, h
   return { offset, reason: 'resume' };
 }
 
-/** One JSONL line → RawItem, or the reason it is invalid. */
-export function parseJsonlLine(line: string, fetchedAt: string): RawItem | string {
-  let obj: unknown;
-  try {
-    obj = JSON.parse(line);
-  } catch (err) {
-    return `invalid JSON (${(err as Error).message})`;
-  }
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return 'not a JSON object';
-  const o = obj as Record<string, unknown>;
-  const str = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : '');
-  const hasTitle = str(o.title).trim() !== '';
-  const title = truncate(cleanText(hasTitle ? str(o.title) : str(o.text)), TITLE_MAX_CHARS);
-  if (!title) return 'no "title" or "text"';
-  const url = canonicalizeUrl(str(o.url));
-  // ISO/RFC 822 string, or epoch ms / s (a number below 1e11 is read as epoch seconds).
-  const publishedAt = coerceDate(o.publishedAt);
-  const summaryText = str(o.summary) || (hasTitle ? str(o.text) : '');
-  const summary = truncate(cleanText(summaryText), SUMMARY_MAX_CHARS) || null;
-  const guid = stableGuid(str(o.id), url, title, publishedAt);
-  const item: RawItem = { guid, url, title, summary, publishedAt: publishedAt ?? fetchedAt };
-  if (!publishedAt) item.dateMissing = true;
-  return item;
-}
+export { parseJsonlLine } from '../workers/jsonlLines.js';
 
 async function readHead(path: string): Promise<Buffer> {
   const fh = await open(path, 'r');
@@ -326,7 +302,14 @@ export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observa
       if (resume.reason !== 'start') log.info({ sourceId: cfg.id, path: cfg.path, offset: resume.offset, reason: resume.reason }, 'jsonl replay start point');
       let fetchedAt = new Date().toISOString();
 
-      let items: RawItem[] = [];
+      // Complete lines waiting to be parsed, concatenated (the reader reuses its buffer: copied);
+      // they are parsed a chunk at a time on the source's worker (workers/jsonlLines.ts).
+      let batch = Buffer.allocUnsafe(READ_BYTES);
+      let batchLen = 0;
+      let lineEnds: number[] = [];
+      let lineNos: number[] = [];
+      let bomFirst = false;
+      let warnedUtf8 = false;
       let bad = 0;
       let firstBad: string | null = null;
       let totalItems = 0;
@@ -346,14 +329,47 @@ export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observa
       /** The cursor must be written even without items (it moved past blank or skipped lines). */
       let restarted = false;
 
+      /** Items parsed and not emitted yet. */
+      let items: RawItem[] = [];
+      /** The waiting lines → `items` (on the worker; in-process when it fails, so no line is lost). */
+      const parseBatch = async (): Promise<void> => {
+        if (lineEnds.length === 0) return;
+        // Not transferred but copied into the message: `batch` stays intact until the next line is
+        // queued, so a failed worker call can be parsed again here.
+        const task: JsonlLinesTask = { data: batch.subarray(0, batchLen), ends: Uint32Array.from(lineEnds), bomFirst, fetchedAt };
+        const nos = lineNos;
+        batchLen = 0;
+        lineEnds = [];
+        lineNos = [];
+        let r: JsonlLinesResult;
+        if (ctx.parseJsonlLines) {
+          try {
+            r = await ctx.parseJsonlLines(task);
+          } catch (err) {
+            log.warn({ sourceId: cfg.id, path: label, code: (err as { code?: string }).code, err: (err as Error)?.message ?? String(err) }, 'parsing JSONL lines on the worker failed: parsed on the main thread instead');
+            r = parseJsonlLines(task);
+          }
+        } else r = parseJsonlLines(task);
+        for (const b of r.bad) badLine(b.reason, nos[b.index]);
+        if (r.invalidUtf8 > 0 && !warnedUtf8) {
+          // Once per source: such a file is usually in another encoding throughout.
+          warnedUtf8 = true;
+          log.warn({ sourceId: cfg.id, path: label, line: nos[r.firstInvalidUtf8], lines: r.invalidUtf8 }, 'JSONL line(s) are not valid UTF-8: stored with U+FFFD in place of the invalid bytes (convert the file to UTF-8)');
+        }
+        totalItems += r.items.length;
+        if (items.length === 0) items = r.items;
+        else for (const it of r.items) items.push(it);
+      };
+
       const emit = async (): Promise<boolean> => {
-        if (items.length === 0 && bad === 0 && cursorOffset === emittedOffset && !restarted) return true;
+        if (lineEnds.length === 0 && bad === 0 && cursorOffset === emittedOffset && !restarted) return true;
         if ((await untilAborted(ctx.waitForRoom(), signal)) === ABORTED) return false;
+        await parseBatch();
         const state: PollResult['state'] = { lastPollAt: new Date().toISOString(), consecutiveErrors: 0, lastError: bad > 0 ? 'INPUT_INVALID' : null };
         if (headOf) state.cursor = formatCursor(cursorOffset, await headOf());
         const result: PollResult = { sourceId: cfg.id, items, state };
-        if (bad > 0) result.error = { code: 'INPUT_INVALID', message: `${bad} invalid line(s) skipped; first: ${firstBad}` };
         items = [];
+        if (bad > 0) result.error = { code: 'INPUT_INVALID', message: `${bad} invalid line(s) skipped; first: ${firstBad}` };
         bad = 0;
         firstBad = null;
         emittedOffset = cursorOffset;
@@ -363,34 +379,36 @@ export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observa
         return true;
       };
 
-      const lineLabel = () => (linesFromStart ? `line ${lineNo}` : `line ${lineNo} after byte ${startOffset}`);
-      const badLine = (reason: string) => {
+      const lineLabel = (n: number) => (linesFromStart ? `line ${n}` : `line ${n} after byte ${startOffset}`);
+      const badLine = (reason: string, n: number) => {
         bad++;
         totalBad++;
-        if (firstBad === null) firstBad = `${lineLabel()}: ${reason}`;
+        if (firstBad === null) firstBad = `${lineLabel(n)}: ${reason}`;
         if (totalBad <= BAD_LINE_LOG_FIRST) {
-          log.warn({ sourceId: cfg.id, path: label, line: lineNo, fromByte: startOffset, reason }, 'skipping invalid JSONL line');
+          log.warn({ sourceId: cfg.id, path: label, line: n, fromByte: startOffset, reason }, 'skipping invalid JSONL line');
           if (totalBad === BAD_LINE_LOG_FIRST) log.warn({ sourceId: cfg.id }, `further invalid lines are logged once per ${BAD_LINE_LOG_EVERY}`);
         } else if (totalBad % BAD_LINE_LOG_EVERY === 0) {
-          log.warn({ sourceId: cfg.id, path: label, invalidLines: totalBad, line: lineNo }, 'still skipping invalid JSONL lines');
+          log.warn({ sourceId: cfg.id, path: label, invalidLines: totalBad, line: n }, 'still skipping invalid JSONL lines');
         }
       };
 
-      /** Handle one complete line (without its newline); `end` = byte offset after it. */
+      /** Queue one complete line (without its newline) for parsing; `end` = byte offset after it. */
       const handleLine = async (bytes: Buffer, end: number): Promise<boolean> => {
         lineNo++;
         cursorOffset = end;
-        let text = bytes.toString('utf8');
-        if (text.endsWith('\r')) text = text.slice(0, -1);
-        if (lineNo === 1 && linesFromStart && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-        if (text.trim() === '') return true;
-        const r = parseJsonlLine(text, fetchedAt);
-        if (typeof r === 'string') badLine(r);
-        else {
-          items.push(r);
-          totalItems++;
+        // Empty lines are skipped here, so they do not count towards a chunk (lines of only other
+        // white space are rare: the worker skips those).
+        if (bytes.length === 0 || (bytes.length === 1 && bytes[0] === 0x0d)) return true;
+        if (lineEnds.length === 0) bomFirst = lineNo === 1 && linesFromStart;
+        if (batchLen + bytes.length > batch.length) {
+          const grown = Buffer.allocUnsafe(Math.max(batch.length * 2, batchLen + bytes.length));
+          batch.copy(grown, 0, 0, batchLen);
+          batch = grown;
         }
-        if (items.length + bad >= chunkSize) return emit();
+        batchLen += bytes.copy(batch, batchLen);
+        lineEnds.push(batchLen);
+        lineNos.push(lineNo);
+        if (lineEnds.length + bad >= chunkSize) return emit();
         return true;
       };
 
@@ -400,7 +418,7 @@ export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observa
           oversize = false;
           lineNo++;
           cursorOffset = pos;
-          badLine(`longer than ${MAX_LINE_BYTES} bytes`);
+          badLine(`longer than ${MAX_LINE_BYTES} bytes`, lineNo);
         } else if (pendingLen > 0) {
           const line = Buffer.concat(pending, pendingLen);
           pending = [];
@@ -439,6 +457,8 @@ export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observa
             pendingLen = 0;
             oversize = false;
             skipPartial = false;
+            // Parsed now, while line numbers still refer to the old content.
+            await parseBatch();
             log.info({ sourceId: cfg.id, path: cfg.path, reason: ev.reason, items: totalItems, fromByte: startOffset, toByte: pos }, 'followed file restarts at byte 0');
             // The waiting items are emitted with a cursor at the start of the new content.
             pos = cursorOffset = startOffset = 0;
@@ -461,8 +481,8 @@ export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observa
               oversize = false;
               lineNo++;
               cursorOffset = end;
-              badLine(`longer than ${MAX_LINE_BYTES} bytes`);
-              if (items.length + bad >= chunkSize && !(await emit())) return;
+              badLine(`longer than ${MAX_LINE_BYTES} bytes`, lineNo);
+              if (lineEnds.length + bad >= chunkSize && !(await emit())) return;
             } else {
               const piece = chunk.subarray(start, nl);
               const line = pendingLen ? Buffer.concat([...pending, piece], pendingLen + piece.length) : piece;

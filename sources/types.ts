@@ -2,6 +2,7 @@ import type { Logger } from '../src/lib/log.js';
 import type { RawItem, SourceState } from '../src/lib/types.js';
 import type { Readable } from 'node:stream';
 import type { JsonDocumentResult, JsonFieldMap, JsonMapping, JsonMessagesResult, MapMeta } from '../workers/jsonMap.js';
+import type { JsonlLinesResult, JsonlLinesTask } from '../workers/jsonlLines.js';
 import type { HostBudget } from './hostBudget.js';
 import type { HostLookup } from './ssrf.js';
 
@@ -65,6 +66,11 @@ export interface SourceContext {
    * Optional like parseJson (fallback: `mapJsonMessages` in-process).
    */
   parseJsonMessages?(messages: readonly Uint8Array[], meta: MapMeta, mapping: JsonMapping): Promise<JsonMessagesResult>;
+  /**
+   * A chunk of JSONL lines → items, on this source's worker thread (workers/jsonlLines.ts); bad
+   * lines are in the result. Optional like parseJson (fallback: `parseJsonlLines` in-process).
+   */
+  parseJsonlLines?(task: JsonlLinesTask): Promise<JsonlLinesResult>;
   /**
    * Bounded queue between this source and the pipeline: await before each emission;
    * resolves when there is room. Overflow policy = the source pauses.

@@ -2,7 +2,7 @@
  * Entry point of a source's own worker thread (a piscina pool with exactly one thread per
  * source). It does the two jobs that must not run on the daemon's event loop: parsing the
  * untrusted bytes a source fetched (feeds: `parseFeed`; JSON APIs: `parseJson`; WebSocket
- * message batches: `parseJsonMessages`), and classifying that source's items. Named exports are
+ * message batches: `parseJsonMessages`; JSONL lines: `parseJsonlLines`), and classifying that source's items. Named exports are
  * selected with `pool.run(task, { name })`.
  */
 import { getHeapStatistics } from 'node:v8';
@@ -13,6 +13,7 @@ import type { RawItem } from '../src/lib/types.js';
 import { parseFeedDocumentWithMeta } from './feedParser.js';
 import { mapJsonDocument, mapJsonMessages, type JsonDocumentResult, type JsonMapping, type JsonMessagesResult, type MapMeta } from './jsonMap.js';
 import { maybeInjectFault } from './faults.js';
+import { parseJsonlLines as parseLines, type JsonlLinesResult, type JsonlLinesTask } from './jsonlLines.js';
 import { firstPage, nextPage } from './pages.js';
 
 export { classify } from './classify.js';
@@ -115,5 +116,17 @@ export async function parseJsonMessages(task: ParseJsonMessagesTask): Promise<Pa
     return { ok: true, ...mapJsonMessages(messages, task.mapping, task.meta) };
   } catch (err) {
     return toWireError(err, 'JSON_PARSE_FAILED');
+  }
+}
+
+export type ParseJsonlLinesReply = ({ ok: true } & JsonlLinesResult) | WireError;
+
+/** A chunk of a `jsonl` source's lines → items (workers/jsonlLines.ts); bad lines are reported in the result, not thrown. */
+export async function parseJsonlLines(task: JsonlLinesTask): Promise<ParseJsonlLinesReply> {
+  try {
+    maybeInjectFault('parse', (workerData ?? {}) as { sourceId?: string });
+    return { ok: true, ...parseLines(task) };
+  } catch (err) {
+    return toWireError(err, 'INPUT_INVALID');
   }
 }

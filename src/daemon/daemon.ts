@@ -186,6 +186,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       parseFeed: (body, meta) => worker.parseFeed(body, meta, cfg.limits.commitChunk),
       parseJson: (body, meta, mapping) => worker.parseJson(body, meta, mapping, cfg.limits.commitChunk),
       parseJsonMessages: (messages, meta, mapping) => worker.parseJsonMessages(messages, meta, mapping),
+      parseJsonlLines: (task) => worker.parseJsonlLines(task),
       waitForRoom: () => gate.waitForRoom(),
       hostBudget,
     };

@@ -2,7 +2,8 @@ import { Piscina } from 'piscina';
 import { TickerpulseError, fromWireError } from '../lib/errors.js';
 import { defaultModelDir, workerFile } from '../lib/paths.js';
 import type { ClassifyReply, ClassifyTask, ClassifyWorkerData } from '../../workers/classify.js';
-import type { ParseJsonMessagesReply, ParseJsonMessagesTask, ParseJsonReply, ParseJsonTask, ParseReply, ParseTask, TakePageReply, TakePageTask } from '../../workers/source.js';
+import type { JsonlLinesResult, JsonlLinesTask } from '../../workers/jsonlLines.js';
+import type { ParseJsonlLinesReply, ParseJsonMessagesReply, ParseJsonMessagesTask, ParseJsonReply, ParseJsonTask, ParseReply, ParseTask, TakePageReply, TakePageTask } from '../../workers/source.js';
 import type { JsonDocumentResult, JsonMapping, JsonMessagesResult, MapMeta } from '../../workers/jsonMap.js';
 import type { ParsedFeed, PagedItems } from '../../sources/types.js';
 import type { RawItem } from '../lib/types.js';
@@ -156,6 +157,13 @@ export class SourceWorker {
         }
       })(),
     };
+  }
+
+  /** A chunk of JSONL lines → items, parsed on the thread (the task is copied, not moved: the source keeps its buffer). */
+  async parseJsonlLines(task: JsonlLinesTask): Promise<JsonlLinesResult> {
+    const reply = await this.run<ParseJsonlLinesReply>(task, 'parseJsonlLines');
+    if (!reply.ok) throw fromWireError(reply);
+    return { items: reply.items, bad: reply.bad, firstInvalidUtf8: reply.firstInvalidUtf8, invalidUtf8: reply.invalidUtf8, blank: reply.blank };
   }
 
   /** A batch of stream messages → items, parsed and mapped on the thread (sent as one transferred buffer). */

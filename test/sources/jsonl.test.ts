@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { PollResult, SourceState } from '../../src/lib/types.js';
 import { jsonlSource, parseJsonlLine } from '../../sources/jsonl.js';
+import { parseJsonlLines } from '../../workers/jsonlLines.js';
 import type { SourceContext } from '../../sources/types.js';
 import { parseFeedDocument } from '../../workers/feedParser.js';
 
@@ -215,5 +216,75 @@ describe('parseJsonlLine', () => {
     assert.equal(c.guid, b.guid, 'hash guid does not depend on the read time');
     assert.equal(typeof parseJsonlLine('{"title":""}', at), 'string');
     assert.equal(typeof parseJsonlLine('null', at), 'string');
+  });
+});
+
+describe('parseJsonlLines (the worker half of a jsonl source)', () => {
+  const at = '2026-01-01T00:00:00.000Z';
+  const task = (texts: (string | Buffer)[], bomFirst = false) => {
+    const parts = texts.map((t) => (typeof t === 'string' ? Buffer.from(t, 'utf8') : t));
+    const ends: number[] = [];
+    let n = 0;
+    for (const p of parts) ends.push((n += p.length));
+    return { data: Buffer.concat(parts), ends: Uint32Array.from(ends), bomFirst, fetchedAt: at };
+  };
+
+  it('parses each line once, in order, reporting bad and blank lines by index', () => {
+    const r = parseJsonlLines(task(['\ufeff{"id":"a","title":"A"}', '   ', '{"id":"b","title":"B"}\r', 'not json', '{"id":"c","text":"C"}'], true));
+    assert.deepEqual(r.items.map((i) => [i.guid, i.title]), [['a', 'A'], ['b', 'B'], ['c', 'C']]);
+    assert.deepEqual(r.bad.map((b) => b.index), [3]);
+    assert.match(r.bad[0].reason, /^invalid JSON/);
+    assert.equal(r.blank, 1);
+    assert.equal(r.invalidUtf8, 0);
+    assert.equal(r.firstInvalidUtf8, -1);
+  });
+
+  it('a byte order mark is dropped only before the file\'s first line', () => {
+    assert.equal(parseJsonlLines(task(['\ufeff{"title":"A"}'], false)).bad.length, 1);
+  });
+
+  it('counts lines that are not valid UTF-8 (kept, with U+FFFD)', () => {
+    const latin1 = Buffer.from('{"id":"x","title":"Soci\xe9t\xe9 G\xe9n\xe9rale gains"}', 'latin1');
+    const r = parseJsonlLines(task(['{"id":"a","title":"A"}', latin1, latin1]));
+    assert.equal(r.invalidUtf8, 2);
+    assert.equal(r.firstInvalidUtf8, 1);
+    assert.equal(r.items[1].title, 'Soci\ufffdt\ufffd G\ufffdn\ufffdrale gains');
+  });
+});
+
+describe('jsonlSource with a worker', () => {
+  it('hands its lines to ctx.parseJsonlLines a chunk at a time and logs invalid UTF-8 once, with the line number', async () => {
+    const latin1 = Buffer.from('{"id":"l","title":"Caf\xe9 chain sales rise"}\n', 'latin1');
+    const path = join(dir, 'utf8.jsonl');
+    writeFileSync(path, Buffer.concat([Buffer.from(lines(3)), latin1, latin1, Buffer.from(lines(2, 10))]));
+    const warnings: { line?: number; lines?: number; msg: string }[] = [];
+    const log = pino({ level: 'warn' }, { write: (s: string) => void warnings.push(JSON.parse(s)) });
+    const calls: number[] = [];
+    const { ctx } = makeCtx();
+    ctx.log = log;
+    ctx.parseJsonlLines = async (t) => {
+      calls.push(t.ends.length);
+      return parseJsonlLines(t);
+    };
+    const results = await runAll(path, ctx, 4);
+    assert.deepEqual(calls, [4, 3]);
+    assert.deepEqual(results.flatMap((r) => r.items.map((i) => i.guid)), ['n0', 'n1', 'n2', 'l', 'l', 'n10', 'n11'], 'both copies of "l" (deduplicated downstream, by guid)');
+    const utf8 = warnings.filter((w) => /not valid UTF-8/.test(w.msg));
+    assert.equal(utf8.length, 1, 'logged once per source');
+    assert.equal(utf8[0].line, 4);
+  });
+
+  it('a failing worker call is parsed in-process instead: no line is lost', async () => {
+    const path = file('workerfails.jsonl', lines(7));
+    const { ctx } = makeCtx();
+    let calls = 0;
+    ctx.parseJsonlLines = async () => {
+      calls++;
+      throw Object.assign(new Error('worker died'), { code: 'WORKER_FAILED' });
+    };
+    const results = await runAll(path, ctx, 3);
+    assert.equal(calls, 3);
+    assert.deepEqual(results.flatMap((r) => r.items.map((i) => i.guid)), ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6']);
+    assert.match(results[results.length - 1].state.cursor!, new RegExp(`^v1:${Buffer.byteLength(lines(7))}:`));
   });
 });
