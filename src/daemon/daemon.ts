@@ -202,6 +202,8 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
           attempts: cfg.limits.classifyAttempts,
           commitChunk: cfg.limits.commitChunk,
           chunksInFlight: COMMITS_IN_FLIGHT_PER_POLL,
+          // A push stream's items are new: no known-guid round trip before classifying them.
+          checkKnown: sc.kind !== 'websocket',
           log: slog,
         }),
         tap((report) => recordReport(running, report)),
