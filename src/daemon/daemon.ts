@@ -22,7 +22,8 @@ import type { SourceContext } from '../../sources/types.js';
 import { HostBudget } from '../../sources/hostBudget.js';
 import { PollGate } from '../../pipelines/gate.js';
 import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
-import { initialHealth, statusFor, type SourceHealth } from './sourceHealth.js';
+import type { RetryNotice } from '../../pipelines/classify.js';
+import { applyReport, applyRetry, initialHealth, type SourceHealth } from './sourceHealth.js';
 import { COMMITS_IN_FLIGHT_PER_POLL, StoreWriter } from './writer.js';
 
 export interface DaemonOptions {
@@ -202,8 +203,9 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
           commitChunk: cfg.limits.commitChunk,
           chunksInFlight: COMMITS_IN_FLIGHT_PER_POLL,
           log: slog,
+          onRetry: (n) => noteRetry(running, n, slog),
         }),
-        tap((report) => recordReport(running, report)),
+        tap((report) => applyReport(running.health, report)),
       ),
     );
   }
@@ -283,22 +285,19 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     idle,
   };
 
-  function recordReport(s: RunningSource, r: IngestReport): void {
-    const h = s.health;
-    const st = r.poll.state;
-    if (st.lastPollAt !== undefined) h.lastPollAt = st.lastPollAt;
-    if (st.nextPollAt !== undefined) h.nextPollAt = st.nextPollAt;
-    h.items += r.stored;
-    h.duplicatesSkipped += r.duplicates;
-    h.deadLetters += r.failed.length;
-    if (r.poll.error || r.failed.length) {
-      h.errors++;
-      h.lastError = r.poll.error?.code ?? r.failed[0]?.code ?? null;
-    }
-    if (r.poll.error) h.consecutiveErrors = st.consecutiveErrors ?? h.consecutiveErrors + 1;
-    else if (r.failed.length) h.consecutiveErrors++;
-    else h.consecutiveErrors = 0;
-    h.status = statusFor(h.consecutiveErrors);
+  /**
+   * A classify batch of the source failed and is tried again (its worker crashed and piscina is
+   * replacing the thread, or the model failed): until the poll's report arrives, which can take
+   * half a minute of retries and splits, /healthz and the dashboard show the source as retrying.
+   * Logged once per episode (its end is logged by the report: dead letters or nothing wrong).
+   */
+  function noteRetry(s: RunningSource, n: RetryNotice, slog: Logger): void {
+    const first = applyRetry(s.health, n, Date.now());
+    const r = s.health.retry!;
+    const fields = { code: n.code, err: n.message, items: n.items, attempt: n.attempt, attempts: n.attempts, next: n.next, nextAttemptAt: r.nextAttemptAt };
+    if (first) slog.warn(fields, n.next === 'split' ? 'classification failed; retrying the batch in halves' : 'classification failed; retrying');
+    else slog.debug({ ...fields, retries: r.retries }, 'classification retry');
+    publishSources();
   }
 }
 

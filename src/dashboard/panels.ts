@@ -196,9 +196,14 @@ export class SourcesPanel {
         ),
       ),
     );
-    const errs = list.filter((s) => s.lastError && s.consecutiveErrors > 0);
-    for (const s of errs) {
-      this.body.append(el('tr.err', {}, el('td', { colspan: 5 }, `${s.id}: ${s.lastError}`)));
+    for (const s of list) {
+      if (s.status === 'retrying' && s.retry) {
+        const r = s.retry;
+        const next = r.next === 'split' ? 'retrying in halves now' : `attempt ${r.attempt + 1} of ${r.attempts} ${fmtRelative(r.nextAttemptAt)}`;
+        this.body.append(el('tr.err', { 'data-retry': s.id }, el('td', { colspan: 5, title: r.message }, `${s.id}: ${r.error}, ${next}`)));
+      } else if (s.lastError && s.consecutiveErrors > 0) {
+        this.body.append(el('tr.err', {}, el('td', { colspan: 5 }, `${s.id}: ${s.lastError}`)));
+      }
     }
   }
 }

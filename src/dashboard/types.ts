@@ -76,6 +76,8 @@ export interface SourceState {
   errors?: number;
   lastError: string | null;
   items: number;
+  /** While status is 'retrying': its classify batch failed and is tried again. */
+  retry?: { error: string; message: string; nextAttemptAt: string; attempt: number; attempts: number; next: 'retry' | 'split'; retries: number } | null;
 }
 
 export interface WireFilter {

@@ -173,6 +173,32 @@ test("a source whose worker crashes does not stop the others and shows in /healt
   }
 });
 
+test('while a crashed worker is being retried the source shows retrying, the next attempt and the error, and it is logged', async () => {
+  const dir = tmp();
+  const bad = await startFeedServer(makeItems(3, 'r'));
+  // Ten tries with backoff up to 2 s: each poll spends well over ten seconds retrying.
+  const config = writeConfig(dir, [rss('crashy', bad, '1h')], { limits: { classifyAttempts: 10 } });
+  try {
+    const d = await startDaemonProcess(['--config', config], { TICKERPULSE_FAULT_INJECT: 'crash-classify:crashy' });
+    const src = await waitFor('the source to show its retry', async () => {
+      const h = await getJson(d.port, '/healthz');
+      const s = h.sources.find((x: { id: string }) => x.id === 'crashy');
+      return s?.status === 'retrying' && s.retry ? s : undefined;
+    }, 60_000);
+    assert.equal(src.lastError, 'WORKER_FAILED');
+    assert.equal(src.retry.error, 'WORKER_FAILED');
+    assert.equal(src.retry.attempts, 10);
+    assert.ok(!Number.isNaN(Date.parse(src.retry.nextAttemptAt)), `nextAttemptAt: ${src.retry.nextAttemptAt}`);
+    const logged = await waitFor('a warning about the retry', () =>
+      d.logs.find((l) => l.source === 'crashy' && l.level === 40 && l.code === 'WORKER_FAILED' && /retrying/.test(String(l.msg))),
+    );
+    assert.ok(logged.nextAttemptAt);
+    assert.equal((await stopDaemon(d)).code, 0);
+  } finally {
+    await bad.close();
+  }
+});
+
 test('an invalid config exits 2 and names every bad field', () => {
   const dir = tmp();
   const file = join(dir, 'bad.yaml');
