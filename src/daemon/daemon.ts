@@ -12,7 +12,7 @@ import { startCheckpointer } from '../store/checkpointer.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { assertBindAllowed, resolveToken } from '../server/auth.js';
 import { toWireAlert } from '../server/wire.js';
-import { WebhookDelivery } from '../alerts/webhook.js';
+import { WebhookDelivery, type WebhookStats } from '../alerts/webhook.js';
 import { startDemoFeed } from '../demo/demoFeed.js';
 import { rssSource } from '../../sources/rss.js';
 import { jsonlSource } from '../../sources/jsonl.js';
@@ -122,7 +122,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     // One broken feed must not make a liveness probe restart the whole monitor: the daemon
     // reports degraded only when every source is failing (the server adds the DB check).
     const degraded = list.length > 0 && list.every((s) => s.status === 'failing');
-    return { status: degraded ? 'degraded' : 'ok', startedAt, sources: list, stages: { main: { cpuMs: threadCpuMs() }, writer: writer.stats() } };
+    return { status: degraded ? 'degraded' : 'ok', startedAt, sources: list, alerts: { webhook: alerts.health() }, stages: { main: { cpuMs: threadCpuMs() }, writer: writer.stats() } };
   };
 
   const sv = cfg.server;
@@ -304,7 +304,15 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
 interface RunningWebhook {
   /** Stored alerts of a committed batch (after its items were broadcast): push on /ws, POST. */
   onAlerts(alerts: StoredAlert[]): void;
+  /** /healthz `alerts.webhook`: null without a webhook. */
+  health(): WebhookHealth | null;
   close(): Promise<void>;
+}
+
+/** No URL: /healthz needs no token, and a webhook URL's path often is the secret (e.g. Slack's). */
+interface WebhookHealth extends WebhookStats {
+  /** The newest delivery the webhook gave up on (the log has every one). */
+  lastFailure: { alertId: number; ticker: string; error: string; at: string } | null;
 }
 
 /**
@@ -328,9 +336,16 @@ function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, l
         onFailed: (payload, f) => markDelivery(payload, `${f.reason}: ${f.message}`),
       })
     : null;
+  let lastFailure: WebhookHealth['lastFailure'] = null;
   function markDelivery(payload: object, failure: string | null): void {
-    const id = (payload as { alert?: { id?: unknown } }).alert?.id;
-    if (typeof id === 'number') writer.markAlert(id, failure);
+    const alert = (payload as { alert?: { id?: unknown; ticker?: unknown } }).alert;
+    const id = alert?.id;
+    if (typeof id !== 'number') return;
+    writer.markAlert(id, failure);
+    if (failure === null) return;
+    // Until now a failed delivery was visible only in the log: /healthz and the dashboard show it.
+    lastFailure = { alertId: id, ticker: typeof alert?.ticker === 'string' ? alert.ticker : '', error: failure, at: new Date().toISOString() };
+    server.broadcastDeliveryFailure({ alertId: id, ticker: lastFailure.ticker, delivered: false, error: failure, at: lastFailure.at });
   }
   return {
     onAlerts: (stored) => {
@@ -340,6 +355,7 @@ function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, l
         webhook?.deliver({ type: 'alert', alert: toWireAlert(a) });
       }
     },
+    health: () => (webhook ? { ...webhook.stats(), lastFailure } : null),
     close: async () => {
       if (webhook) await webhook.close(2000);
     },
