@@ -108,6 +108,7 @@ export class AlertsPanel {
     const isNew = !this.alerts.has(a.id);
     // A failure announced before the alert itself (or re-read without it) is kept.
     const failed = a.deliveryError ?? this.alerts.get(a.id)?.deliveryError ?? this.failures.get(a.id) ?? null;
+    this.failures.delete(a.id);
     this.alerts.set(a.id, { ...a, deliveryError: failed });
     this.render(isNew ? a.id : undefined);
   }
