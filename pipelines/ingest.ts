@@ -2,7 +2,7 @@ import { concatMap, map, type OperatorFunction } from 'rxjs';
 import type { Logger } from '../src/lib/log.js';
 import { itemBatch, type ItemBatch, type StoredBatch } from '../src/lib/messages.js';
 import type { ClassifiedItem, PollResult } from '../src/lib/types.js';
-import { classifyItems, type BatchClassifier, type FailedItem } from './classify.js';
+import { classifyItems, type BatchClassifier, type FailedItem, type RetryNotice } from './classify.js';
 import { dropKnown } from './dedupe.js';
 import type { PollGate } from './gate.js';
 
@@ -45,6 +45,8 @@ export interface IngestOptions {
    */
   checkKnown?: boolean;
   log: Logger;
+  /** Each retry or split of a failing classify batch (classifyItems' onRetry). */
+  onRetry?: (notice: RetryNotice) => void;
 }
 
 /**
@@ -107,6 +109,7 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, I
       attempts: opts.attempts,
       fetchedAt,
       concurrency: 4,
+      onRetry: opts.onRetry,
     });
     return { fresh: fresh.length, classified, failed };
   }
