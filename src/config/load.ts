@@ -75,13 +75,18 @@ export function resolveConfig(raw: unknown, opts: { file?: string; overrides?: C
   const base = opts.file ? dirname(resolve(opts.file)) : process.cwd();
   const abs = (p: string, from: string) => (isAbsolute(p) ? p : resolve(from, p));
   cfg.db = abs(cfg.db, base);
+  if (cfg.store.kind === 'sqlite') cfg.store.path = cfg.db;
   if (cfg.model.dir) cfg.model.dir = abs(cfg.model.dir, base);
   if (cfg.model.path) cfg.model.path = abs(cfg.model.path, base);
   // "-" is standard input, not a file beside the config.
   for (const s of cfg.sources) if (s.kind === 'jsonl' && s.path !== '-') s.path = abs(s.path, base);
 
   const o = opts.overrides ?? {};
-  if (o.db !== undefined) cfg.db = abs(o.db, process.cwd());
+  // --db FILE on the command line wins over the config file's store, whatever its kind.
+  if (o.db !== undefined) {
+    cfg.db = abs(o.db, process.cwd());
+    cfg.store = { kind: 'sqlite', path: cfg.db };
+  }
   if (o.host !== undefined) cfg.server.host = o.host;
   if (o.port !== undefined) {
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw invalid([{ path: '--port', message: 'must be an integer 0-65535' }], 'command line');

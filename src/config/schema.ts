@@ -232,10 +232,37 @@ export const limitsSchema = z
   })
   .strict();
 
+/** The SQLite file when neither `store` nor `db` says otherwise. */
+export const DEFAULT_DB_PATH = 'data/tickerpulse.db';
+
+/** postgres:// or postgresql:// connection URL (libpq form, as node-postgres reads it). */
+const postgresUrl = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'postgres:' || u.protocol === 'postgresql:';
+    } catch {
+      return false;
+    }
+  }, 'must be a postgres:// or postgresql:// URL, e.g. postgres://user:password@db.example.com:5432/tickerpulse');
+
+/**
+ * Where items are stored: one SQLite file (the default, single process) or a PostgreSQL
+ * database (cluster mode, docs/CLUSTER.md).
+ */
+export const storeSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('sqlite'), path: z.string().min(1).default(DEFAULT_DB_PATH) }).strict(),
+  z.object({ kind: z.literal('postgres'), url: postgresUrl }).strict(),
+]);
+
 export const configSchema = z
   .object({
-    /** SQLite database file. */
-    db: z.string().min(1).default('data/tickerpulse.db'),
+    /** SQLite database file: the older spelling of `store: { kind: sqlite, path }`, still accepted. */
+    db: z.string().min(1).optional(),
+    store: storeSchema.optional(),
     server: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
@@ -336,7 +363,18 @@ export const configSchema = z
     cfg.sources.forEach((s, i) => {
       if ('maxBodyBytes' in s && s.maxBodyBytes !== undefined && s.maxBodyBytes > fits) ctx.addIssue({ code: 'custom', path: ['sources', i, 'maxBodyBytes'], message: advice(s.maxBodyBytes) });
     });
+    // Two spellings of one setting may not disagree: which one wins would be a guess.
+    if (cfg.db !== undefined && cfg.store !== undefined && !(cfg.store.kind === 'sqlite' && cfg.store.path === cfg.db)) {
+      ctx.addIssue({ code: 'custom', path: ['db'], message: `db and store both say where to store, and differ: keep only store (db: ${JSON.stringify(cfg.db)} is store: { kind: sqlite, path: ${JSON.stringify(cfg.db)} })` });
+    }
+  })
+  .transform(({ db, store, ...rest }) => {
+    const resolved: StoreConfig = store ?? { kind: 'sqlite', path: db ?? DEFAULT_DB_PATH };
+    // `db` stays the SQLite file the single-process daemon and its tools open (unused with postgres).
+    return { ...rest, store: resolved, db: resolved.kind === 'sqlite' ? resolved.path : (db ?? DEFAULT_DB_PATH) };
   });
+
+export type StoreConfig = z.output<typeof storeSchema>;
 
 export type Config = z.output<typeof configSchema>;
 export type SourceConfig = z.output<typeof sourceSchema>;

@@ -69,6 +69,11 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   // A server off loopback without a token is refused before anything starts (CONFIG_INVALID).
   const token = resolveToken(cfg.server.token);
   assertBindAllowed(cfg.server.host, token);
+  if (cfg.store.kind === 'postgres') {
+    // The PostgreSQL store is written by cluster roles (docs/CLUSTER.md); this process's server
+    // reads SQLite. Refused rather than silently writing a local file nobody asked for.
+    throw new TickerpulseError('CONFIG_INVALID', 'store: { kind: postgres } is for cluster mode (docs/CLUSTER.md); the single-process daemon stores in SQLite (store: { kind: sqlite, path })');
+  }
   if (cfg.db === ':memory:') {
     throw new TickerpulseError('CONFIG_INVALID', 'db: ":memory:" cannot be used by the daemon (its writer thread and its server read the same file); give a file path');
   }
