@@ -20,9 +20,9 @@ import {
   type ParamInput,
   type QueryKind,
 } from '../query/params.js';
-import { executeQuery, type QueryResult, type SeriesRow, type TickerRow } from '../query/queries.js';
+import type { QueryResult, SeriesRow, TickerRow } from '../query/queries.js';
 import { formatTickers, resultToCsv } from '../query/output.js';
-import { ItemStore } from '../store/itemStore.js';
+import { openStoreReader, type StoreReader } from '../query/storeReader.js';
 import { toApiRows } from '../server/wire.js';
 
 export const DEFAULT_DB = 'data/tickerpulse.db';
@@ -34,6 +34,7 @@ const USAGE = `usage: tickerpulse query [items] [options]     stored items, newe
 
 common options:
   --db FILE        database file (default ${DEFAULT_DB}, relative to the current directory)
+  --store STORE    an SQLite file or a PostgreSQL URL (postgres://user:pass@host:5432/db; cluster mode)
   --format F       table (default) | json (one object per line) | csv
   --since WHEN     a duration back from now (30m, 24h, 7d; also s, w) or an ISO-8601 time (2024-05-01T09:00Z)
   --limit N        at most N rows, 1-${MAX_LIMIT}
@@ -107,9 +108,10 @@ function parseArgv(argv: string[]): ParsedArgs {
       value = next;
       i++;
     }
-    if (name === 'db') {
-      if (db !== undefined) throw new UsageError('--db given more than once');
-      if (value === '') throw new UsageError('--db must not be empty');
+    if (name === 'db' || name === 'store') {
+      // --store is --db that also takes a postgres:// URL; one of them, once.
+      if (db !== undefined) throw new UsageError('--db/--store given more than once');
+      if (value === '') throw new UsageError(`--${name} must not be empty`);
       db = value;
       continue;
     }
@@ -139,17 +141,17 @@ export async function runQuery(argv: string[], out: NodeJS.WritableStream, err: 
   }
 
   let result: QueryResult;
-  let store: ItemStore | undefined;
+  let store: StoreReader | undefined;
   try {
-    store = ItemStore.open(args.db, { readonly: true });
-    result = executeQuery(store, params, now);
+    store = await openStoreReader(args.db);
+    result = await store.query(params, now);
   } catch (e) {
     const code = e instanceof TickerpulseError ? e.code : 'STORE_FAILED';
-    const sqlite = e instanceof TickerpulseError && typeof e.details?.sqliteCode === 'string' ? ' ' + e.details.sqliteCode : '';
-    await write(err, `tickerpulse query: ${e instanceof Error ? e.message : String(e)} [${code}${sqlite}]\n`);
+    const detail = e instanceof TickerpulseError ? (e.details?.sqliteCode ?? e.details?.sqlState) : undefined;
+    await write(err, `tickerpulse query: ${e instanceof Error ? e.message : String(e)} [${code}${typeof detail === 'string' ? ' ' + detail : ''}]\n`);
     return 1;
   } finally {
-    store?.close();
+    await store?.close();
   }
 
   if (params.format === 'table' && result.rows.length === 0) {

@@ -16,6 +16,7 @@ import { TickerpulseError, fromWireError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { ItemBatch, StoredBatch } from '../lib/messages.js';
 import type { CheckpointResult } from '../store/itemStore.js';
+import type { WriterBackend } from './writerBackend.js';
 import type { WriterEvent, WriterReply, WriterRequest, WriterThreadData } from './writerProtocol.js';
 
 /** V8 young generation of the writer thread (MiB). */
@@ -42,7 +43,7 @@ interface Pending {
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
-export class StoreWriter {
+export class StoreWriter implements WriterBackend {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;

@@ -9,8 +9,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { AlertEngine } from '../../pipelines/alerts.js';
-import { STORY_MAX_STORIES, STORY_WINDOW_MS, StoryClusterer, type StoryMatch } from '../../pipelines/storyCluster.js';
+import type { AlertEngine } from '../../pipelines/alerts.js';
+import { STORY_MAX_STORIES, type StoryMatch } from '../../pipelines/storyCluster.js';
 import type { AlertsConfig } from '../config/alerts.js';
 import { TickerpulseError, toWireError } from '../lib/errors.js';
 import { MESSAGE_VERSION, type ItemBatch, type StoredBatch } from '../lib/messages.js';
@@ -18,6 +18,7 @@ import { threadCpuMs } from '../lib/threadCpu.js';
 import type { ClassifiedItem, ItemTicker, StoredAlert, StoredItem } from '../lib/types.js';
 import { ItemStore, type CommitOptions } from '../store/itemStore.js';
 import type { WriterReply, WriterRequest, WriterThreadData, WriterEvent } from './writerProtocol.js';
+import { ALERT_WARM_ALERTS, ALERT_WARM_ITEMS, STORY_WARM_ITEMS, alertWarmSince, createAlerts, createStories, storyWarmSince, type WriterStories } from './writerState.js';
 
 const data = workerData as WriterThreadData;
 const port = parentPort;
@@ -30,13 +31,8 @@ const log = (level: 'info' | 'warn' | 'error', obj: Record<string, unknown>, msg
 // the wall clock at start does (time then runs on at the wall clock's pace).
 const clock = (): number => Date.now() + data.clockOffsetMs;
 
-/** Items re-read at start to warm the story clusterer (bounded: start-up time and memory). */
-const STORY_WARM_ITEMS = 50_000;
-/** Items re-read at start to warm the alert windows (bounded: start-up time and memory). */
-const ALERT_WARM_ITEMS = 200_000;
-
 let store!: ItemStore;
-let stories!: ReturnType<typeof startStories>;
+let stories!: WriterStories;
 let alerts: AlertEngine | null = null;
 try {
   store = ItemStore.open(data.path, { autoCheckpointPages: data.autoCheckpointPages, cacheMb: data.cacheMb, tickerIndexLag: data.tickerIndexLag });
@@ -60,56 +56,24 @@ let commits = 0;
 let itemsStored = 0;
 let busyMs = 0;
 
-/**
- * One story clusterer shared by every source. Its clock is event time: the newest publication
- * time seen (never more than 10 min ahead of the wall clock, so one bogus future date cannot
- * evict everything), so replays of old files cluster like live news. Its memory is lost on exit;
- * it is warmed from the stored items of the last 48 h (of event time) so a restart does not split
- * stories: they keep their ids and source counts.
- */
-function startStories() {
-  let eventTime = 0;
-  const observe = (publishedAt: string | null): void => {
-    const t = publishedAt ? Date.parse(publishedAt) : NaN;
-    if (t > eventTime && t <= clock() + 600_000) eventTime = t;
-  };
-  // The class defaults (32 hashes in 16 bands) match the signatures the sources' workers compute.
-  const clusterer = new StoryClusterer({ clock: () => eventTime || clock() });
+/** The shared story clusterer (writerState.ts), warmed from the stored items of the last 48 h. */
+function startStories(): WriterStories {
   const t0 = Date.now();
-  const latest = store.latestPublishedAt();
-  if (latest !== null) {
-    const end = Math.min(Date.parse(latest), clock());
-    const warm = store.storyWarmItems(new Date(end - STORY_WINDOW_MS).toISOString(), STORY_WARM_ITEMS);
-    for (const w of warm) {
-      observe(w.publishedAt);
-      clusterer.restore({ seq: w.seq, source: w.source, title: w.title, publishedAt: w.publishedAt, tickers: w.tickers }, w.storyId);
-    }
-    if (warm.length) log('info', { items: warm.length, stories: clusterer.size, ms: Date.now() - t0, max: STORY_MAX_STORIES }, 'story clusterer warmed from stored items');
-  }
-  return {
-    match(source: string, item: ClassifiedItem, publishedAt: string): StoryMatch {
-      observe(publishedAt);
-      return clusterer.match({ source, title: item.title, publishedAt, tickers: item.tickers ? item.tickers.map((t) => t.symbol) : [], sig: item.storySig });
-    },
-    record: (m: StoryMatch, seq: number) => clusterer.record(m, seq),
-  };
+  const since = storyWarmSince(store.latestPublishedAt(), clock);
+  const warm = since === null ? [] : store.storyWarmItems(since, STORY_WARM_ITEMS);
+  const stories = createStories(clock, warm);
+  if (warm.length) log('info', { items: warm.length, stories: stories.size, ms: Date.now() - t0, max: STORY_MAX_STORIES }, 'story clusterer warmed from stored items');
+  return stories;
 }
 
-/**
- * The alert engine shared by every source, evaluated inside each commit. Its windows live in
- * memory: at start they are warmed from the stored items of the longest trailing window, and
- * cooldowns from stored alerts, so a restart neither forgets a baseline nor repeats an alert.
- */
+/** The shared alert engine (writerState.ts), its windows and cooldowns warmed from the store. */
 function startAlerts(cfg: AlertsConfig | null, watchlist: string[]): AlertEngine | null {
-  const rules = cfg ? cfg.rules.filter((r) => r.enabled) : [];
-  if (!cfg || rules.length === 0) return null;
-  const engine = new AlertEngine(cfg, { clock, watchlist });
-  const horizon = Math.max(...rules.map((r) => ('trailing' in r ? r.trailing + r.recent : 0) + r.cooldown));
-  const since = new Date(clock() - horizon).toISOString();
+  const since = alertWarmSince(cfg, clock);
+  if (!cfg || since === null) return null;
   const t0 = Date.now();
   const warm = store.tickerItemsSince(since, ALERT_WARM_ITEMS);
-  engine.restore(warm, store.alertsSince(since, 100_000));
-  log('info', { rules: rules.length, warmItems: warm.length, ms: Date.now() - t0 }, 'alert engine ready');
+  const engine = createAlerts(cfg, watchlist, clock, warm, store.alertsSince(since, ALERT_WARM_ALERTS));
+  log('info', { rules: cfg.rules.filter((r) => r.enabled).length, warmItems: warm.length, ms: Date.now() - t0 }, 'alert engine ready');
   return engine;
 }
 

@@ -71,20 +71,20 @@ export const FINE_WINDOW_MS = 48 * 3_600_000;
 
 // ------------------------------------------------------------------------------ allowlists
 
-const ITEM_ORDER: Readonly<Record<ItemSort, Readonly<Record<Order, string>>>> = {
+export const ITEM_ORDER: Readonly<Record<ItemSort, Readonly<Record<Order, string>>>> = {
   published: { desc: 'published_at DESC, seq DESC', asc: 'published_at ASC, seq ASC' },
   seq: { desc: 'seq DESC', asc: 'seq ASC' },
   score: { desc: 'score DESC, seq DESC', asc: 'score ASC, seq DESC' },
 };
 
-const TICKER_ORDER: Readonly<Record<TickerSort, Readonly<Record<Order, string>>>> = {
+export const TICKER_ORDER: Readonly<Record<TickerSort, Readonly<Record<Order, string>>>> = {
   items: { desc: 'items DESC, stories DESC, symbol ASC', asc: 'items ASC, stories ASC, symbol ASC' },
   stories: { desc: 'stories DESC, items DESC, symbol ASC', asc: 'stories ASC, items ASC, symbol ASC' },
   score: { desc: 'mean_score DESC NULLS LAST, items DESC, symbol ASC', asc: 'mean_score ASC NULLS LAST, items DESC, symbol ASC' },
   symbol: { desc: 'symbol DESC', asc: 'symbol ASC' },
 };
 
-const ALERT_ORDER: Readonly<Record<AlertSort, Readonly<Record<Order, string>>>> = {
+export const ALERT_ORDER: Readonly<Record<AlertSort, Readonly<Record<Order, string>>>> = {
   at: { desc: 'a.at DESC, a.id DESC', asc: 'a.at ASC, a.id ASC' },
   value: { desc: 'a.value DESC, a.at DESC, a.id DESC', asc: 'a.value ASC, a.at DESC, a.id DESC' },
 };
@@ -133,7 +133,7 @@ export function sqlTime(d: Date): string {
   return d.toISOString();
 }
 
-function escapeLike(text: string): string {
+export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => '\\' + c);
 }
 
@@ -276,7 +276,7 @@ export function querySeries(src: QuerySource, p: SeriesParams): SeriesRow[] {
 
 // ------------------------------------------------------------------------------ alerts
 
-interface AlertDbRow {
+export interface AlertDbRow {
   id: number;
   rule: string;
   kind: StoredAlert['kind'];

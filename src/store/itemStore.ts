@@ -152,7 +152,7 @@ export interface ItemRow {
   tickers: string | null;
 }
 
-interface SourceRow {
+export interface SourceRow {
   id: string;
   last_poll_at: string | null;
   next_poll_at: string | null;
@@ -205,7 +205,7 @@ export function itemFromRow(r: ItemRow): StoredItem {
 }
 
 /** The tickers column: only the stored fields, in a fixed order; NULL when none. */
-function tickersJson(tickers: readonly ItemTicker[]): string | null {
+export function tickersJson(tickers: readonly ItemTicker[]): string | null {
   if (tickers.length === 0) return null;
   let s = '[';
   for (let i = 0; i < tickers.length; i++) {
@@ -224,12 +224,12 @@ function num(x: number): string {
 const VIAS = new Set(TICKER_VIAS);
 
 /** What the ticker index accepts (src/store/tickerIndex.ts): checked at commit, as the row constraints did. */
-function validTicker(t: ItemTicker): boolean {
+export function validTicker(t: ItemTicker): boolean {
   return typeof t.symbol === 'string' && t.symbol !== '' && VIAS.has(t.via) && isLabel(t.label) && typeof t.score === 'number' && Number.isFinite(t.score);
 }
 
 /** Sorted, distinct symbols as a JSON array (stories.tickers). */
-function symbolsJson(tickers: readonly ItemTicker[]): string {
+export function symbolsJson(tickers: readonly ItemTicker[]): string {
   if (tickers.length === 0) return '[]';
   if (tickers.length === 1) return `[${JSON.stringify(tickers[0].symbol)}]`;
   return JSON.stringify([...new Set(tickers.map((t) => t.symbol))].sort());
@@ -244,7 +244,7 @@ interface StoryDelta {
   symbols: string;
 }
 
-function fromSourceRow(r: SourceRow): StoredSourceState {
+export function fromSourceRow(r: SourceRow): StoredSourceState {
   return {
     id: r.id,
     lastPollAt: r.last_poll_at,
@@ -261,7 +261,7 @@ function fromSourceRow(r: SourceRow): StoredSourceState {
 }
 
 /** SourceState field → column, for the partial upsert. */
-const STATE_COLUMNS = {
+export const STATE_COLUMNS = {
   lastPollAt: 'last_poll_at',
   nextPollAt: 'next_poll_at',
   etag: 'etag',
@@ -271,7 +271,7 @@ const STATE_COLUMNS = {
   cursor: 'cursor',
 } as const satisfies Record<keyof SourceState, string>;
 
-const STATE_KEYS = Object.keys(STATE_COLUMNS) as (keyof SourceState)[];
+export const STATE_KEYS = Object.keys(STATE_COLUMNS) as (keyof SourceState)[];
 
 // ---------------------------------------------------------------------------------------------
 
@@ -293,7 +293,7 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => '\\' + c);
 }
 
-function safeJson(payload: unknown): string {
+export function safeJson(payload: unknown): string {
   try {
     const s = JSON.stringify(payload);
     return s === undefined ? 'null' : s;

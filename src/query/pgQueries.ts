@@ -1,0 +1,127 @@
+/**
+ * The four query kinds against the PostgreSQL store (src/store/pg/schema.ts): the same
+ * parameters, the same rows and the same order as the SQLite executors (queries.ts), whose
+ * allowlisted ORDER BY texts they reuse. Values are always bound ($n); failures become
+ * STORE_FAILED with the generic message, the pg error as `cause` and its SQLSTATE in
+ * `details.sqlState`.
+ *
+ * One difference: `search` is ILIKE, case-insensitive beyond ASCII (SQLite's LIKE folds ASCII only).
+ */
+import type pg from 'pg';
+import { TickerpulseError } from '../lib/errors.js';
+import type { StoredAlert, StoredItem } from '../lib/types.js';
+import { itemFromRow, type ItemRow } from '../store/itemStore.js';
+import { floorTo, type AlertsParams, type ItemsParams, type QueryParams, type SeriesParams, type TickersParams } from './params.js';
+import { ALERT_ORDER, ITEM_ORDER, STORE_FAILED_MESSAGE, TICKER_ORDER, alertFromRow, escapeLike, sqlTime, windowRanges, type AlertDbRow, type QueryResult, type SeriesRow, type TickerRow } from './queries.js';
+
+/** Positional parameters built alongside the SQL text. */
+class Binds {
+  readonly values: unknown[] = [];
+  add(v: unknown): string {
+    this.values.push(v);
+    return `$${this.values.length}`;
+  }
+}
+
+async function run<T extends pg.QueryResultRow>(pool: pg.Pool, sql: string, values: unknown[]): Promise<T[]> {
+  try {
+    return (await pool.query<T>(sql, values)).rows;
+  } catch (err) {
+    const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : undefined;
+    throw new TickerpulseError('STORE_FAILED', STORE_FAILED_MESSAGE, { cause: err, retryable: code === undefined || /^(08|53|57P0)/.test(code), ...(code ? { details: { sqlState: code } } : {}) });
+  }
+}
+
+export async function pgQueryItems(pool: pg.Pool, p: ItemsParams): Promise<StoredItem[]> {
+  const b = new Binds();
+  const where: string[] = [];
+  if (p.source !== undefined) where.push(`source = ${b.add(p.source)}`);
+  if (p.label !== undefined) where.push(`label = ${b.add(p.label)}`);
+  if (p.since !== undefined) where.push(`published_at >= ${b.add(sqlTime(p.since))}`);
+  if (p.search !== undefined) {
+    const pattern = b.add(`%${escapeLike(p.search)}%`);
+    where.push(`(title ILIKE ${pattern} ESCAPE '\\' OR summary ILIKE ${pattern} ESCAPE '\\')`);
+  }
+  if (p.ticker !== undefined) where.push(`seq IN (SELECT seq FROM item_tickers WHERE ticker = ${b.add(p.ticker)})`);
+  const sql = `SELECT * FROM items ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${ITEM_ORDER[p.sort][p.order]} LIMIT ${b.add(p.limit)}`;
+  return (await run<ItemRow>(pool, sql, b.values)).map(itemFromRow);
+}
+
+interface AggRow {
+  symbol: string;
+  items: number;
+  stories: number;
+  mean_score: number | null;
+  pos: number;
+  neu: number;
+  neg: number;
+}
+
+export async function pgQueryTickers(pool: pg.Pool, p: TickersParams, now: Date = new Date()): Promise<TickerRow[]> {
+  const r = windowRanges(p.since, now);
+  const rows = await run<AggRow>(
+    pool,
+    `SELECT key AS symbol, sum(items) AS items, sum(stories) AS stories,
+            CASE WHEN sum(scored) > 0 THEN sum(sum_score) / sum(scored) END AS mean_score,
+            sum(pos) AS pos, sum(neu) AS neu, sum(neg) AS neg
+     FROM (
+       SELECT key, items, stories, scored, sum_score, pos, neu, neg FROM rollups
+       WHERE kind = 'ticker' AND bucket = $1 AND start >= $2 AND start < $3
+       UNION ALL
+       SELECT key, items, stories, scored, sum_score, pos, neu, neg FROM rollups
+       WHERE kind = 'ticker' AND bucket = $4 AND start >= $3
+     ) AS w
+     GROUP BY key
+     ORDER BY ${TICKER_ORDER[p.sort][p.order]}
+     LIMIT $5`,
+    [r.fine, r.fineFrom, r.coarseFrom, r.coarse, p.limit],
+  );
+  return rows.map((x) => ({ symbol: x.symbol, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg }));
+}
+
+export async function pgQuerySeries(pool: pg.Pool, p: SeriesParams): Promise<SeriesRow[]> {
+  const kind = p.ticker !== undefined ? 'ticker' : 'source';
+  const key = (p.ticker ?? p.source) as string;
+  const rows = await run<Omit<AggRow, 'symbol'> & { start: string }>(
+    pool,
+    `SELECT start, items, stories, CASE WHEN scored > 0 THEN sum_score / scored END AS mean_score, pos, neu, neg
+     FROM rollups
+     WHERE kind = $1 AND key = $2 AND bucket = $3 AND start >= $4
+     ORDER BY start`,
+    [kind, key, p.bucket, sqlTime(floorTo(p.since, p.bucket))],
+  );
+  return rows.map((x) => ({ start: x.start, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg }));
+}
+
+export async function pgQueryAlerts(pool: pg.Pool, p: AlertsParams): Promise<StoredAlert[]> {
+  const b = new Binds();
+  const where = [`a.at >= ${b.add(sqlTime(p.since))}`];
+  if (p.ticker !== undefined) where.push(`a.ticker = ${b.add(p.ticker)}`);
+  if (p.rule !== undefined) where.push(`a.rule = ${b.add(p.rule)}`);
+  if (p.alertKind !== undefined) where.push(`a.kind = ${b.add(p.alertKind)}`);
+  const rows = await run<AlertDbRow>(
+    pool,
+    `SELECT a.id, a.rule, a.kind, a.ticker, a.at, a.direction, a.message, a.value, a.baseline, a.deviation,
+            a.created_at, a.delivered_at,
+            (SELECT coalesce(json_agg(ai.seq ORDER BY ai.seq), '[]'::json)::text FROM alert_items ai WHERE ai.alert_id = a.id) AS seqs
+     FROM alerts a
+     WHERE ${where.join(' AND ')}
+     ORDER BY ${ALERT_ORDER[p.sort][p.order]}
+     LIMIT ${b.add(p.limit)}`,
+    b.values,
+  );
+  return rows.map(alertFromRow);
+}
+
+export async function executePgQuery(pool: pg.Pool, p: QueryParams, now: Date = new Date()): Promise<QueryResult> {
+  switch (p.kind) {
+    case 'items':
+      return { kind: 'items', rows: await pgQueryItems(pool, p) };
+    case 'tickers':
+      return { kind: 'tickers', rows: await pgQueryTickers(pool, p, now) };
+    case 'series':
+      return { kind: 'series', rows: await pgQuerySeries(pool, p) };
+    case 'alerts':
+      return { kind: 'alerts', rows: await pgQueryAlerts(pool, p) };
+  }
+}

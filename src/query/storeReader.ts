@@ -1,0 +1,77 @@
+/**
+ * The read side of either store behind one async interface: `tickerpulse query`, the `/ws ?since`
+ * replay (itemsAfter, latestSeq) and health checks read SQLite (the existing synchronous code,
+ * wrapped) or PostgreSQL (cluster mode) the same way.
+ */
+import type { StoredItem } from '../lib/types.js';
+import { ItemStore, type StoredSourceState } from '../store/itemStore.js';
+import type { PgReader } from '../store/pg/reader.js';
+import type { QueryParams } from './params.js';
+import { executePgQuery } from './pgQueries.js';
+import { executeQuery, type QueryResult } from './queries.js';
+
+export interface StoreReader {
+  /** `sqlite` or `postgres`: for logs and /healthz. */
+  readonly kind: 'sqlite' | 'postgres';
+  latestSeq(): Promise<number>;
+  /** Items with seq > `seq`, ascending, at most `limit`. */
+  itemsAfter(seq: number, limit: number): Promise<StoredItem[]>;
+  countItems(): Promise<number>;
+  healthy(): Promise<boolean>;
+  listSourceStates(): Promise<StoredSourceState[]>;
+  /** A validated query (params.ts). STORE_FAILED with the generic message when the store fails. */
+  query(params: QueryParams, now?: Date): Promise<QueryResult>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A URL (postgres:// or postgresql://) names a PostgreSQL store; anything else is an SQLite file. */
+export function isPostgresUrl(spec: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(spec);
+}
+
+export function sqliteReader(store: ItemStore): StoreReader {
+  return {
+    kind: 'sqlite',
+    latestSeq: async () => store.latestSeq(),
+    itemsAfter: async (seq, limit) => store.itemsAfter(seq, limit),
+    countItems: async () => store.countItems(),
+    healthy: async () => store.healthy(),
+    listSourceStates: async () => store.listSourceStates(),
+    query: async (params, now) => executeQuery(store, params, now),
+    close: async () => store.close(),
+  };
+}
+
+export function pgReader(reader: PgReader): StoreReader {
+  let closed: Promise<void> | null = null;
+  return {
+    kind: 'postgres',
+    latestSeq: () => reader.latestSeq(),
+    itemsAfter: (seq, limit) => reader.itemsAfter(seq, limit),
+    countItems: () => reader.countItems(),
+    healthy: () => reader.healthy(),
+    listSourceStates: () => reader.listSourceStates(),
+    query: (params, now) => executePgQuery(reader.pool, params, now),
+    close: () => (closed ??= reader.pool.end().catch(() => undefined)),
+  };
+}
+
+/**
+ * Opens a read-only view of the store `spec` names: an SQLite file (must exist, fully migrated)
+ * or a postgres:// URL (its schema must be there and current). Throws STORE_FAILED.
+ */
+export async function openStoreReader(spec: string, opts: { poolSize?: number } = {}): Promise<StoreReader> {
+  if (!isPostgresUrl(spec)) return sqliteReader(ItemStore.open(spec, { readonly: true }));
+  // Loaded on demand: the single-node (SQLite) path never loads the PostgreSQL driver.
+  const [{ createPgPool }, { PgReader }] = await Promise.all([import('../store/pg/pool.js'), import('../store/pg/reader.js')]);
+  const pool = createPgPool(spec, { max: opts.poolSize ?? 2, applicationName: 'tickerpulse-reader' });
+  const reader = new PgReader(pool);
+  try {
+    await reader.ready(false);
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+  return pgReader(reader);
+}

@@ -1,0 +1,300 @@
+/**
+ * Writes to the PostgreSQL store: the equivalent of ItemStore.commitPoll (src/store/itemStore.ts)
+ * for cluster mode. One call = one transaction: the batch's dead letters, its new items (deduped
+ * on (source, guid) against the store and within the batch), their tickers, stories, rollups,
+ * alerts, the source's poll state and the seq counter.
+ *
+ * Exactly once, gap-free: the transaction's first statement locks the one row of `seq_counter`
+ * (SELECT … FOR UPDATE), so commits from any number of connections or processes run one after
+ * another. Under that lock the store's known guids are read, the new items get seqs last+1…
+ * last+n, and the counter moves to last+n in the same transaction: a rolled-back commit hands
+ * out nothing, a commit repeated (a redelivered batch) finds every guid known and stores nothing.
+ * Each statement sends the whole batch as arrays (unnest), so a commit is a fixed number of
+ * round trips, not one per item.
+ */
+import type pg from 'pg';
+import { TickerpulseError } from '../../lib/errors.js';
+import type { ClassifiedItem, SourceState, StoredAlert, StoredItem } from '../../lib/types.js';
+import { canonicalTime } from '../filters.js';
+import { STATE_COLUMNS, STATE_KEYS, safeJson, symbolsJson, tickersJson, validTicker, type CommitOptions, type DeadLetterInput, type NewAlert, type PollError, type StoryAssignment } from '../itemStore.js';
+import { RollupBatch, bucketStarts } from '../rollups.js';
+import { inTransaction, pgStoreError } from './pool.js';
+
+const NO_ALERTS: StoredAlert[] = [];
+
+/** Guids per knownGuids statement (one array parameter each). */
+const KNOWN_GUIDS_CHUNK = 5_000;
+
+interface StoryDelta {
+  id: number;
+  items: number;
+  sourceCount: number;
+  lastPublishedAt: string;
+  symbols: string;
+}
+
+export interface PgCommitResult {
+  inserted: StoredItem[];
+  alerts: StoredAlert[];
+}
+
+const SOURCE_UPSERT = (() => {
+  const cols = STATE_KEYS.map((k) => STATE_COLUMNS[k]);
+  // $1 id, $2 itemsAdded, $3 errorsAdded, $4 now, then per state field: has flag, value.
+  const values = STATE_KEYS.map((_, i) => `$${6 + 2 * i}`);
+  const sets = STATE_KEYS.map((k, i) => `${STATE_COLUMNS[k]} = CASE WHEN $${5 + 2 * i}::boolean THEN excluded.${STATE_COLUMNS[k]} ELSE sources.${STATE_COLUMNS[k]} END`);
+  const ce = STATE_KEYS.indexOf('consecutiveErrors');
+  values[ce] = `coalesce(${values[ce]}::integer, 0)`;
+  return `
+    INSERT INTO sources (id, ${cols.join(', ')}, items_total, errors_total, updated_at)
+    VALUES ($1, ${values.join(', ')}, $2, $3, $4)
+    ON CONFLICT (id) DO UPDATE SET
+      ${sets.join(',\n      ')},
+      items_total  = sources.items_total + excluded.items_total,
+      errors_total = sources.errors_total + excluded.errors_total,
+      updated_at   = excluded.updated_at`;
+})();
+
+const INSERT_ITEMS = `
+  INSERT INTO items (seq, source, guid, url, title, summary, published_at, fetched_at, label,
+                     p_neg, p_neu, p_pos, score, model, date_missing, story_id, novel, tickers)
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                       $10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::text[], $15::smallint[], $16::bigint[], $17::smallint[], $18::text[])
+  ON CONFLICT (source, guid) DO NOTHING`;
+
+const INSERT_TICKERS = `
+  INSERT INTO item_tickers (ticker, seq, via, label, score, published_at)
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::float8[], $6::text[])
+  ON CONFLICT (ticker, seq) DO NOTHING`;
+
+const INSERT_STORIES = `
+  INSERT INTO stories (id, first_published_at, last_published_at, title, source_count, item_count, tickers)
+  SELECT id, p, p, title, 1, 1, tickers FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS s(id, p, title, tickers)`;
+
+// The clusterer's source count is exact within a run; GREATEST keeps the stored count when a
+// restart's bounded warm-up saw fewer of the story's sources (as in SQLite).
+const UPDATE_STORIES = `
+  UPDATE stories AS s SET
+    source_count      = GREATEST(s.source_count, d.source_count),
+    item_count        = s.item_count + d.items,
+    last_published_at = GREATEST(s.last_published_at, d.last_published_at),
+    tickers           = CASE WHEN s.tickers = '[]' THEN d.symbols ELSE s.tickers END
+  FROM unnest($1::bigint[], $2::integer[], $3::integer[], $4::text[], $5::text[]) AS d(id, source_count, items, last_published_at, symbols)
+  WHERE s.id = d.id`;
+
+const UPSERT_ROLLUPS = `
+  INSERT INTO rollups (kind, key, bucket, start, items, stories, scored, sum_score, pos, neu, neg)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::integer[], $7::integer[], $8::float8[], $9::integer[], $10::integer[], $11::integer[])
+  ON CONFLICT (kind, bucket, start, key) DO UPDATE SET
+    items     = rollups.items + excluded.items,
+    stories   = rollups.stories + excluded.stories,
+    scored    = rollups.scored + excluded.scored,
+    sum_score = rollups.sum_score + excluded.sum_score,
+    pos       = rollups.pos + excluded.pos,
+    neu       = rollups.neu + excluded.neu,
+    neg       = rollups.neg + excluded.neg`;
+
+const INSERT_DEAD = `
+  INSERT INTO dead_letters (source, guid, payload, code, message, attempts, created_at)
+  SELECT $1, guid, payload, code, message, attempts, $2 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::integer[]) AS d(guid, payload, code, message, attempts)`;
+
+export class PgItemWriter {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** The subset of `guids` already stored for this source. */
+  async knownGuids(sourceId: string, guids: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    try {
+      for (let i = 0; i < guids.length; i += KNOWN_GUIDS_CHUNK) {
+        const r = await this.pool.query<{ guid: string }>('SELECT guid FROM items WHERE source = $1 AND guid = ANY($2::text[])', [sourceId, guids.slice(i, i + KNOWN_GUIDS_CHUNK)]);
+        for (const row of r.rows) found.add(row.guid);
+      }
+    } catch (err) {
+      throw pgStoreError(`cannot look up known items of source "${sourceId}"`, err);
+    }
+    return found;
+  }
+
+  /**
+   * Stores one batch atomically (see the file comment). `state`/`error` are the poll's (pass
+   * `{}` and undefined for a non-final chunk). Returns the new rows in seq order and the alerts
+   * they raised (also handed to `opts.onAlerts` after the commit).
+   * Throws INPUT_INVALID for an item of another source or a malformed ticker entry,
+   * STORE_FAILED for any database failure (`retryable` for the transient ones).
+   */
+  async commitPoll(sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error?: PollError, opts: CommitOptions = {}, deadLetters: DeadLetterInput[] = []): Promise<PgCommitResult> {
+    let result: PgCommitResult;
+    try {
+      result = await inTransaction(this.pool, (c) => this.commitTx(c, sourceId, items, state ?? {}, error, opts, deadLetters));
+    } catch (err) {
+      throw pgStoreError(`commit of ${items.length} item(s) for source "${sourceId}" failed`, err);
+    }
+    if (result.alerts.length > 0) opts.onAlerts?.(result.alerts);
+    return result;
+  }
+
+  private async commitTx(c: pg.PoolClient, sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error: PollError | undefined, opts: CommitOptions, deadLetters: DeadLetterInput[]): Promise<PgCommitResult> {
+    const now = new Date().toISOString();
+    // Every committer queues here; held to the end of the transaction.
+    const lastSeq = (await c.query<{ last_seq: number }>('SELECT last_seq FROM seq_counter WHERE one FOR UPDATE')).rows[0]?.last_seq;
+    if (lastSeq === undefined) throw new TickerpulseError('STORE_FAILED', 'the seq_counter row is missing (the schema was altered by hand)');
+
+    if (deadLetters.length > 0) {
+      await c.query(INSERT_DEAD, [
+        sourceId,
+        now,
+        deadLetters.map((e) => e.guid ?? null),
+        deadLetters.map((e) => safeJson(e.payload)),
+        deadLetters.map((e) => String(e.code)),
+        deadLetters.map((e) => String(e.message)),
+        deadLetters.map((e) => Math.max(0, Math.trunc(Number(e.attempts) || 0))),
+      ]);
+    }
+
+    for (const item of items) {
+      if (item.source !== undefined && item.source !== sourceId) {
+        throw new TickerpulseError('INPUT_INVALID', `item ${JSON.stringify(item.guid)} has source "${item.source}" but was committed for "${sourceId}"`);
+      }
+    }
+    const known = items.length > 0 ? (await c.query<{ guid: string }>('SELECT guid FROM items WHERE source = $1 AND guid = ANY($2::text[])', [sourceId, items.map((i) => i.guid)])).rows : [];
+    const seen = new Set<string>(known.map((r) => r.guid));
+
+    const inserted: StoredItem[] = [];
+    const rollups = new RollupBatch();
+    const stories = opts.stories;
+    const storyDeltas = new Map<number, StoryDelta>();
+    const novelStories: { id: number; publishedAt: string; title: string; symbols: string }[] = [];
+    const tickerRows: { ticker: string[]; seq: number[]; via: string[]; label: string[]; score: number[]; publishedAt: string[] } = { ticker: [], seq: [], via: [], label: [], score: [], publishedAt: [] };
+    const tickersCol: (string | null)[] = [];
+    let seq = lastSeq;
+    for (const item of items) {
+      if (seen.has(item.guid)) continue; // stored before, or earlier in this batch
+      seen.add(item.guid);
+      const fetchedAt = canonicalTime(item.fetchedAt) ?? now;
+      const canonicalPublished = canonicalTime(item.publishedAt);
+      const publishedAt = canonicalPublished ?? fetchedAt;
+      const dateMissing = canonicalPublished === null || item.dateMissing === true;
+      const tickers = item.tickers ?? [];
+      for (const t of tickers) {
+        if (!validTicker(t)) throw new TickerpulseError('INPUT_INVALID', `item ${JSON.stringify(item.guid)} has a malformed ticker entry ${JSON.stringify(t)}`);
+      }
+      seq++;
+      let story: StoryAssignment | null = null;
+      if (stories) {
+        // The seq is known before the insert (assigned here), so match + record happen together.
+        const match = stories.match(item, publishedAt);
+        story = stories.record(match, seq);
+        if (story.novel) novelStories.push({ id: seq, publishedAt, title: item.title, symbols: symbolsJson(tickers) });
+        else {
+          const d = storyDeltas.get(story.storyId);
+          if (d) {
+            d.items++;
+            d.sourceCount = Math.max(d.sourceCount, story.sourceCount);
+            if (publishedAt > d.lastPublishedAt) d.lastPublishedAt = publishedAt;
+            if (d.symbols === '[]') d.symbols = symbolsJson(tickers);
+          } else storyDeltas.set(story.storyId, { id: story.storyId, items: 1, sourceCount: story.sourceCount, lastPublishedAt: publishedAt, symbols: symbolsJson(tickers) });
+        }
+      }
+      const novel = story ? story.novel : true;
+      const starts = bucketStarts(publishedAt);
+      rollups.add('source', sourceId, starts, novel, story ? story.sourceNew : true, item.score, item.label);
+      for (const t of tickers) {
+        rollups.add('ticker', t.symbol, starts, novel, novel, t.score, t.label);
+        tickerRows.ticker.push(t.symbol);
+        tickerRows.seq.push(seq);
+        tickerRows.via.push(t.via);
+        tickerRows.label.push(t.label);
+        tickerRows.score.push(t.score);
+        tickerRows.publishedAt.push(publishedAt);
+      }
+      tickersCol.push(item.tickersJson !== undefined ? item.tickersJson : tickersJson(tickers));
+      inserted.push({
+        seq,
+        source: sourceId,
+        guid: item.guid,
+        url: item.url ?? null,
+        title: item.title,
+        summary: item.summary ?? null,
+        publishedAt,
+        fetchedAt,
+        dateMissing,
+        label: item.label,
+        pNeg: item.pNeg,
+        pNeu: item.pNeu,
+        pPos: item.pPos,
+        score: item.score,
+        model: item.model,
+        tickers,
+        storyId: story ? story.storyId : null,
+        novel: story ? story.novel : false,
+      });
+    }
+
+    if (inserted.length > 0) {
+      const col = <K extends keyof StoredItem>(k: K) => inserted.map((i) => i[k]);
+      const r = await c.query(INSERT_ITEMS, [
+        col('seq'), col('source'), col('guid'), col('url'), col('title'), col('summary'), col('publishedAt'), col('fetchedAt'), col('label'),
+        col('pNeg'), col('pNeu'), col('pPos'), col('score'), col('model'), inserted.map((i) => (i.dateMissing ? 1 : 0)), col('storyId'), inserted.map((i) => (i.novel ? 1 : 0)), tickersCol,
+      ]);
+      // Under the counter lock every new guid was checked above; a conflict here means a writer
+      // bypassed the lock, and storing fewer rows than seqs handed out would leave a gap.
+      if (r.rowCount !== inserted.length) throw new TickerpulseError('STORE_FAILED', `seq assignment conflict: ${inserted.length - (r.rowCount ?? 0)} item(s) were stored concurrently without the seq_counter lock`, { retryable: true });
+      if (tickerRows.ticker.length > 0) await c.query(INSERT_TICKERS, [tickerRows.ticker, tickerRows.seq, tickerRows.via, tickerRows.label, tickerRows.score, tickerRows.publishedAt]);
+      if (novelStories.length > 0) await c.query(INSERT_STORIES, [novelStories.map((s) => s.id), novelStories.map((s) => s.publishedAt), novelStories.map((s) => s.title), novelStories.map((s) => s.symbols)]);
+      if (storyDeltas.size > 0) {
+        const d = [...storyDeltas.values()];
+        await c.query(UPDATE_STORIES, [d.map((x) => x.id), d.map((x) => x.sourceCount), d.map((x) => x.items), d.map((x) => x.lastPublishedAt), d.map((x) => x.symbols)]);
+      }
+      const rows = [...rollups.rows()];
+      await c.query(UPSERT_ROLLUPS, [
+        rows.map((x) => x.kind), rows.map((x) => x.key), rows.map((x) => x.bucket), rows.map((x) => x.start), rows.map((x) => x.items), rows.map((x) => x.stories),
+        rows.map((x) => x.scored), rows.map((x) => x.sumScore), rows.map((x) => x.pos), rows.map((x) => x.neu), rows.map((x) => x.neg),
+      ]);
+      await c.query('UPDATE seq_counter SET last_seq = $1 WHERE one', [seq]);
+    }
+
+    const params: unknown[] = [sourceId, inserted.length, error ? 1 : 0, now];
+    for (const k of STATE_KEYS) {
+      const provided = Object.prototype.hasOwnProperty.call(state, k) && state[k] !== undefined;
+      params.push(provided, provided ? state[k] : null);
+    }
+    await c.query(SOURCE_UPSERT, params);
+
+    const alerts = opts.evaluateAlerts && inserted.length > 0 ? await insertAlerts(c, opts.evaluateAlerts(inserted), now) : NO_ALERTS;
+    return { inserted, alerts };
+  }
+
+  async markAlertDelivered(id: number, at: string = new Date().toISOString()): Promise<void> {
+    try {
+      await this.pool.query('UPDATE alerts SET delivered_at = $1, delivery_error = NULL WHERE id = $2', [at, id]);
+    } catch (err) {
+      throw pgStoreError(`cannot mark alert ${id} delivered`, err);
+    }
+  }
+
+  async markAlertFailed(id: number, reason: string): Promise<void> {
+    try {
+      await this.pool.query('UPDATE alerts SET delivery_error = $1 WHERE id = $2', [reason.slice(0, 500), id]);
+    } catch (err) {
+      throw pgStoreError(`cannot record the delivery failure of alert ${id}`, err);
+    }
+  }
+}
+
+/** Inside the commit's transaction: stores alerts with their items. */
+async function insertAlerts(c: pg.PoolClient, alerts: NewAlert[], now: string): Promise<StoredAlert[]> {
+  if (alerts.length === 0) return NO_ALERTS;
+  const out: StoredAlert[] = [];
+  for (const a of alerts) {
+    const r = await c.query<{ id: number }>(
+      `INSERT INTO alerts (rule, kind, ticker, at, direction, message, value, baseline, deviation, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+      [a.rule, a.kind, a.ticker, a.at, a.direction, a.message, a.value, a.baseline, a.deviation, now],
+    );
+    const id = r.rows[0].id;
+    const seqs = [...new Set(a.seqs)].sort((x, y) => x - y);
+    if (seqs.length) await c.query('INSERT INTO alert_items (alert_id, seq) SELECT $1, s FROM unnest($2::bigint[]) AS s ON CONFLICT DO NOTHING', [id, seqs]);
+    out.push({ ...a, id, seqs, createdAt: now, deliveredAt: null });
+  }
+  return out;
+}
