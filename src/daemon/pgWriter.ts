@@ -1,0 +1,180 @@
+/**
+ * The writer stage on PostgreSQL (cluster mode, docs/CLUSTER.md): the same WriterBackend contract
+ * as the SQLite writer thread (writer.ts + writerThread.ts) — dedupe, stories, rollups, alerts,
+ * the commit and, on a poll's final chunk, its state, in one transaction per ItemBatch — over a
+ * pg pool instead of a thread. The work is I/O-bound (one round trip per statement, not per
+ * item), so it runs on the caller's event loop.
+ *
+ * Commits of this process run one at a time, in arrival order, so StoredBatches reach `onStored`
+ * in seq order; commits of other processes are ordered by the store's seq_counter lock (see
+ * src/store/pg/writer.ts), so several PgWriters on one database stay exactly-once and gap-free.
+ *
+ * Queue bound: as for the SQLite writer, the callers' in-flight batches (PollGate per source, or
+ * the cluster consumer's max-ack-pending); nothing is dropped, callers wait.
+ *
+ * The story clusterer and the alert engine are warmed from the store at start and again after a
+ * failed commit (which may have advanced them for rows that were rolled back), so a standby that
+ * takes over, or a writer that lost its connection, continues from what is committed.
+ */
+import type pg from 'pg';
+import type { AlertEngine } from '../../pipelines/alerts.js';
+import type { StoryMatch } from '../../pipelines/storyCluster.js';
+import type { AlertsConfig } from '../config/alerts.js';
+import { TickerpulseError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { MESSAGE_VERSION, type ItemBatch, type StoredBatch } from '../lib/messages.js';
+import type { ItemTicker, StoredAlert, StoredItem } from '../lib/types.js';
+import type { CommitOptions } from '../store/itemStore.js';
+import { createPgPool } from '../store/pg/pool.js';
+import { PgReader } from '../store/pg/reader.js';
+import { PgItemWriter } from '../store/pg/writer.js';
+import type { WriterStats } from './writer.js';
+import type { WriterBackend } from './writerBackend.js';
+import { ALERT_WARM_ALERTS, ALERT_WARM_ITEMS, STORY_WARM_ITEMS, alertWarmSince, createAlerts, createStories, storyWarmSince, type WriterStories } from './writerState.js';
+
+export interface PgWriterOptions {
+  url: string;
+  /** Config `alerts` (null: no rules). */
+  alerts: AlertsConfig | null;
+  watchlist: string[];
+  clock?: () => number;
+  /** Connections (default 2: commits, plus known-guid lookups and alert outcomes beside them). */
+  poolSize?: number;
+}
+
+export class PgWriter implements WriterBackend {
+  onStored: ((batch: StoredBatch) => void) | null = null;
+  onFatal: ((err: TickerpulseError) => void) | null = null;
+  private readonly writer: PgItemWriter;
+  private readonly reader: PgReader;
+  private stories!: WriterStories;
+  private alerts: AlertEngine | null = null;
+  /** The in-memory state may be ahead of the store (a commit failed): warm again before the next. */
+  private stale = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  private queued = 0;
+  private closed: Promise<void> | null = null;
+  private commits = 0;
+  private items = 0;
+  private busyMs = 0;
+  private readonly clock: () => number;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly opts: PgWriterOptions,
+    private readonly log: Logger,
+  ) {
+    this.writer = new PgItemWriter(pool);
+    this.reader = new PgReader(pool);
+    this.clock = opts.clock ?? Date.now;
+  }
+
+  /** Connects, creates or upgrades the schema, warms the story/alert state. Throws STORE_FAILED. */
+  static async start(opts: PgWriterOptions, log: Logger): Promise<PgWriter> {
+    const pool = createPgPool(opts.url, { max: opts.poolSize ?? 2, applicationName: 'tickerpulse-writer', onIdleError: (err) => log.warn({ err }, 'an idle PostgreSQL connection failed (it is replaced on next use)') });
+    const w = new PgWriter(pool, opts, log);
+    try {
+      await w.reader.ready(true);
+      await w.warm();
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
+    return w;
+  }
+
+  private async warm(): Promise<void> {
+    const t0 = Date.now();
+    const storySince = storyWarmSince(await this.reader.latestPublishedAt(), this.clock);
+    const warmItems = storySince === null ? [] : await this.reader.storyWarmItems(storySince, STORY_WARM_ITEMS);
+    this.stories = createStories(this.clock, warmItems);
+    const cfg = this.opts.alerts;
+    const alertSince = alertWarmSince(cfg, this.clock);
+    this.alerts =
+      cfg && alertSince !== null
+        ? createAlerts(cfg, this.opts.watchlist, this.clock, await this.reader.tickerItemsSince(alertSince, ALERT_WARM_ITEMS), await this.reader.alertsSince(alertSince, ALERT_WARM_ALERTS))
+        : null;
+    this.stale = false;
+    this.log.info({ storyItems: warmItems.length, stories: this.stories.size, alerts: this.alerts !== null, ms: Date.now() - t0 }, 'PostgreSQL writer state warmed from the store');
+  }
+
+  knownGuids(sourceId: string, guids: string[]): Promise<Set<string>> {
+    if (this.closed) return Promise.reject(new TickerpulseError('STORE_FAILED', 'the writer is closed'));
+    if (guids.length === 0) return Promise.resolve(new Set());
+    return this.writer.knownGuids(sourceId, guids);
+  }
+
+  commit(batch: ItemBatch): Promise<StoredBatch> {
+    if (this.closed) return Promise.reject(new TickerpulseError('STORE_FAILED', 'the writer is closed'));
+    this.queued++;
+    const run = this.chain.then(() => this.commitNow(batch));
+    this.chain = run.catch(() => undefined);
+    return run.finally(() => {
+      this.queued--;
+    });
+  }
+
+  private async commitNow(batch: ItemBatch): Promise<StoredBatch> {
+    if (batch?.v !== MESSAGE_VERSION || batch.type !== 'ItemBatch') {
+      throw new TickerpulseError('INPUT_INVALID', `writer: unsupported message ${JSON.stringify({ v: batch?.v, type: batch?.type })} (this writer speaks ItemBatch v${MESSAGE_VERSION})`);
+    }
+    const t0 = performance.now();
+    try {
+      if (this.stale) await this.warm();
+      for (const item of batch.items) {
+        if (item.tickers === undefined && typeof item.tickersJson === 'string') item.tickers = JSON.parse(item.tickersJson) as ItemTicker[];
+      }
+      let committedAlerts: StoredAlert[] = [];
+      const stories = this.stories;
+      const alerts = this.alerts;
+      const opts: CommitOptions = {
+        stories: { match: (item, publishedAt) => stories.match(batch.sourceId, item, publishedAt), record: (m, seq) => stories.record(m as StoryMatch, seq) },
+        evaluateAlerts: alerts ? (items: StoredItem[]) => alerts.evaluate(items) : undefined,
+        onAlerts: (a) => {
+          committedAlerts = a;
+        },
+      };
+      let result;
+      try {
+        result = await this.writer.commitPoll(batch.sourceId, batch.items, batch.final ? batch.state : {}, batch.final ? batch.error : undefined, opts, batch.deadLetters ?? []);
+      } catch (err) {
+        this.stale = true;
+        throw err;
+      }
+      this.commits++;
+      this.items += result.inserted.length;
+      const stored: StoredBatch = { v: MESSAGE_VERSION, type: 'StoredBatch', sourceId: batch.sourceId, items: result.inserted, alerts: committedAlerts, offered: batch.items.length };
+      try {
+        this.onStored?.(stored);
+      } catch (err) {
+        this.log.error({ err }, 'fan-out of a stored batch failed');
+      }
+      return stored;
+    } finally {
+      this.busyMs += performance.now() - t0;
+    }
+  }
+
+  markAlert(alertId: number, failure: string | null): void {
+    const done = failure === null ? this.writer.markAlertDelivered(alertId) : this.writer.markAlertFailed(alertId, failure);
+    done.catch((err: unknown) => this.log.warn({ err, alert: alertId }, 'could not record the webhook outcome of an alert'));
+  }
+
+  stats(): WriterStats {
+    return { cpuMs: null, busyMs: Math.round(this.busyMs), commits: this.commits, items: this.items, queueDepth: this.queued };
+  }
+
+  /** Nothing to fold or checkpoint: PostgreSQL's own checkpoints do that. Waits for queued commits. */
+  async finish(): Promise<null> {
+    await this.chain;
+    return null;
+  }
+
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      await this.chain;
+      await this.pool.end().catch(() => undefined);
+    })();
+    return this.closed;
+  }
+}
