@@ -10,6 +10,7 @@ commands:
   classify   classify text lines or JSONL from files/stdin, one JSON result per line
   query      query stored items (newest first), tickers, series, alerts as a table, JSON or CSV
   reclassify re-score stored items with the current model (resumable; rebuilds affected rollups)
+  migrate    copy a single-node SQLite database into PostgreSQL (cluster mode; resumable)
   version    print the version
 
 Run "tickerpulse <command> --help" for a command's options.`;
@@ -25,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./query.js')).runQuery(rest, process.stdout);
     case 'reclassify':
       return (await import('./reclassify.js')).runReclassify(rest);
+    case 'migrate':
+      return (await import('./migrate.js')).runMigrate(rest);
     case 'version':
     case '--version':
     case '-v':

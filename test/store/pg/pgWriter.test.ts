@@ -13,13 +13,14 @@ import { alertsConfigSchema } from '../../../src/config/alerts.js';
 import { PgWriter } from '../../../src/daemon/pgWriter.js';
 import { createStories } from '../../../src/daemon/writerState.js';
 import { createLogger } from '../../../src/lib/log.js';
-import { itemBatch, type ItemBatch, type StoredBatch } from '../../../src/lib/messages.js';
-import type { ClassifiedItem, ItemTicker, Label } from '../../../src/lib/types.js';
+import { itemBatch, type StoredBatch } from '../../../src/lib/messages.js';
+import type { Label } from '../../../src/lib/types.js';
 import { ItemStore } from '../../../src/store/itemStore.js';
 import { createPgPool } from '../../../src/store/pg/pool.js';
 import { migratePg, PG_SCHEMA_VERSION, pgSchemaVersion } from '../../../src/store/pg/schema.js';
 import type { StoryMatch } from '../../../pipelines/storyCluster.js';
 import { pgSkipReason, startPgServer, type PgServer } from './pgServer.js';
+import { T0, batch, item, range } from './fixtures.js';
 
 const skip = pgSkipReason() ?? false;
 const log = createLogger({ level: 'silent' });
@@ -50,42 +51,6 @@ async function writer(url: string, alerts: unknown = null): Promise<PgWriter> {
   writers.push(w);
   return w;
 }
-
-const LABELS: Label[] = ['negative', 'neutral', 'positive'];
-const T0 = Date.parse('2026-11-02T09:00:00.000Z');
-const COMPANIES = [
-  ['Acme Robotics', 'ACME'],
-  ['Globex', 'GBX'],
-  ['Initech', 'INIT'],
-  ['Hooli', 'HOOL'],
-] as const;
-
-/** Item `i` of a source; items with the same `i` in different sources are copies of one story. */
-function item(source: string, i: number, over: Partial<ClassifiedItem> = {}): ClassifiedItem {
-  const [name, symbol] = COMPANIES[i % COMPANIES.length];
-  const label = LABELS[i % 3];
-  const score = label === 'positive' ? 0.8 : label === 'negative' ? -0.7 : 0.05;
-  const tickers: ItemTicker[] = i % 5 === 4 ? [] : [{ symbol, via: 'name', label, score, pNeg: 0.1, pNeu: 0.2, pPos: 0.7 }];
-  return {
-    source,
-    guid: `g-${i}`,
-    url: `https://news.example.test/${source}/${i}`,
-    title: `${name} event number ${i} shakes the market ${i * 7919}`,
-    summary: null,
-    publishedAt: new Date(T0 + i * 45_000).toISOString(),
-    fetchedAt: new Date(T0 + 3_600_000).toISOString(),
-    label,
-    pNeg: 0.1,
-    pNeu: 0.2,
-    pPos: 0.7,
-    score,
-    model: 'test-model',
-    tickers,
-    ...over,
-  };
-}
-const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
-const batch = (source: string, ids: number[], final = true, state = {}): ItemBatch => itemBatch(source, ids.map((i) => item(source, i)), final, final ? state : {});
 
 async function seqs(url: string): Promise<number[]> {
   return (await pool(url).query<{ seq: number }>('SELECT seq FROM items ORDER BY seq')).rows.map((r) => r.seq);
