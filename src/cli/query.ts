@@ -92,6 +92,7 @@ function parseArgv(argv: string[]): ParsedArgs {
     i = 1;
   }
   let db: string | undefined;
+  let dbName = '';
   for (; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') {
@@ -110,7 +111,8 @@ function parseArgv(argv: string[]): ParsedArgs {
     }
     if (name === 'db' || name === 'store') {
       // --store is --db that also takes a postgres:// URL; one of them, once.
-      if (db !== undefined) throw new UsageError('--db/--store given more than once');
+      if (db !== undefined) throw new UsageError(dbName === name ? `--${name} given more than once` : 'give --db or --store, not both');
+      dbName = name;
       if (value === '') throw new UsageError(`--${name} must not be empty`);
       db = value;
       continue;
