@@ -21,6 +21,7 @@ import { itemBatch } from '../../../src/lib/messages.js';
 import { ItemStore } from '../../../src/store/itemStore.js';
 import { migrateSqliteToPg } from '../../../src/store/pg/fromSqlite.js';
 import { createPgPool } from '../../../src/store/pg/pool.js';
+import { openStoreReader } from '../../../src/query/storeReader.js';
 import { batch, item, range } from './fixtures.js';
 import { pgSkipReason, startPgServer, type PgServer } from './pgServer.js';
 
@@ -159,6 +160,29 @@ describe('tickerpulse migrate (SQLite → PostgreSQL)', { skip }, () => {
     const bad = await cli(runQuery, ['--store', url.replace(/\/[^/]+$/, '/no_such_db')]);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /STORE_FAILED/);
+  });
+
+  test('StoreReader: replay pages, latest seq, counts and sources are the same from both stores', async () => {
+    const lite = await openStoreReader(sqlitePath);
+    const viaPg = await openStoreReader(url);
+    try {
+      assert.equal(lite.kind, 'sqlite');
+      assert.equal(viaPg.kind, 'postgres');
+      assert.equal(await viaPg.latestSeq(), await lite.latestSeq());
+      assert.equal(await viaPg.countItems(), await lite.countItems());
+      assert.equal(await viaPg.healthy(), true);
+      for (const [after, limit] of [[0, 1000], [0, 7], [100, 25], [await lite.latestSeq(), 10]]) {
+        assert.deepEqual(await viaPg.itemsAfter(after, limit), await lite.itemsAfter(after, limit), `itemsAfter(${after}, ${limit})`);
+      }
+      assert.deepEqual(await viaPg.listSourceStates(), await lite.listSourceStates());
+    } finally {
+      await lite.close();
+      await viaPg.close();
+    }
+    assert.equal(await viaPg.healthy(), false, 'a closed reader is not healthy');
+    // a reader never creates the schema: an empty database is refused, saying what to do
+    const empty = await server!.createDatabase(`m${++dbCount}`);
+    await assert.rejects(openStoreReader(empty), (err: unknown) => (err as { code?: string }).code === 'STORE_FAILED' && /no tickerpulse schema/.test((err as Error).message));
   });
 
   test('after the copy, the cluster writer continues the seqs and the stories', async () => {
