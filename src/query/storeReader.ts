@@ -3,12 +3,26 @@
  * replay (itemsAfter, latestSeq) and health checks read SQLite (the existing synchronous code,
  * wrapped) or PostgreSQL (cluster mode) the same way.
  */
-import type { StoredItem } from '../lib/types.js';
+import type { StoredAlert, StoredItem } from '../lib/types.js';
 import { ItemStore, type StoredSourceState } from '../store/itemStore.js';
 import type { PgReader } from '../store/pg/reader.js';
 import type { QueryParams } from './params.js';
 import { executePgQuery } from './pgQueries.js';
-import { executeQuery, type QueryResult } from './queries.js';
+import { alertsInSeqRange, executeQuery, type QueryResult } from './queries.js';
+
+/** A ticker's 1-minute rollup bucket as the `rollup` WebSocket message needs it. */
+export interface MinuteRollup {
+  ticker: string;
+  start: string;
+  items: number;
+  stories: number;
+  mean_score: number | null;
+  pos: number;
+  neu: number;
+  neg: number;
+}
+
+const MINUTE_ROLLUP_COLUMNS = `key AS ticker, start, items, stories, CASE WHEN scored > 0 THEN sum_score / scored END AS mean_score, pos, neu, neg`;
 
 export interface StoreReader {
   /** `sqlite` or `postgres`: for logs and /healthz. */
@@ -19,6 +33,10 @@ export interface StoreReader {
   countItems(): Promise<number>;
   healthy(): Promise<boolean>;
   listSourceStates(): Promise<StoredSourceState[]>;
+  /** Alerts placed after items (after, through] (alerts.seq), in stream order: what a replay page sends. */
+  alertsInSeqRange(after: number, through: number): Promise<StoredAlert[]>;
+  /** The rows of these (ticker, 1m bucket start) pairs that exist, in no particular order. */
+  minuteRollups(pairs: readonly { ticker: string; start: string }[]): Promise<MinuteRollup[]>;
   /** A validated query (params.ts). STORE_FAILED with the generic message when the store fails. */
   query(params: QueryParams, now?: Date): Promise<QueryResult>;
   /** Idempotent. */
@@ -38,6 +56,16 @@ export function sqliteReader(store: ItemStore): StoreReader {
     countItems: async () => store.countItems(),
     healthy: async () => store.healthy(),
     listSourceStates: async () => store.listSourceStates(),
+    alertsInSeqRange: async (after, through) => alertsInSeqRange(store, after, through),
+    minuteRollups: async (pairs) => {
+      const st = store.database.prepare(`SELECT ${MINUTE_ROLLUP_COLUMNS} FROM rollups WHERE kind = 'ticker' AND key = ? AND bucket = '1m' AND start = ?`);
+      const out: MinuteRollup[] = [];
+      for (const p of pairs) {
+        const r = st.get(p.ticker, p.start) as MinuteRollup | undefined;
+        if (r) out.push(r);
+      }
+      return out;
+    },
     query: async (params, now) => executeQuery(store, params, now),
     close: async () => store.close(),
   };
@@ -52,6 +80,15 @@ export function pgReader(reader: PgReader): StoreReader {
     countItems: () => reader.countItems(),
     healthy: () => reader.healthy(),
     listSourceStates: () => reader.listSourceStates(),
+    alertsInSeqRange: async (after, through) => (await import('./pgQueries.js')).pgAlertsInSeqRange(reader.pool, after, through),
+    minuteRollups: async (pairs) => {
+      if (pairs.length === 0) return [];
+      const r = await reader.pool.query<MinuteRollup>(
+        `SELECT ${MINUTE_ROLLUP_COLUMNS} FROM rollups WHERE kind = 'ticker' AND bucket = '1m' AND (key, start) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+        [pairs.map((p) => p.ticker), pairs.map((p) => p.start)],
+      );
+      return r.rows;
+    },
     query: (params, now) => executePgQuery(reader.pool, params, now),
     close: () => (closed ??= reader.pool.end().catch(() => undefined)),
   };

@@ -11,7 +11,7 @@ import type { RollupMessage } from './wire.js';
 /** Buckets sent per ticker per flush at most (the newest ones; older ones are in /api/series). */
 export const MAX_BUCKETS_PER_TICKER = 16;
 
-interface RollupDbRow {
+export interface RollupDbRow {
   items: number;
   stories: number;
   mean_score: number | null;
@@ -27,7 +27,8 @@ export class RollupFeed {
   private dirty = new Map<string, Set<string>>();
   private stmt: Database.Statement | null = null;
 
-  constructor(private readonly db: () => Database.Database) {}
+  /** `db`: the SQLite connection flush() reads; null when the rows come from a StoreReader. */
+  constructor(private readonly db: (() => Database.Database) | null) {}
 
   watch(tickers: Iterable<string> | null): void {
     if (tickers) for (const t of tickers) this.interest.set(t, (this.interest.get(t) ?? 0) + 1);
@@ -65,23 +66,33 @@ export class RollupFeed {
     return this.dirty.size > 0;
   }
 
-  /** The changed buckets' current rows, per ticker ascending by start; resets the change set. Throws when the store fails. */
-  flush(): RollupMessage[] {
+  /** The changed (ticker, 1m bucket start) pairs, per ticker ascending by start (the newest MAX_BUCKETS_PER_TICKER); resets the change set. */
+  takeChanged(): { ticker: string; start: string }[] {
     const dirty = this.dirty;
     this.dirty = new Map();
-    if (dirty.size === 0) return [];
-    this.stmt ??= this.db().prepare(`
+    const out: { ticker: string; start: string }[] = [];
+    for (const [ticker, starts] of dirty) for (const start of [...starts].sort().slice(-MAX_BUCKETS_PER_TICKER)) out.push({ ticker, start });
+    return out;
+  }
+
+  /** The changed buckets' current rows (SQLite, synchronous), per ticker ascending by start; resets the change set. Throws when the store fails. */
+  flush(): RollupMessage[] {
+    if (this.dirty.size === 0) return [];
+    const changed = this.takeChanged();
+    const db = this.db;
+    if (!db) throw new Error('RollupFeed.flush needs the SQLite connection; with a StoreReader use takeChanged + rollupMessage');
+    this.stmt ??= db().prepare(`
       SELECT items, stories, CASE WHEN scored > 0 THEN sum_score / scored END AS mean_score, pos, neu, neg
       FROM rollups WHERE kind = 'ticker' AND key = ? AND bucket = '1m' AND start = ?`);
     const out: RollupMessage[] = [];
-    for (const [ticker, starts] of dirty) {
-      const sorted = [...starts].sort().slice(-MAX_BUCKETS_PER_TICKER);
-      for (const start of sorted) {
-        const r = this.stmt.get(ticker, start) as RollupDbRow | undefined;
-        if (!r) continue;
-        out.push({ type: 'rollup', ticker, bucket: '1m', start, items: r.items, stories: r.stories, meanScore: r.mean_score, pos: r.pos, neu: r.neu, neg: r.neg });
-      }
+    for (const { ticker, start } of changed) {
+      const r = this.stmt.get(ticker, start) as RollupDbRow | undefined;
+      if (r) out.push(rollupMessage(ticker, start, r));
     }
     return out;
   }
+}
+
+export function rollupMessage(ticker: string, start: string, r: RollupDbRow): RollupMessage {
+  return { type: 'rollup', ticker, bucket: '1m', start, items: r.items, stories: r.stories, meanScore: r.mean_score, pos: r.pos, neu: r.neu, neg: r.neg };
 }

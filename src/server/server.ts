@@ -21,10 +21,11 @@ import { fromSearchParams, validateParams, type QueryKind, type QueryParams } fr
 import { alertsInSeqRange, executeQuery, type QueryResult } from '../query/queries.js';
 import { resultToCsv } from '../query/output.js';
 import type { ItemStore } from '../store/itemStore.js';
+import type { StoreReader } from '../query/storeReader.js';
 import { serveDashboard } from './static.js';
-import { CloseCode, PROTOCOL_VERSION, toApiRows, toWireAlert, toWireItem, type DeliveryMessage, type ProtocolErrorCode, type ServerMessage, type WireSource } from './wire.js';
+import { CloseCode, PROTOCOL_VERSION, toApiRows, toWireAlert, toWireItem, type DeliveryMessage, type ProtocolErrorCode, type RollupMessage, type ServerMessage, type WireSource } from './wire.js';
 import { assertBindAllowed, OriginPolicy, redactUrl, TokenCheck } from './auth.js';
-import { RollupFeed } from './rollupFeed.js';
+import { RollupFeed, rollupMessage } from './rollupFeed.js';
 import { FlushScheduler, Outbound, textFrame } from './outbound.js';
 import {
   EMPTY_FILTER,
@@ -102,7 +103,12 @@ export const DEFAULT_LIMITS: Readonly<Omit<ServerLimits, 'replayHighWaterBytes'>
 export interface ServerOptions {
   host: string;
   port: number;
-  store: ItemStore;
+  /**
+   * The server's reads: the SQLite ItemStore (the single-process daemon; synchronous, which the
+   * replay's switch to live relies on, see replay()) or a StoreReader (src/query/storeReader.ts;
+   * PostgreSQL, asynchronously).
+   */
+  store: ItemStore | StoreReader;
   /** Extra fields for /healthz; `status: 'degraded'` (or anything but 'ok') makes it degraded. */
   health: () => Record<string, unknown>;
   log: Logger;
@@ -231,7 +237,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
-  const { store, log } = opts;
+  const { log } = opts;
+  // Exactly one of the two is set: the synchronous SQLite store, or an asynchronous reader.
+  const reader: StoreReader | null = 'kind' in opts.store ? opts.store : null;
+  const store: ItemStore = (reader ? null : opts.store) as ItemStore;
   const given = opts.limits ?? {};
   const limits: ServerLimits = {
     ...DEFAULT_LIMITS,
@@ -247,7 +256,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const tokenCheck = token === undefined ? null : new TokenCheck(token);
   // Replaced once the real port is known (port 0): the default origins name it.
   let origins = new OriginPolicy(opts.allowedOrigins, opts.host, opts.port);
-  const rollups = new RollupFeed(() => store.database);
+  const rollups = new RollupFeed(reader ? null : () => store.database);
   /** Sockets upgrading or upgraded per remote IP (maxConnectionsPerIp). */
   const perIp = new Map<string, number>();
   /** Last status/lastError sent per source id (broadcastSources). */
@@ -298,7 +307,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (serveDashboard(req, res, url.pathname)) return; // dist/dashboard: / and /assets/* (src/server/static.ts)
     switch (url.pathname) {
       case '/healthz':
-        return healthz(res);
+        if (reader) return void reader.healthy().then((ok) => healthz(res, ok), () => healthz(res, false));
+        return healthz(res, store.healthy());
       case '/':
         return sendHtml(res, PLACEHOLDER_HTML);
       default:
@@ -306,8 +316,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
   }
 
-  function healthz(res: ServerResponse): void {
-    const dbOk = store.healthy();
+  function healthz(res: ServerResponse, dbOk: boolean): void {
     let extra: Record<string, unknown>;
     let healthFailed = false;
     try {
@@ -336,14 +345,37 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (err instanceof TickerpulseError && err.code === 'INPUT_INVALID') return sendError(res, 400, 'INPUT_INVALID', err.message);
       throw err;
     }
+    if (reader) {
+      reader
+        .query(p)
+        .then(
+          (result) => sendQueryResult(kind, p, result, res),
+          (err: unknown) => queryFailed(kind, err, res),
+        )
+        .catch((err: unknown) => {
+          log.error({ err, route: `/api/${kind}` }, 'http handler failed');
+          if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'internal error');
+          else res.destroy();
+        });
+      return;
+    }
     let result: QueryResult;
     try {
       result = executeQuery(store, p);
     } catch (err) {
-      const e = err as TickerpulseError;
-      log.error({ err: e.cause ?? e, code: e.code, details: e.details, route: `/api/${kind}` }, 'query failed');
-      return sendError(res, 500, 'STORE_FAILED', 'the database could not answer the query');
+      return queryFailed(kind, err, res);
     }
+    sendQueryResult(kind, p, result, res);
+  }
+
+  function queryFailed(kind: QueryKind, err: unknown, res: ServerResponse): void {
+    const e = err as TickerpulseError;
+    log.error({ err: e.cause ?? e, code: e.code, details: e.details, route: `/api/${kind}` }, 'query failed');
+    if (res.headersSent) res.destroy();
+    else sendError(res, 500, 'STORE_FAILED', 'the database could not answer the query');
+  }
+
+  function sendQueryResult(kind: QueryKind, p: QueryParams, result: QueryResult, res: ServerResponse): void {
     if (p.format === 'csv') {
       return sendBody(res, 200, 'text/csv; charset=utf-8; header=present', resultToCsv(result), { 'Content-Disposition': `inline; filename="tickerpulse-${kind}.csv"` });
     }
@@ -422,16 +454,38 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       since = Number(text);
     }
 
+    const storeFailed = (err: unknown) => {
+      log.error({ err }, 'websocket connect: store failed');
+      sendMsg(ws, { type: 'error', code: 'STORE_FAILED', message: 'the store could not answer' });
+      ws.close(CloseCode.INTERNAL_ERROR, 'store failed');
+    };
+    if (reader) {
+      // The read takes a while, and items broadcast meanwhile would reach no one for this
+      // client: a client without since also replays, from the latest seq read, so it gets them
+      // from the store (its replay queue catches the ones broadcast after it registers).
+      reader.latestSeq().then(
+        (latest) => {
+          if (ws.readyState !== WebSocket.OPEN) return;
+          if (closing) return ws.close(CloseCode.GOING_AWAY, 'server shutting down');
+          openClient(ws, remote, filter, since, latest, since ?? latest);
+        },
+        (err: unknown) => {
+          if (ws.readyState === WebSocket.OPEN) storeFailed(err);
+        },
+      );
+      return;
+    }
     let latest: number;
     try {
       latest = store.latestSeq();
     } catch (err) {
-      log.error({ err }, 'websocket connect: store failed');
-      sendMsg(ws, { type: 'error', code: 'STORE_FAILED', message: 'the store could not answer' });
-      ws.close(CloseCode.INTERNAL_ERROR, 'store failed');
-      return;
+      return storeFailed(err);
     }
+    openClient(ws, remote, filter, since, latest, since);
+  }
 
+  /** `replayFrom`: replay the items after it before going live (undefined: live from `latest`). */
+  function openClient(ws: WebSocket, remote: string, filter: Filter, since: number | undefined, latest: number, replayFrom: number | undefined): void {
     const sock = socketOf(ws);
     if (!sock) {
       log.error({ remote }, 'websocket connect: the ws library exposes no socket to write frames to (ws major version changed?)');
@@ -440,7 +494,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     // Without since, the client starts at "now"; a since beyond the latest seq (e.g. the
     // database was replaced) also starts at now — hello.seq tells the client where that is.
-    const start = since === undefined ? latest : Math.min(since, latest);
+    const start = replayFrom === undefined ? latest : Math.min(replayFrom, latest);
     const c: Client = {
       id: nextClientId++,
       ws,
@@ -448,8 +502,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       out: new Outbound(sock, limits.maxWriteBytes, () => ws.readyState === WebSocket.OPEN, start, flushes),
       cls: joinClass(filter),
       lastSent: start,
-      replaying: since !== undefined,
-      queue: since !== undefined ? [] : null,
+      replaying: replayFrom !== undefined,
+      queue: replayFrom !== undefined ? [] : null,
       alertsThrough: 0,
       filter,
       bucket: new TokenBucket(limits.clientMessagesPerSecond, limits.clientMessageBurst),
@@ -585,8 +639,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       for (;;) {
         if (!isOpen(c)) return;
         const from = c.lastSent;
-        const page = store.itemsAfter(from, limits.replayPageSize);
-        const alerts = page.length ? alertsInSeqRange(store, from, page[page.length - 1].seq) : [];
+        let page: StoredItem[];
+        let alerts: StoredAlert[];
+        if (reader) {
+          // An asynchronous read can end after a commit its snapshot missed, so the switch to
+          // live below needs that commit's broadcast (items and alerts) queued: a dropped queue
+          // is re-armed before each read (whatever is committed later is broadcast later, into it).
+          if (c.queue === null) c.queue = [];
+          page = await reader.itemsAfter(from, limits.replayPageSize);
+          alerts = page.length ? await reader.alertsInSeqRange(from, page[page.length - 1].seq) : [];
+          if (!isOpen(c)) return;
+        } else {
+          page = store.itemsAfter(from, limits.replayPageSize);
+          alerts = page.length ? alertsInSeqRange(store, from, page[page.length - 1].seq) : [];
+        }
         let nextAlert = 0;
         let paused = false;
         for (const item of page) {
@@ -611,13 +677,21 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         }
         // A short page read and sent without pausing: the store has nothing newer *right now*,
         // and we are still in the synchronous step of that read — switch to live here.
-        if (page.length < limits.replayPageSize && !paused) break;
+        // (An asynchronous store: only if no broadcast overflowed the queue during the read.)
+        if (page.length < limits.replayPageSize && !paused && (!reader || c.queue !== null)) break;
         await waitForDrain(c); // also yields to the event loop between pages
       }
       const queued = c.queue ?? [];
       c.queue = null;
       c.replaying = false;
-      for (const f of queued) sendFrame(c, f);
+      for (const f of queued) {
+        // Alerts are queued only with an asynchronous store; the replay may have sent one already.
+        if (f.alert) {
+          if (f.alert.id <= c.alertsThrough) continue;
+          c.alertsThrough = f.alert.id;
+        }
+        sendFrame(c, f);
+      }
       checkSlow(c);
       log.debug({ client: c.id, lastSent: c.lastSent }, 'replay caught up, live');
     } catch (err) {
@@ -711,8 +785,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       for (const cls of classes.values()) {
         const matches = matchesAlert(cls.filter, alert);
         for (const c of cls.members) {
-          // A replaying client reads it from the store at its place; one whose replay did already is past it.
-          if (!isOpen(c) || c.replaying || alert.id <= c.alertsThrough) continue;
+          if (!isOpen(c) || alert.id <= c.alertsThrough) continue;
+          if (c.replaying) {
+            // SQLite: the replay reads it from the store at its place (committed before this
+            // broadcast). An asynchronous read may have missed its commit: queued after its
+            // items, like them (an overflow drops the queue and the replay reads again).
+            if (reader) queueForReplay(c, [frame]);
+            continue;
+          }
           if (matches) {
             c.out.push(frameWire(frame), c.lastSent);
             checkSlow(c);
@@ -748,8 +828,32 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 
   /** Rollup messages of the buckets that changed since the last tick, to the clients subscribed to their ticker. */
+  /** An asynchronous store's rollup read in flight: the next tick waits for it (its changes stay pending). */
+  let rollupsReading = false;
+
   function sendRollups(): void {
     if (!rollups.pending) return;
+    if (reader) {
+      if (rollupsReading) return;
+      rollupsReading = true;
+      const changed = rollups.takeChanged();
+      reader
+        .minuteRollups(changed)
+        .then((rows) => {
+          const byKey = new Map(rows.map((r) => [`${r.ticker}\u0000${r.start}`, r]));
+          const msgs: RollupMessage[] = [];
+          for (const { ticker, start } of changed) {
+            const r = byKey.get(`${ticker}\u0000${start}`);
+            if (r) msgs.push(rollupMessage(ticker, start, r));
+          }
+          sendRollupMessages(msgs);
+        })
+        .catch((err: unknown) => log.error({ err }, 'rollup updates: the store failed'))
+        .finally(() => {
+          rollupsReading = false;
+        });
+      return;
+    }
     let msgs;
     try {
       msgs = rollups.flush();
@@ -757,6 +861,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       log.error({ err }, 'rollup updates: the store failed');
       return;
     }
+    sendRollupMessages(msgs);
+  }
+
+  function sendRollupMessages(msgs: RollupMessage[]): void {
     for (const m of msgs) {
       let data: Buffer | undefined;
       for (const c of clients) {
