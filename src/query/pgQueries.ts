@@ -11,6 +11,7 @@ import type pg from 'pg';
 import { TickerpulseError } from '../lib/errors.js';
 import type { StoredAlert, StoredItem } from '../lib/types.js';
 import { itemFromRow, type ItemRow } from '../store/itemStore.js';
+import { pgStoreError } from '../store/pg/pool.js';
 import { floorTo, type AlertsParams, type ItemsParams, type QueryParams, type SeriesParams, type TickersParams } from './params.js';
 import { ALERT_ORDER, ITEM_ORDER, STORE_FAILED_MESSAGE, TICKER_ORDER, alertFromRow, escapeLike, sqlTime, windowRanges, type AlertDbRow, type QueryResult, type SeriesRow, type TickerRow } from './queries.js';
 
@@ -27,8 +28,9 @@ async function run<T extends pg.QueryResultRow>(pool: pg.Pool, sql: string, valu
   try {
     return (await pool.query<T>(sql, values)).rows;
   } catch (err) {
-    const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : undefined;
-    throw new TickerpulseError('STORE_FAILED', STORE_FAILED_MESSAGE, { cause: err, retryable: code === undefined || /^(08|53|57P0)/.test(code), ...(code ? { details: { sqlState: code } } : {}) });
+    // The driver's error classified as the store's (retryable, SQLSTATE), under the generic message.
+    const e = pgStoreError('query', err);
+    throw new TickerpulseError('STORE_FAILED', STORE_FAILED_MESSAGE, { cause: err, retryable: e.retryable, ...(e.details ? { details: e.details } : {}) });
   }
 }
 

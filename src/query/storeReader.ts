@@ -7,7 +7,6 @@ import type { StoredAlert, StoredItem } from '../lib/types.js';
 import { ItemStore, type StoredSourceState } from '../store/itemStore.js';
 import type { PgReader } from '../store/pg/reader.js';
 import type { QueryParams } from './params.js';
-import { executePgQuery } from './pgQueries.js';
 import { alertsInSeqRange, executeQuery, type QueryResult } from './queries.js';
 
 /** A ticker's 1-minute rollup bucket as the `rollup` WebSocket message needs it. */
@@ -89,7 +88,8 @@ export function pgReader(reader: PgReader): StoreReader {
       );
       return r.rows;
     },
-    query: (params, now) => executePgQuery(reader.pool, params, now),
+    // Loaded with the first query: the SQLite path never loads the PostgreSQL code.
+    query: async (params, now) => (await import('./pgQueries.js')).executePgQuery(reader.pool, params, now),
     close: () => (closed ??= reader.pool.end().catch(() => undefined)),
   };
 }

@@ -53,10 +53,11 @@ const RETRYABLE_SQLSTATE = /^(08|53|57P0|40001|40P01)/;
 export function pgStoreError(what: string, err: unknown): TickerpulseError {
   if (err instanceof TickerpulseError) return err;
   const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : undefined;
-  const sqlState = code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
-  // Not a server's answer (a DatabaseError carries a SQLSTATE): the connection failed, was
-  // refused, timed out or was cut (ECONNREFUSED, "Connection terminated", …): worth a retry.
-  const network = !(err instanceof pg.DatabaseError) && sqlState === undefined;
+  const sqlState = err instanceof pg.DatabaseError && code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  // Not a server's answer: a system error of the socket (ECONNREFUSED, ECONNRESET, ETIMEDOUT…),
+  // or a plain Error of the driver (connection terminated, connect timeout): worth a retry.
+  // A TypeError or the like is a bug, and a DatabaseError says by its SQLSTATE.
+  const network = !(err instanceof pg.DatabaseError) && ((code !== undefined && /^E[A-Z]+$/.test(code)) || (err instanceof Error && err.constructor === Error && sqlState === undefined));
   const msg = err instanceof Error ? err.message : String(err);
   return new TickerpulseError('STORE_FAILED', `${what}: ${msg}`, {
     cause: err,

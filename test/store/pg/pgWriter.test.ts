@@ -17,6 +17,7 @@ import { itemBatch, type StoredBatch } from '../../../src/lib/messages.js';
 import type { Label } from '../../../src/lib/types.js';
 import { ItemStore } from '../../../src/store/itemStore.js';
 import { createPgPool } from '../../../src/store/pg/pool.js';
+import { TickerpulseError } from '../../../src/lib/errors.js';
 import { migratePg, PG_SCHEMA_VERSION, pgSchemaVersion } from '../../../src/store/pg/schema.js';
 import type { StoryMatch } from '../../../pipelines/storyCluster.js';
 import { pgSkipReason, startPgServer, type PgServer } from './pgServer.js';
@@ -255,3 +256,29 @@ describe('PostgreSQL writer: poll state, stories, rollups, alerts', { skip }, ()
     }
   });
 });
+
+describe('PostgreSQL writer: an unreachable database', { skip }, () => {
+  test('start fails with STORE_FAILED, retryable (a write node retries; nothing was acknowledged)', async () => {
+    // A port nothing listens on: the server's own port + a database that cannot be reached.
+    const probe = createPgPool('postgres://postgres@127.0.0.1:1/none', { max: 1 });
+    await probe.end();
+    await assert.rejects(
+      PgWriter.start({ url: 'postgres://postgres@127.0.0.1:1/none', alerts: null, watchlist: [] }, log),
+      (err: unknown) => err instanceof TickerpulseError && err.code === 'STORE_FAILED' && err.retryable === true,
+    );
+  });
+
+  test('a constraint violation is STORE_FAILED, not retryable, with its SQLSTATE', async () => {
+    const url = await freshDb();
+    const w = await writer(url);
+    const err = await w.commit(itemBatch('wire', [item('wire', 1, { label: 'bullish' as Label })], true, {})).then(
+      () => assert.fail('expected a failure'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof TickerpulseError);
+    assert.equal(err.code, 'STORE_FAILED');
+    assert.equal(err.retryable, false);
+    assert.equal((err.details as { sqlState?: string }).sqlState, '23514');
+  });
+});
+
