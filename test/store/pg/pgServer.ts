@@ -8,7 +8,7 @@
  * Usage: `const pg = await startPgServer(); after(() => pg.stop());` — stop() also runs when the
  * test file's process ends early (an `exit` hook), so a failed test leaves no server behind.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -68,10 +68,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-const live = new Set<PgServer>();
+/** Synchronous stops of the servers still running, for the process's exit. */
+const live = new Map<PgServer, () => void>();
 process.once('exit', () => {
-  // Last resort for a test process that ends without its after(): synchronous, best effort.
-  for (const s of live) void s.stop();
+  // Last resort for a test process that ends without its after(): only synchronous work runs here.
+  for (const stopSync of live.values()) stopSync();
 });
 
 export async function startPgServer(): Promise<PgServer> {
@@ -83,7 +84,8 @@ export async function startPgServer(): Promise<PgServer> {
   const dir = mkdtempSync(join(tmpdir(), 'tickerpulse-pg-'));
   if (owner) chownSync(dir, owner.uid, owner.gid);
   const data = join(dir, 'data');
-  const exec = (cmd: string, args: string[]) => (owner ? run('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { cwd: dir }) : run(join(bin, cmd), args, { cwd: dir }));
+  const command = (cmd: string, args: string[]): [string, string[]] => (owner ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]] : [join(bin, cmd), args]);
+  const exec = (cmd: string, args: string[]) => run(...command(cmd, args), { cwd: dir });
 
   let stopped = false;
   let started = false;
@@ -114,7 +116,14 @@ export async function startPgServer(): Promise<PgServer> {
     },
     stop,
   };
-  live.add(server);
+  live.set(server, () => {
+    try {
+      if (started) execFileSync(...command('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']), { cwd: dir, stdio: 'ignore' });
+    } catch {
+      /* already stopped */
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
   try {
     // --no-sync and fsync=off: a throwaway cluster, durability across an OS crash is irrelevant.
     await exec('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
