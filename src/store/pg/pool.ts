@@ -66,14 +66,18 @@ export function pgStoreError(what: string, err: unknown): TickerpulseError {
   });
 }
 
-/** Runs `fn` in one transaction on one connection of the pool (ROLLBACK on any throw). */
-export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` in one transaction on one connection of the pool (ROLLBACK on any throw). `first`: a
+ * statement (without parameters) sent together with BEGIN, saving a round trip; its result is
+ * `fn`'s second argument.
+ */
+export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient, first: pg.QueryResult | null) => Promise<T>, first?: string): Promise<T> {
   const c = await pool.connect();
   let broken = false;
   try {
-    await c.query('BEGIN');
     try {
-      const out = await fn(c);
+      const begun = (await c.query(first ? `BEGIN; ${first}` : 'BEGIN')) as unknown as pg.QueryResult | pg.QueryResult[];
+      const out = await fn(c, first && Array.isArray(begun) ? begun[1] : null);
       await c.query('COMMIT');
       return out;
     } catch (err) {

@@ -67,9 +67,11 @@ const INSERT_TICKERS = `
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::float8[], $6::text[])
   ON CONFLICT (ticker, seq) DO NOTHING`;
 
+// Stories started by this batch, with the batch's own copies of them already counted in (one
+// statement cannot update a row it inserts).
 const INSERT_STORIES = `
   INSERT INTO stories (id, first_published_at, last_published_at, title, source_count, item_count, tickers)
-  SELECT id, p, p, title, 1, 1, tickers FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS s(id, p, title, tickers)`;
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::integer[], $7::text[])`;
 
 // The clusterer's source count is exact within a run; GREATEST keeps the stored count when a
 // restart's bounded warm-up saw fewer of the story's sources (as in SQLite).
@@ -98,6 +100,25 @@ const INSERT_DEAD = `
   INSERT INTO dead_letters (source, guid, payload, code, message, attempts, created_at)
   SELECT $1, guid, payload, code, message, attempts, $2 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::integer[]) AS d(guid, payload, code, message, attempts)`;
 
+/**
+ * One statement made of data-modifying CTEs (items, tickers, stories, rollups, the source's
+ * state, dead letters, the counter): a commit is then BEGIN + lock, the known-guid read, this and
+ * COMMIT — four round trips whatever the batch holds. Each part's $n are renumbered into one list.
+ */
+class Combined {
+  private readonly parts: string[] = [];
+  readonly values: unknown[] = [];
+  add(name: string, sql: string, values: unknown[]): void {
+    const offset = this.values.length;
+    this.parts.push(`${name} AS (${sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)} RETURNING 1)`);
+    this.values.push(...values);
+  }
+  /** The statement; its one row's `items` is the number of item rows inserted (0 without the items part). */
+  sql(hasItems: boolean): string {
+    return `WITH ${this.parts.join(',\n')}\nSELECT ${hasItems ? '(SELECT count(*) FROM ins_items)' : '0'} AS items`;
+  }
+}
+
 export class PgItemWriter {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -125,7 +146,8 @@ export class PgItemWriter {
   async commitPoll(sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error?: PollError, opts: CommitOptions = {}, deadLetters: DeadLetterInput[] = []): Promise<PgCommitResult> {
     let result: PgCommitResult;
     try {
-      result = await inTransaction(this.pool, (c) => this.commitTx(c, sourceId, items, state ?? {}, error, opts, deadLetters));
+      // Every committer queues on the counter's row lock, taken with BEGIN and held to COMMIT.
+      result = await inTransaction(this.pool, (c, locked) => this.commitTx(c, locked, sourceId, items, state ?? {}, error, opts, deadLetters), 'SELECT last_seq FROM seq_counter WHERE one FOR UPDATE');
     } catch (err) {
       throw pgStoreError(`commit of ${items.length} item(s) for source "${sourceId}" failed`, err);
     }
@@ -133,14 +155,14 @@ export class PgItemWriter {
     return result;
   }
 
-  private async commitTx(c: pg.PoolClient, sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error: PollError | undefined, opts: CommitOptions, deadLetters: DeadLetterInput[]): Promise<PgCommitResult> {
+  private async commitTx(c: pg.PoolClient, locked: pg.QueryResult | null, sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error: PollError | undefined, opts: CommitOptions, deadLetters: DeadLetterInput[]): Promise<PgCommitResult> {
     const now = new Date().toISOString();
-    // Every committer queues here; held to the end of the transaction.
-    const lastSeq = (await c.query<{ last_seq: number }>('SELECT last_seq FROM seq_counter WHERE one FOR UPDATE')).rows[0]?.last_seq;
+    const lastSeq = (locked?.rows[0] as { last_seq?: number } | undefined)?.last_seq;
     if (lastSeq === undefined) throw new TickerpulseError('STORE_FAILED', 'the seq_counter row is missing (the schema was altered by hand)');
+    const statement = new Combined();
 
     if (deadLetters.length > 0) {
-      await c.query(INSERT_DEAD, [
+      statement.add('ins_dead', INSERT_DEAD, [
         sourceId,
         now,
         deadLetters.map((e) => e.guid ?? null),
@@ -156,6 +178,7 @@ export class PgItemWriter {
         throw new TickerpulseError('INPUT_INVALID', `item ${JSON.stringify(item.guid)} has source "${item.source}" but was committed for "${sourceId}"`);
       }
     }
+    // A statement of its own, after the lock: its snapshot includes every commit before ours.
     const known = items.length > 0 ? (await c.query<{ guid: string }>('SELECT guid FROM items WHERE source = $1 AND guid = ANY($2::text[])', [sourceId, items.map((i) => i.guid)])).rows : [];
     const seen = new Set<string>(known.map((r) => r.guid));
 
@@ -232,25 +255,38 @@ export class PgItemWriter {
 
     if (inserted.length > 0) {
       const col = <K extends keyof StoredItem>(k: K) => inserted.map((i) => i[k]);
-      const r = await c.query(INSERT_ITEMS, [
+      statement.add('ins_items', INSERT_ITEMS, [
         col('seq'), col('source'), col('guid'), col('url'), col('title'), col('summary'), col('publishedAt'), col('fetchedAt'), col('label'),
         col('pNeg'), col('pNeu'), col('pPos'), col('score'), col('model'), inserted.map((i) => (i.dateMissing ? 1 : 0)), col('storyId'), inserted.map((i) => (i.novel ? 1 : 0)), tickersCol,
       ]);
-      // Under the counter lock every new guid was checked above; a conflict here means a writer
-      // bypassed the lock, and storing fewer rows than seqs handed out would leave a gap.
-      if (r.rowCount !== inserted.length) throw new TickerpulseError('STORE_FAILED', `seq assignment conflict: ${inserted.length - (r.rowCount ?? 0)} item(s) were stored concurrently without the seq_counter lock`, { retryable: true });
-      if (tickerRows.ticker.length > 0) await c.query(INSERT_TICKERS, [tickerRows.ticker, tickerRows.seq, tickerRows.via, tickerRows.label, tickerRows.score, tickerRows.publishedAt]);
-      if (novelStories.length > 0) await c.query(INSERT_STORIES, [novelStories.map((s) => s.id), novelStories.map((s) => s.publishedAt), novelStories.map((s) => s.title), novelStories.map((s) => s.symbols)]);
-      if (storyDeltas.size > 0) {
-        const d = [...storyDeltas.values()];
-        await c.query(UPDATE_STORIES, [d.map((x) => x.id), d.map((x) => x.sourceCount), d.map((x) => x.items), d.map((x) => x.lastPublishedAt), d.map((x) => x.symbols)]);
+      if (tickerRows.ticker.length > 0) statement.add('ins_tickers', INSERT_TICKERS, [tickerRows.ticker, tickerRows.seq, tickerRows.via, tickerRows.label, tickerRows.score, tickerRows.publishedAt]);
+      // Copies of a story this batch started are counted into its new row; the others update stored rows.
+      const started = new Map(novelStories.map((n) => [n.id, { ...n, sourceCount: 1, items: 1, lastPublishedAt: n.publishedAt }]));
+      const updates: StoryDelta[] = [];
+      for (const d of storyDeltas.values()) {
+        const n = started.get(d.id);
+        if (!n) {
+          updates.push(d);
+          continue;
+        }
+        n.items += d.items;
+        n.sourceCount = Math.max(n.sourceCount, d.sourceCount);
+        if (d.lastPublishedAt > n.lastPublishedAt) n.lastPublishedAt = d.lastPublishedAt;
+        if (n.symbols === '[]') n.symbols = d.symbols;
+      }
+      if (started.size > 0) {
+        const st = [...started.values()];
+        statement.add('ins_stories', INSERT_STORIES, [st.map((x) => x.id), st.map((x) => x.publishedAt), st.map((x) => x.lastPublishedAt), st.map((x) => x.title), st.map((x) => x.sourceCount), st.map((x) => x.items), st.map((x) => x.symbols)]);
+      }
+      if (updates.length > 0) {
+        statement.add('upd_stories', UPDATE_STORIES, [updates.map((x) => x.id), updates.map((x) => x.sourceCount), updates.map((x) => x.items), updates.map((x) => x.lastPublishedAt), updates.map((x) => x.symbols)]);
       }
       const rows = [...rollups.rows()];
-      await c.query(UPSERT_ROLLUPS, [
+      statement.add('ups_rollups', UPSERT_ROLLUPS, [
         rows.map((x) => x.kind), rows.map((x) => x.key), rows.map((x) => x.bucket), rows.map((x) => x.start), rows.map((x) => x.items), rows.map((x) => x.stories),
         rows.map((x) => x.scored), rows.map((x) => x.sumScore), rows.map((x) => x.pos), rows.map((x) => x.neu), rows.map((x) => x.neg),
       ]);
-      await c.query('UPDATE seq_counter SET last_seq = $1 WHERE one', [seq]);
+      statement.add('upd_counter', 'UPDATE seq_counter SET last_seq = $1 WHERE one', [seq]);
     }
 
     const params: unknown[] = [sourceId, inserted.length, error ? 1 : 0, now];
@@ -258,7 +294,12 @@ export class PgItemWriter {
       const provided = Object.prototype.hasOwnProperty.call(state, k) && state[k] !== undefined;
       params.push(provided, provided ? state[k] : null);
     }
-    await c.query(SOURCE_UPSERT, params);
+    statement.add('ups_source', SOURCE_UPSERT, params);
+    const r = await c.query<{ items: number }>(statement.sql(inserted.length > 0), statement.values);
+    // Under the counter lock every new guid was checked above; a conflict here means a writer
+    // bypassed the lock, and storing fewer rows than seqs handed out would leave a gap.
+    const stored = r.rows[0]?.items ?? 0;
+    if (stored !== inserted.length) throw new TickerpulseError('STORE_FAILED', `seq assignment conflict: ${inserted.length - stored} item(s) were stored concurrently without the seq_counter lock`, { retryable: true });
 
     const alerts = opts.evaluateAlerts && inserted.length > 0 ? await insertAlerts(c, opts.evaluateAlerts(inserted), now) : NO_ALERTS;
     return { inserted, alerts };
