@@ -25,6 +25,8 @@ import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
 import type { RetryNotice } from '../../pipelines/classify.js';
 import { applyReport, applyRetry, initialHealth, type SourceHealth } from './sourceHealth.js';
 import { COMMITS_IN_FLIGHT_PER_POLL, StoreWriter } from './writer.js';
+import type { WriterBackend } from './writerBackend.js';
+import { openStoreReader, type StoreReader } from '../query/storeReader.js';
 
 export interface DaemonOptions {
   log: Logger;
@@ -69,12 +71,8 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   // A server off loopback without a token is refused before anything starts (CONFIG_INVALID).
   const token = resolveToken(cfg.server.token);
   assertBindAllowed(cfg.server.host, token);
-  if (cfg.store.kind === 'postgres') {
-    // The PostgreSQL store is written by cluster roles (docs/CLUSTER.md); this process's server
-    // reads SQLite. Refused rather than silently writing a local file nobody asked for.
-    throw new TickerpulseError('CONFIG_INVALID', 'store: { kind: postgres } is for cluster mode (docs/CLUSTER.md); the single-process daemon stores in SQLite (store: { kind: sqlite, path })');
-  }
-  if (cfg.db === ':memory:') {
+  const pgUrl = cfg.store.kind === 'postgres' ? cfg.store.url : null;
+  if (pgUrl === null && cfg.db === ':memory:') {
     throw new TickerpulseError('CONFIG_INVALID', 'db: ":memory:" cannot be used by the daemon (its writer thread and its server read the same file); give a file path');
   }
   // The model is loaded once here, before any source starts, so a wrong folder, a missing file
@@ -87,29 +85,43 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   // The writer creates and migrates the database, then warms the story clusterer and the alert
   // windows from it, before anything else opens it.
   const rules = cfg.alerts.rules.filter((r) => r.enabled);
-  const writer = await StoreWriter.start(
-    {
-      path: cfg.db,
-      // 20,000 pages (~80 MB): the backstop; the checkpoint thread keeps the WAL far smaller.
-      autoCheckpointPages: 20_000,
-      cacheMb: cfg.limits.dbCacheMb,
-      tickerIndexLag: cfg.limits.tickerIndexLag,
-      alerts: rules.length ? cfg.alerts : null,
-      watchlist: cfg.tickers.watchlist,
-      clockOffsetMs: clock() - Date.now(),
-      statsIntervalMs: 500,
-    },
-    log.child({ component: 'writer' }),
-  );
-  let store: ItemStore;
+  const writerLog = log.child({ component: 'writer' });
+  // SQLite: the writer thread owns the file. PostgreSQL (docs/CLUSTER.md): the same stage over a
+  // pg pool, on this thread (its work is round trips, not CPU); loaded only then, so a SQLite
+  // daemon never loads the pg driver.
+  const writer: WriterBackend =
+    pgUrl !== null
+      ? await (await import('./pgWriter.js')).PgWriter.start({ url: pgUrl, alerts: rules.length ? cfg.alerts : null, watchlist: cfg.tickers.watchlist, clock }, writerLog)
+      : await StoreWriter.start(
+          {
+            path: cfg.db,
+            // 20,000 pages (~80 MB): the backstop; the checkpoint thread keeps the WAL far smaller.
+            autoCheckpointPages: 20_000,
+            cacheMb: cfg.limits.dbCacheMb,
+            tickerIndexLag: cfg.limits.tickerIndexLag,
+            alerts: rules.length ? cfg.alerts : null,
+            watchlist: cfg.tickers.watchlist,
+            clockOffsetMs: clock() - Date.now(),
+            statsIntervalMs: 500,
+          },
+          writerLog,
+        );
+  // The server's reads: SQLite's own read-only connection (WAL: readers never wait for the
+  // writer), or a reader pool on PostgreSQL.
+  let store: ItemStore | StoreReader;
   try {
-    // The server's own read-only connection (WAL: readers never wait for the writer).
-    store = ItemStore.open(cfg.db, { readonly: true, cacheMb: cfg.limits.dbCacheMb });
+    store = pgUrl !== null ? await openStoreReader(pgUrl) : ItemStore.open(cfg.db, { readonly: true, cacheMb: cfg.limits.dbCacheMb });
   } catch (err) {
     await writer.close();
     throw err;
   }
-  const checkpointer = startCheckpointer(store.path, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) });
+  const closeStore = async () => {
+    if (store instanceof ItemStore) store.close();
+    else await store.close();
+  };
+  const checkpointer = store instanceof ItemStore ? startCheckpointer(store.path, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) }) : null;
+  // Each source continues from its stored poll state (in PostgreSQL: whoever polled it last).
+  const pgSourceStates = store instanceof ItemStore ? null : new Map((await store.listSourceStates()).map((st) => [st.id, st]));
   const abort = new AbortController();
   const sources: RunningSource[] = [];
   const startedAt = new Date().toISOString();
@@ -150,8 +162,8 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     },
   }).catch(async (err: unknown) => {
     // e.g. the port is in use: release what was opened before it.
-    await checkpointer.stop();
-    store.close();
+    await checkpointer?.stop();
+    await closeStore();
     await writer.close();
     if (demoFeed) await demoFeed.close();
     throw err;
@@ -170,7 +182,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   const hostBudget = HostBudget.fromConfig(cfg.hosts);
   for (const sc of sourceConfigs) {
     const slog = log.child({ source: sc.id });
-    const persisted = store.getSourceState(sc.id);
+    const persisted = pgSourceStates ? (pgSourceStates.get(sc.id) ?? null) : (store as ItemStore).getSourceState(sc.id);
     const worker = new SourceWorker({
       sourceId: sc.id,
       modelKind: cfg.model.kind,
@@ -247,7 +259,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     },
   });
 
-  log.info({ port: server.port, url: server.url, db: cfg.db, sources: sources.map((s) => s.cfg.id) }, `tickerpulse listening on ${server.url}`);
+  log.info({ port: server.port, url: server.url, store: pgUrl !== null ? 'postgres' : cfg.db, sources: sources.map((s) => s.cfg.id) }, `tickerpulse listening on ${server.url}`);
 
   function shutdown(reason = 'shutdown'): Promise<void> {
     stopping ??= (async () => {
@@ -268,7 +280,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       await alerts.close();
       // 4. Final commit: batches already sent are committed in order before this request; then
       // the newest tickers are indexed and the WAL folded into the main file.
-      await checkpointer.stop();
+      await checkpointer?.stop();
       try {
         await writer.finish();
       } catch (err) {
@@ -276,7 +288,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       }
       // 5. Close client sockets with 1001 (going away) and the HTTP server.
       await server.close();
-      store.close();
+      await closeStore();
       // The last connection to close removes the -wal/-shm files.
       await writer.close();
       if (demoFeed) await demoFeed.close();
@@ -328,7 +340,7 @@ interface WebhookHealth extends WebhookStats {
  * them); here, on the main thread, they are pushed to WebSocket clients and POSTed to the
  * webhook, whose outcome goes back to the writer.
  */
-function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, log: Logger): RunningWebhook {
+function startWebhook(cfg: Config, server: RunningServer, writer: WriterBackend, log: Logger): RunningWebhook {
   const w = cfg.alerts.webhook;
   const webhook = w
     ? new WebhookDelivery({
