@@ -95,6 +95,15 @@ export async function pgQuerySeries(pool: pg.Pool, p: SeriesParams): Promise<Ser
   return rows.map((x) => ({ start: x.start, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg }));
 }
 
+const ALERT_COLUMNS = `a.id, a.rule, a.kind, a.ticker, a.at, a.direction, a.message, a.value, a.baseline, a.deviation,
+            a.created_at, a.delivered_at, a.delivery_error, a.seq,
+            (SELECT coalesce(json_agg(ai.seq ORDER BY ai.seq), '[]'::json)::text FROM alert_items ai WHERE ai.alert_id = a.id) AS seqs`;
+
+/** As alertsInSeqRange (queries.ts): alerts placed after items (after, through], in stream order. */
+export async function pgAlertsInSeqRange(pool: pg.Pool, after: number, through: number): Promise<StoredAlert[]> {
+  return (await run<AlertDbRow>(pool, `SELECT ${ALERT_COLUMNS} FROM alerts a WHERE a.seq > $1 AND a.seq <= $2 ORDER BY a.seq, a.id`, [after, through])).map(alertFromRow);
+}
+
 export async function pgQueryAlerts(pool: pg.Pool, p: AlertsParams): Promise<StoredAlert[]> {
   const b = new Binds();
   const where = [`a.at >= ${b.add(sqlTime(p.since))}`];
@@ -103,9 +112,7 @@ export async function pgQueryAlerts(pool: pg.Pool, p: AlertsParams): Promise<Sto
   if (p.alertKind !== undefined) where.push(`a.kind = ${b.add(p.alertKind)}`);
   const rows = await run<AlertDbRow>(
     pool,
-    `SELECT a.id, a.rule, a.kind, a.ticker, a.at, a.direction, a.message, a.value, a.baseline, a.deviation,
-            a.created_at, a.delivered_at,
-            (SELECT coalesce(json_agg(ai.seq ORDER BY ai.seq), '[]'::json)::text FROM alert_items ai WHERE ai.alert_id = a.id) AS seqs
+    `SELECT ${ALERT_COLUMNS}
      FROM alerts a
      WHERE ${where.join(' AND ')}
      ORDER BY ${ALERT_ORDER[p.sort][p.order]}

@@ -9,10 +9,12 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { PgWriter } from '../../src/daemon/pgWriter.js';
+import { alertsConfigSchema } from '../../src/config/alerts.js';
 import { createLogger } from '../../src/lib/log.js';
 import { openStoreReader, type StoreReader } from '../../src/query/storeReader.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { batch, range } from '../store/pg/fixtures.js';
+import { batch, item, range } from '../store/pg/fixtures.js';
+import { itemBatch } from '../../src/lib/messages.js';
 import { pgSkipReason, startPgServer, type PgServer } from '../store/pg/pgServer.js';
 
 const skip = pgSkipReason() ?? false;
@@ -105,13 +107,19 @@ describe('server on the PostgreSQL store', { skip }, () => {
 
   test('commits that land while the last replay page is read are not lost, whether they fit the replay queue or overflow it', async () => {
     const url = await pg!.createDatabase('serve3');
-    const writer = await PgWriter.start({ url, alerts: null, watchlist: [] }, log);
+    // A threshold rule: every negative ACME headline of the fixtures (i % 12 === 0) raises an alert.
+    const rules = alertsConfigSchema.parse({ rules: [{ id: 'acme-low', kind: 'threshold', tickers: ['ACME'], below: -0.5, cooldown: '0s' }] });
+    const writer = await PgWriter.start({ url, alerts: rules, watchlist: [], clock: () => Date.parse('2026-11-02T12:00:00.000Z') }, log);
     cleanup.push(() => writer.close());
     const reader = await openStoreReader(url);
     cleanup.push(() => reader.close());
     // After a short page is read (and before the replay sees it), a commit is made and
     // broadcast: exactly the window between a read's snapshot and the switch to live.
-    const hooks = [() => writer.commit(batch('wire', range(100, 110))), () => writer.commit(batch('wire', range(110, 113)))];
+    const hooks = [() => writer.commit(batch('wire', range(100, 110))), () =>
+        writer.commit(
+          itemBatch('wire', [item('wire', 120, { title: 'Acme Robotics plunges as regulators widen the fraud probe', label: 'negative', score: -0.9, tickers: [{ symbol: 'ACME', via: 'name', label: 'negative', score: -0.9, pNeg: 0.9, pNeu: 0.05, pPos: 0.05 }] }), item('wire', 121), item('wire', 122)], true, {}),
+        ),
+    ];
     const hooked: StoreReader = {
       ...reader,
       async itemsAfter(seq, limit) {
@@ -123,13 +131,27 @@ describe('server on the PostgreSQL store', { skip }, () => {
     };
     const srv = await startServer({ host: '127.0.0.1', port: 0, store: hooked, health: () => ({}), log, limits: { replayPageSize: 7, maxReplayQueue: 5 } });
     cleanup.push(() => srv.close());
-    writer.onStored = (b) => srv.broadcast(b.items);
+    writer.onStored = (b) => {
+      srv.broadcast(b.items);
+      for (const a of b.alerts) srv.broadcastAlert(a);
+    };
     await writer.commit(batch('wire', range(0, 30)));
     const c = await connect(srv, '?since=0');
     await until(() => hooks.length === 0, 'both commits made during the replay');
     await writer.commit(batch('wire', range(200, 202)));
     await until(() => c.seqs().at(-1) === 45, 'the client has every item');
     assert.deepEqual(c.seqs(), range(1, 46));
+    // every stored alert once (also the one of the commit made during the last page's read), after its item
+    const stored = (await reader.query({ kind: 'alerts', format: 'json', since: new Date(0), limit: 100, sort: 'at', order: 'asc' })).rows as { id: number; seq: number | null }[];
+    assert.ok(stored.some((a) => a.seq === 40) && stored.some((a) => a.seq === 43), `alerts of both commits made during the replay (${JSON.stringify(stored.map((a) => a.seq))})`);
+    await until(() => c.of('alert').length >= stored.length, 'every alert');
+    const got = c.of('alert').map((m) => (m.alert as { id: number }).id);
+    assert.deepEqual([...got].sort((x, y) => x - y), stored.map((a) => a.id).sort((x, y) => x - y));
+    for (const a of stored) {
+      const at = c.msgs.findIndex((m) => m.type === 'alert' && (m.alert as { id: number }).id === a.id);
+      const itemAt = c.msgs.findIndex((m) => m.type === 'item' && (m.item as { seq: number }).seq === a.seq);
+      assert.ok(itemAt >= 0 && itemAt < at, `alert ${a.id} follows item ${a.seq}`);
+    }
   });
 
   test('/api/* answers from PostgreSQL, /healthz reports the store, rollups reach subscribers', async () => {

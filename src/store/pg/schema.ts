@@ -121,10 +121,12 @@ export const pgMigrations: readonly PgMigration[] = [
         deviation      DOUBLE PRECISION,
         created_at     TEXT             NOT NULL,
         delivered_at   TEXT,
-        delivery_error TEXT
+        delivery_error TEXT,
+        seq            BIGINT            -- the newest item of the commit that raised it: its place in the stream
       );
       CREATE INDEX idx_alerts_at        ON alerts (at);
       CREATE INDEX idx_alerts_ticker_at ON alerts (ticker, at);
+      CREATE INDEX idx_alerts_seq       ON alerts (seq);
       CREATE TABLE alert_items (
         alert_id BIGINT NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
         seq      BIGINT NOT NULL,

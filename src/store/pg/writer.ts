@@ -301,7 +301,7 @@ export class PgItemWriter {
     const stored = r.rows[0]?.items ?? 0;
     if (stored !== inserted.length) throw new TickerpulseError('STORE_FAILED', `seq assignment conflict: ${inserted.length - stored} item(s) were stored concurrently without the seq_counter lock`, { retryable: true });
 
-    const alerts = opts.evaluateAlerts && inserted.length > 0 ? await insertAlerts(c, opts.evaluateAlerts(inserted), now) : NO_ALERTS;
+    const alerts = opts.evaluateAlerts && inserted.length > 0 ? await insertAlerts(c, opts.evaluateAlerts(inserted), now, seq) : NO_ALERTS;
     return { inserted, alerts };
   }
 
@@ -322,20 +322,20 @@ export class PgItemWriter {
   }
 }
 
-/** Inside the commit's transaction: stores alerts with their items. */
-async function insertAlerts(c: pg.PoolClient, alerts: NewAlert[], now: string): Promise<StoredAlert[]> {
+/** Inside the commit's transaction: stores alerts with their items; `seq` is the commit's newest item (alerts.seq). */
+async function insertAlerts(c: pg.PoolClient, alerts: NewAlert[], now: string, seq: number): Promise<StoredAlert[]> {
   if (alerts.length === 0) return NO_ALERTS;
   const out: StoredAlert[] = [];
   for (const a of alerts) {
     const r = await c.query<{ id: number }>(
-      `INSERT INTO alerts (rule, kind, ticker, at, direction, message, value, baseline, deviation, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-      [a.rule, a.kind, a.ticker, a.at, a.direction, a.message, a.value, a.baseline, a.deviation, now],
+      `INSERT INTO alerts (rule, kind, ticker, at, direction, message, value, baseline, deviation, created_at, seq)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+      [a.rule, a.kind, a.ticker, a.at, a.direction, a.message, a.value, a.baseline, a.deviation, now, seq],
     );
     const id = r.rows[0].id;
     const seqs = [...new Set(a.seqs)].sort((x, y) => x - y);
     if (seqs.length) await c.query('INSERT INTO alert_items (alert_id, seq) SELECT $1, s FROM unnest($2::bigint[]) AS s ON CONFLICT DO NOTHING', [id, seqs]);
-    out.push({ ...a, id, seqs, createdAt: now, deliveredAt: null });
+    out.push({ ...a, id, seqs, createdAt: now, deliveredAt: null, deliveryError: null, seq });
   }
   return out;
 }
