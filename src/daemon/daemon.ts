@@ -7,7 +7,7 @@ import { threadCpuMs } from '../lib/threadCpu.js';
 import type { PollResult, StoredAlert } from '../lib/types.js';
 import { SourceWorker } from '../pool/sourceWorker.js';
 import { validateClassifier } from '../model/hf/loadClassifier.js';
-import { ItemStore } from '../store/itemStore.js';
+import { ItemStore, type StoredSourceState } from '../store/itemStore.js';
 import { startCheckpointer } from '../store/checkpointer.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { assertBindAllowed, resolveToken } from '../server/auth.js';
@@ -108,20 +108,25 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
         );
   // The server's reads: SQLite's own read-only connection (WAL: readers never wait for the
   // writer), or a reader pool on PostgreSQL.
-  let store: ItemStore | StoreReader;
+  let store: ItemStore | StoreReader | undefined;
+  const closeStore = async () => {
+    if (store instanceof ItemStore) store.close();
+    else await store?.close();
+  };
+  // PostgreSQL: each source continues from its stored poll state (whoever polled it last), read once here.
+  let pgSourceStates: Map<string, StoredSourceState> | null = null;
   try {
-    store = pgUrl !== null ? await openStoreReader(pgUrl) : ItemStore.open(cfg.db, { readonly: true, cacheMb: cfg.limits.dbCacheMb });
+    if (pgUrl !== null) {
+      const reader = await openStoreReader(pgUrl);
+      store = reader;
+      pgSourceStates = new Map((await reader.listSourceStates()).map((st) => [st.id, st]));
+    } else store = ItemStore.open(cfg.db, { readonly: true, cacheMb: cfg.limits.dbCacheMb });
   } catch (err) {
+    await closeStore();
     await writer.close();
     throw err;
   }
-  const closeStore = async () => {
-    if (store instanceof ItemStore) store.close();
-    else await store.close();
-  };
   const checkpointer = store instanceof ItemStore ? startCheckpointer(store.path, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) }) : null;
-  // Each source continues from its stored poll state (in PostgreSQL: whoever polled it last).
-  const pgSourceStates = store instanceof ItemStore ? null : new Map((await store.listSourceStates()).map((st) => [st.id, st]));
   const abort = new AbortController();
   const sources: RunningSource[] = [];
   const startedAt = new Date().toISOString();
@@ -259,7 +264,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     },
   });
 
-  log.info({ port: server.port, url: server.url, store: pgUrl !== null ? 'postgres' : cfg.db, sources: sources.map((s) => s.cfg.id) }, `tickerpulse listening on ${server.url}`);
+  log.info({ port: server.port, url: server.url, ...(pgUrl !== null ? { store: 'postgres' } : { db: cfg.db }), sources: sources.map((s) => s.cfg.id) }, `tickerpulse listening on ${server.url}`);
 
   function shutdown(reason = 'shutdown'): Promise<void> {
     stopping ??= (async () => {
