@@ -20,6 +20,7 @@ import { TickerpulseError } from '../../lib/errors.js';
 import type { ItemStore } from '../itemStore.js';
 import { inTransaction, pgStoreError } from './pool.js';
 import { migratePg } from './schema.js';
+import { pgText } from './writer.js';
 
 export const MIGRATE_META_KEY = 'migrate';
 export const DEFAULT_MIGRATE_BATCH = 2_000;
@@ -68,7 +69,8 @@ const ITEM_TYPES = ['bigint', 'text', 'text', 'text', 'text', 'text', 'text', 't
 function unnestInsert(table: string, cols: string[], types: string[], tail: string, overriding = false): string {
   return `INSERT INTO ${table} (${cols.join(', ')}) ${overriding ? 'OVERRIDING SYSTEM VALUE ' : ''}SELECT * FROM unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) ${tail}`;
 }
-const columns = (rows: Row[], cols: string[]) => cols.map((c) => rows.map((r) => (r[c] === undefined ? null : r[c])));
+/** One array per column; text as the writer stores it (U+0000 → U+FFFD, see pgText). */
+const columns = (rows: Row[], cols: string[]) => cols.map((c) => rows.map((r) => (r[c] === undefined ? null : typeof r[c] === 'string' ? pgText(r[c] as string) : r[c])));
 const overwrite = (cols: string[], key: string[]) => cols.filter((c) => !key.includes(c)).map((c) => `${c} = excluded.${c}`).join(', ');
 
 export async function migrateSqliteToPg(store: ItemStore, pool: pg.Pool, opts: MigrateOptions = {}): Promise<MigrateResult> {

@@ -119,6 +119,20 @@ class Combined {
   }
 }
 
+/**
+ * PostgreSQL's text cannot hold U+0000, which SQLite stores and feeds can carry; it becomes
+ * U+FFFD (the replacement character), in lookups the same way, so dedupe still matches.
+ */
+const NUL = /\u0000/g;
+export function pgText<T extends string | null | undefined>(s: T): T {
+  return (typeof s === 'string' && s.includes('\u0000') ? s.replace(NUL, '\uFFFD') : s) as T;
+}
+function pgSafeItem(item: ClassifiedItem): ClassifiedItem {
+  const { guid, url, title, summary, model } = item;
+  if (![guid, url, title, summary, model].some((v) => typeof v === 'string' && v.includes('\u0000'))) return item;
+  return { ...item, guid: pgText(guid), url: pgText(url), title: pgText(title), summary: pgText(summary), model: pgText(model) };
+}
+
 export class PgItemWriter {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -127,8 +141,10 @@ export class PgItemWriter {
     const found = new Set<string>();
     try {
       for (let i = 0; i < guids.length; i += KNOWN_GUIDS_CHUNK) {
-        const r = await this.pool.query<{ guid: string }>('SELECT guid FROM items WHERE source = $1 AND guid = ANY($2::text[])', [sourceId, guids.slice(i, i + KNOWN_GUIDS_CHUNK)]);
-        for (const row of r.rows) found.add(row.guid);
+        const chunk = guids.slice(i, i + KNOWN_GUIDS_CHUNK);
+        const r = await this.pool.query<{ guid: string }>('SELECT guid FROM items WHERE source = $1 AND guid = ANY($2::text[])', [sourceId, chunk.map(pgText)]);
+        const stored = new Set(r.rows.map((row) => row.guid));
+        for (const g of chunk) if (stored.has(pgText(g))) found.add(g);
       }
     } catch (err) {
       throw pgStoreError(`cannot look up known items of source "${sourceId}"`, err);
@@ -155,8 +171,9 @@ export class PgItemWriter {
     return result;
   }
 
-  private async commitTx(c: pg.PoolClient, locked: pg.QueryResult | null, sourceId: string, items: ClassifiedItem[], state: Partial<SourceState>, error: PollError | undefined, opts: CommitOptions, deadLetters: DeadLetterInput[]): Promise<PgCommitResult> {
+  private async commitTx(c: pg.PoolClient, locked: pg.QueryResult | null, sourceId: string, given: ClassifiedItem[], state: Partial<SourceState>, error: PollError | undefined, opts: CommitOptions, deadLetters: DeadLetterInput[]): Promise<PgCommitResult> {
     const now = new Date().toISOString();
+    const items = given.map(pgSafeItem);
     const lastSeq = (locked?.rows[0] as { last_seq?: number } | undefined)?.last_seq;
     if (lastSeq === undefined) throw new TickerpulseError('STORE_FAILED', 'the seq_counter row is missing (the schema was altered by hand)');
     const statement = new Combined();
@@ -165,10 +182,10 @@ export class PgItemWriter {
       statement.add('ins_dead', INSERT_DEAD, [
         sourceId,
         now,
-        deadLetters.map((e) => e.guid ?? null),
+        deadLetters.map((e) => pgText(e.guid ?? null)),
         deadLetters.map((e) => safeJson(e.payload)),
-        deadLetters.map((e) => String(e.code)),
-        deadLetters.map((e) => String(e.message)),
+        deadLetters.map((e) => pgText(String(e.code))),
+        deadLetters.map((e) => pgText(String(e.message))),
         deadLetters.map((e) => Math.max(0, Math.trunc(Number(e.attempts) || 0))),
       ]);
     }
@@ -292,7 +309,8 @@ export class PgItemWriter {
     const params: unknown[] = [sourceId, inserted.length, error ? 1 : 0, now];
     for (const k of STATE_KEYS) {
       const provided = Object.prototype.hasOwnProperty.call(state, k) && state[k] !== undefined;
-      params.push(provided, provided ? state[k] : null);
+      const v = provided ? state[k] : null;
+      params.push(provided, typeof v === 'string' ? pgText(v) : v);
     }
     statement.add('ups_source', SOURCE_UPSERT, params);
     const r = await c.query<{ items: number }>(statement.sql(inserted.length > 0), statement.values);

@@ -103,6 +103,19 @@ describe('PostgreSQL writer: exactly once, gap-free', { skip }, () => {
     assert.deepEqual(await w.knownGuids('wire', ['g-0', 'g-44', 'g-45', 'g-100']), new Set(['g-0', 'g-44', 'g-100']));
   });
 
+  test('text with U+0000 (which PostgreSQL text cannot hold) is stored with U+FFFD, and still deduped', async () => {
+    const url = await freshDb();
+    const w = await writer(url);
+    const odd = () => item('wire', 7, { guid: 'g\u00007', title: 'Acme\u0000 Robotics recalls a robot arm', summary: 'x\u0000y' });
+    const first = await w.commit(itemBatch('wire', [odd()], true, { lastError: 'E\u0000' }));
+    assert.equal(first.items.length, 1);
+    assert.equal(first.items[0].title, 'Acme\uFFFD Robotics recalls a robot arm');
+    assert.deepEqual(await w.knownGuids('wire', ['g\u00007', 'g7']), new Set(['g\u00007']));
+    assert.equal((await w.commit(itemBatch('wire', [odd()], true, {}))).items.length, 0);
+    const row = (await pool(url).query('SELECT guid, summary FROM items')).rows[0];
+    assert.deepEqual(row, { guid: 'g\uFFFD7', summary: 'x\uFFFDy' });
+  });
+
   test('concurrent commits from two writers (two pools): every item once, seqs 1..N without a gap, in commit order', async () => {
     const url = await freshDb();
     const a = await writer(url);
