@@ -22,7 +22,7 @@ import type { NatsLink } from './natsLink.js';
 import { Slots } from './slots.js';
 import { SourceRunner } from './sourceRunner.js';
 import type { PollStateReader } from './stores.js';
-import { ITEMS_STREAM, itemsSubject, NODE_LEASE_PREFIX, nodeLeaseKey, sourceLeaseKey } from './topology.js';
+import { ITEMS_STREAM, itemsSubject, LEASE_BUCKET, NODE_LEASE_PREFIX, nodeLeaseKey, sourceLeaseKey } from './topology.js';
 
 interface Owned {
   lease: Lease;
@@ -45,11 +45,17 @@ export async function startPollRole(cfg: Config, sources: SourceConfig[], link: 
   let stopped = false;
   const presence = new Lease(link.leases, nodeLeaseKey(cl.node), cl.node, { ...leaseOpts, log });
 
+  /**
+   * Live poll nodes = presence keys in the lease bucket, counted from the bucket stream's
+   * per-subject state (one request with a deadline; listing keys through a consumer can see a
+   * key twice, or never end, while other nodes keep renewing). A node that left gracefully
+   * counts until its delete marker expires (one TTL): the share is briefly smaller, never wrong.
+   */
   async function countLiveNodes(): Promise<number> {
     try {
-      let n = 0;
-      for await (const k of await link.leases.keys(`${NODE_LEASE_PREFIX}>`)) if (k.startsWith(NODE_LEASE_PREFIX)) n++;
-      return Math.max(1, n);
+      const prefix = `$KV.${LEASE_BUCKET}.${NODE_LEASE_PREFIX}`;
+      const info = await link.jsm.streams.info(`KV_${LEASE_BUCKET}`, { subjects_filter: `${prefix}>` });
+      return Math.max(1, Object.keys(info.state.subjects ?? {}).filter((k) => k.startsWith(prefix)).length);
     } catch {
       return liveNodes;
     }
@@ -110,7 +116,9 @@ export async function startPollRole(cfg: Config, sources: SourceConfig[], link: 
     const e = owned.get(id);
     if (!e) return Promise.resolve();
     e.stopping ??= (async () => {
-      await e.runner?.stop(cfg.limits.shutdownTimeout);
+      // Still holding the lease (shutdown, a failed pipeline): let batches in flight publish.
+      // Lost: stop publishing at once — the source is someone else's now.
+      await e.runner?.stop(e.lease.held ? cfg.limits.shutdownTimeout : 0);
       if (release) await e.lease.release();
       owned.delete(id);
     })();
