@@ -22,7 +22,7 @@ import { openNatsLink, type NatsLink } from './natsLink.js';
 import { startPollRole, type PollRole } from './pollRole.js';
 import type { Role } from './roles.js';
 import { startStoredFeed, type StoredFeed } from './storedFeed.js';
-import { sqlitePollStateReader, type ClusterWriterFactory } from './stores.js';
+import { sqlitePollStateReader, type ClusterWriter, type ClusterWriterFactory } from './stores.js';
 import { startWriteRole, type WriteRole } from './writeRole.js';
 
 export interface ClusterNodeOptions {
@@ -90,7 +90,6 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
   let writeRole: WriteRole | null = null;
   let pollRole: PollRole | null = null;
   let store: ItemStore | null = null;
-  let checkpointer: ReturnType<typeof startCheckpointer> | null = null;
   let server: RunningServer | null = null;
   let healthServer: HealthServer | null = null;
   let feed: StoredFeed | null = null;
@@ -115,26 +114,8 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
 
   try {
     if (roles.has('write')) {
-      const makeWriter: ClusterWriterFactory =
-        opts.makeWriter ??
-        (() =>
-          StoreWriter.start(
-            {
-              path: cfg.db,
-              autoCheckpointPages: 20_000,
-              cacheMb: cfg.limits.dbCacheMb,
-              tickerIndexLag: cfg.limits.tickerIndexLag,
-              alerts: cfg.alerts.rules.some((r) => r.enabled) ? cfg.alerts : null,
-              watchlist: cfg.tickers.watchlist,
-              clockOffsetMs: 0,
-              statsIntervalMs: 500,
-            },
-            log.child({ component: 'writer' }),
-          ));
+      const makeWriter: ClusterWriterFactory = opts.makeWriter ?? (() => startSqliteWriter(cfg, log));
       writeRole = await startWriteRole(cfg, link, makeWriter, log.child({ component: 'write' }), fatal);
-      // Folds the WAL into the database file as the single-node daemon does; harmless on a
-      // standby (SQLite serialises checkpoints), and it keeps running across a failover.
-      if (existsSync(cfg.db)) checkpointer = startCheckpointer(cfg.db, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) });
     }
     if (roles.has('poll') || roles.has('serve')) store = await openReadStore(cfg, log);
     if (roles.has('poll')) pollRole = await startPollRole(cfg, sources, link, sqlitePollStateReader(store!), log.child({ component: 'poll' }));
@@ -171,7 +152,6 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
     feed?.stop();
     await pollRole?.stop();
     await writeRole?.stop();
-    await checkpointer?.stop();
     await server?.close();
     await healthServer?.close();
     store?.close();
@@ -191,4 +171,45 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
   const url = server?.url ?? healthServer!.url;
   log.info({ port, url, db: cfg.db, roles: [...roles] }, `tickerpulse cluster node ${cl.node} (${[...roles].join(',')}) listening on ${url}`);
   return { port, url, health, shutdown };
+}
+
+/**
+ * The SQLite writer stage for the active writer, with the checkpoint thread the single-node
+ * daemon runs beside it (folds the WAL into the file); both stop when the node stops being writer.
+ */
+async function startSqliteWriter(cfg: Config, log: Logger): Promise<ClusterWriter> {
+  const writer = await StoreWriter.start(
+    {
+      path: cfg.db,
+      autoCheckpointPages: 20_000,
+      cacheMb: cfg.limits.dbCacheMb,
+      tickerIndexLag: cfg.limits.tickerIndexLag,
+      alerts: cfg.alerts.rules.some((r) => r.enabled) ? cfg.alerts : null,
+      watchlist: cfg.tickers.watchlist,
+      clockOffsetMs: 0,
+      statsIntervalMs: 500,
+    },
+    log.child({ component: 'writer' }),
+  );
+  const checkpointer = startCheckpointer(cfg.db, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) });
+  let checkpointerStopped: Promise<void> | null = null;
+  const stopCheckpointer = () => (checkpointerStopped ??= checkpointer.stop());
+  return {
+    commit: (b) => writer.commit(b),
+    markAlert: (id, failure) => writer.markAlert(id, failure),
+    get onFatal() {
+      return writer.onFatal;
+    },
+    set onFatal(f) {
+      writer.onFatal = f;
+    },
+    finish: async () => {
+      await stopCheckpointer();
+      return writer.finish();
+    },
+    close: async () => {
+      await stopCheckpointer();
+      await writer.close();
+    },
+  };
 }
