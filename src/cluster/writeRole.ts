@@ -16,7 +16,7 @@
  * In flight: at most writer.fetchBatch batches are committed-but-not-acked (one pull at a time),
  * and JetStream never has more than writer.maxAckPending delivered to it.
  */
-import { AckPolicy, DeliverPolicy, type Consumer, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../lib/log.js';
 import type { StoredBatch } from '../lib/messages.js';
@@ -48,7 +48,9 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
   const cl = cfg.cluster!;
   const h: WriteRoleHealth = { state: 'standby', commits: 0, items: 0, redelivered: 0 };
   let stopped = false;
-  const lease = new Lease(link.leases, WRITER_LEASE_KEY, cl.node, { ttlMs: cl.lease.ttl, renewMs: cl.lease.renewInterval, log });
+  /** The pull in progress: ended at once when the lease is lost (a pull waits out NATS outages otherwise). */
+  let pull: ConsumerMessages | null = null;
+  const lease = new Lease(link.leases, WRITER_LEASE_KEY, cl.node, { ttlMs: cl.lease.ttl, renewMs: cl.lease.renewInterval, log, onLost: () => pull?.stop() });
   let active: Promise<void> | null = null;
 
   async function consumer(): Promise<Consumer> {
@@ -76,14 +78,18 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
       writer.onFatal = (err) => onFatal(err);
       const c = await consumer();
       while (lease.held && !stopped) {
-        let msgs;
+        let msgs: ConsumerMessages;
+        const expires = Math.max(1000, Math.min(5000, cl.lease.renewInterval));
         try {
-          msgs = await c.fetch({ max_messages: cl.writer.fetchBatch, expires: Math.max(1000, Math.min(5000, cl.lease.renewInterval)) });
+          msgs = await c.fetch({ max_messages: cl.writer.fetchBatch, expires });
         } catch (err) {
           log.warn({ err }, 'pulling batches from NATS failed; retrying');
           await sleep(cl.lease.renewInterval);
           continue;
         }
+        pull = msgs;
+        // A pull whose server went away can wait forever for its expiry notice: bound it.
+        const watchdog = setTimeout(() => msgs.stop(), expires + cl.nats.requestTimeout);
         const inFlight: Promise<void>[] = [];
         try {
           for await (const m of msgs) {
@@ -93,6 +99,9 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
           }
         } catch (err) {
           log.warn({ err }, 'pull interrupted (NATS reconnecting?)');
+        } finally {
+          clearTimeout(watchdog);
+          pull = null;
         }
         await Promise.all(inFlight);
       }

@@ -103,10 +103,11 @@ test('writer failover, poll node failover and a NATS restart: every item stored 
     victim.child.kill('SIGKILL');
     await waitFor('the survivor to own both sources', async () => ((await health(survivor))?.cluster?.poll?.owned ?? []).length === 2, 60_000, 200);
 
-    // 3. NATS goes away (kill -9) and comes back while lines keep arriving.
+    // 3. NATS goes away (kill -9) for longer than a lease lives, so every node loses its
+    // leases (sources stop, the writer stops), and comes back while lines keep arriving.
     await nats.kill();
     append(500);
-    await new Promise((r) => setTimeout(r, 1000));
+    await waitFor('the writer to give up its lease', async () => (await health(w2))?.cluster?.write?.state === 'standby', 60_000, 200);
     await nats.restart();
     append(200);
 
