@@ -9,6 +9,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, DiscardPolicy, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { ClusterConfig } from '../config/cluster.js';
+import { TickerpulseError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { ITEMS_STREAM, ITEMS_SUBJECTS, LEASE_BUCKET } from './topology.js';
 
@@ -33,6 +34,7 @@ export interface NatsLink {
 const ms = (n: number) => n * 1_000_000; // JetStream durations are nanoseconds
 
 export async function openNatsLink(cfg: ClusterConfig, log: Logger): Promise<NatsLink> {
+  log.info({ servers: cfg.nats.servers }, 'connecting to NATS (retrying until a server answers)');
   const nc = await connect({
     servers: cfg.nats.servers,
     name: `tickerpulse-${cfg.node}`,
@@ -60,8 +62,7 @@ export async function openNatsLink(cfg: ClusterConfig, log: Logger): Promise<Nat
   const jsm = await jetstreamManager(nc, { timeout: cfg.nats.requestTimeout });
   const js = jetstream(nc, { timeout: cfg.nats.requestTimeout });
   await ensureItemsStream(jsm, cfg, log);
-  // Every node opens the bucket with the same TTL; `create` leaves an existing bucket as it is.
-  const leases = await new Kvm(js).create(LEASE_BUCKET, { ttl: cfg.lease.ttl, history: 1, replicas: cfg.stream.replicas });
+  const leases = await openLeaseBucket(js, cfg, nc);
   log.info({ nats: nc.getServer(), node: cfg.node }, 'connected to NATS');
   return {
     nc,
@@ -73,6 +74,28 @@ export async function openNatsLink(cfg: ClusterConfig, log: Logger): Promise<Nat
       await nc.drain().catch(() => nc.close());
     },
   };
+}
+
+/**
+ * The lease bucket, created by the first node. Its TTL is what actually expires leases, and each
+ * holder times its own deadline with lease.ttl: were the bucket's shorter, a lease could expire
+ * while its holder still ran the source, and another node take it. So a bucket whose TTL is not
+ * this node's lease.ttl is refused (CONFIG_INVALID) rather than joined.
+ */
+async function openLeaseBucket(js: JetStreamClient, cfg: ClusterConfig, nc: NatsConnection): Promise<KV> {
+  const kvm = new Kvm(js);
+  let kv: KV;
+  try {
+    kv = await kvm.create(LEASE_BUCKET, { ttl: cfg.lease.ttl, history: 1, replicas: cfg.stream.replicas });
+  } catch {
+    kv = await kvm.open(LEASE_BUCKET);
+  }
+  const ttl = (await kv.status()).ttl;
+  if (ttl !== cfg.lease.ttl) {
+    await nc.close();
+    throw new TickerpulseError('CONFIG_INVALID', `cluster.lease.ttl is ${cfg.lease.ttl} ms but the cluster's lease bucket ${LEASE_BUCKET} expires leases after ${ttl} ms: every node must use the same lease.ttl (or delete the bucket while the cluster is stopped)`);
+  }
+  return kv;
 }
 
 /**

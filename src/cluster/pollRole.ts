@@ -94,7 +94,13 @@ export async function startPollRole(cfg: Config, sources: SourceConfig[], link: 
         maxRetryDelayMs: cl.publish.maxRetryDelay,
         log: slog,
       });
-      entry.runner = await SourceRunner.start({ cfg, source: sc, reader, publisher, hostBudget, log: slog });
+      const runner = await SourceRunner.start({ cfg, source: sc, reader, publisher, hostBudget, log: slog });
+      if (!lease.held || stopped || owned.get(sc.id) !== entry) {
+        // Lost (or shutting down) while the runner started: it must not poll a single time.
+        await runner.stop(0);
+        return;
+      }
+      entry.runner = runner;
       slog.info('source owned: running it');
       entry.runner.done.then(
         () => slog.info({ status: entry.runner?.health.status }, 'source completed (lease kept: it stays done)'),
