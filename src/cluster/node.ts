@@ -195,6 +195,7 @@ async function startSqliteWriter(cfg: Config, log: Logger): Promise<ClusterWrite
   let checkpointerStopped: Promise<void> | null = null;
   const stopCheckpointer = () => (checkpointerStopped ??= checkpointer.stop());
   return {
+    knownGuids: (id, guids) => writer.knownGuids(id, guids),
     commit: (b) => writer.commit(b),
     markAlert: (id, failure) => writer.markAlert(id, failure),
     get onFatal() {

@@ -20,6 +20,8 @@ export interface PollStateReader {
 
 /** The writer stage as a write node drives it (src/daemon/writer.ts StoreWriter has this shape). */
 export interface ClusterWriter {
+  /** Which of these guids of the source are stored already. */
+  knownGuids(sourceId: string, guids: string[]): Promise<Set<string>>;
   /** Resolves once durable, in the order batches were sent; rejects only when the store failed. */
   commit(batch: ItemBatch): Promise<StoredBatch>;
   /** Records a webhook outcome for an alert. */

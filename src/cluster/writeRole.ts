@@ -13,13 +13,14 @@
  * after the active writer stopped renewing. A writer that loses its lease stops fetching at once,
  * lets the commits it started finish and ack, closes its store and becomes a standby.
  *
- * In flight: at most writer.fetchBatch batches are committed-but-not-acked (one pull at a time),
- * and JetStream never has more than writer.maxAckPending delivered to it.
+ * One batch is committed at a time (its stored guids dropped first, see withoutStored), so at most
+ * writer.fetchBatch batches are delivered and not yet acked, and never more than
+ * writer.maxAckPending.
  */
 import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../lib/log.js';
-import type { StoredBatch } from '../lib/messages.js';
+import type { ItemBatch, StoredBatch } from '../lib/messages.js';
 import type { StoredAlert } from '../lib/types.js';
 import { WebhookDelivery } from '../alerts/webhook.js';
 import { toWireAlert } from '../server/wire.js';
@@ -90,20 +91,19 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
         pull = msgs;
         // A pull whose server went away can wait forever for its expiry notice: bound it.
         const watchdog = setTimeout(() => msgs.stop(), expires + cl.nats.requestTimeout);
-        const inFlight: Promise<void>[] = [];
         try {
           for await (const m of msgs) {
             // Lease gone: leave the rest unacked, the next writer gets them redelivered.
             if (!lease.held || stopped) break;
-            inFlight.push(commitOne(writer, m, webhook));
+            await commitOne(writer, m, webhook);
           }
         } catch (err) {
+          if (errorIsStore(err)) throw err;
           log.warn({ err }, 'pull interrupted (NATS reconnecting?)');
         } finally {
           clearTimeout(watchdog);
           pull = null;
         }
-        await Promise.all(inFlight);
       }
     } catch (err) {
       onFatal(err);
@@ -133,11 +133,11 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
     if (m.redelivered) h.redelivered++;
     let stored: StoredBatch;
     try {
-      stored = await writer.commit(batch);
+      stored = await writer.commit(await withoutStored(writer, batch));
     } catch (err) {
       // The store failed: this node cannot be the writer; the batch is redelivered to the next.
       onFatal(err);
-      throw err;
+      throw new StoreFailure(err);
     }
     h.commits++;
     h.items += stored.items.length;
@@ -168,6 +168,32 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
       await lease.release();
     },
   };
+}
+
+class StoreFailure extends Error {
+  constructor(readonly original: unknown) {
+    super('store failed', { cause: original });
+  }
+}
+const errorIsStore = (err: unknown): boolean => err instanceof StoreFailure;
+
+/**
+ * The batch without items already stored (and without repeats inside it). Redeliveries, a new
+ * owner re-polling a feed and a poll node's polls overlapping while the writer was down all bring
+ * items the store has; dropping them here, instead of leaving them to the store's ON CONFLICT,
+ * keeps seq gap-free (SQLite's AUTOINCREMENT burns a seq on every conflicting insert). Race-free
+ * because batches are committed one at a time and only the lease holder commits.
+ */
+async function withoutStored(writer: ClusterWriter, batch: ItemBatch): Promise<ItemBatch> {
+  if (batch.items.length === 0) return batch;
+  const known = await writer.knownGuids(batch.sourceId, batch.items.map((i) => i.guid));
+  const seen = new Set<string>();
+  const items = batch.items.filter((i) => {
+    if (known.has(i.guid) || seen.has(i.guid)) return false;
+    seen.add(i.guid);
+    return true;
+  });
+  return items.length === batch.items.length ? batch : { ...batch, items };
 }
 
 /** The active writer POSTs alerts to the webhook (config alerts.webhook) and records the outcome. */

@@ -1,7 +1,7 @@
 /**
  * The cluster as real processes on one machine, sharing one SQLite file (the store a PostgreSQL
  * backend replaces later): a writer and a standby, two poll nodes, two serve nodes, one NATS.
- * Two followed JSONL sources grow while the active writer is killed (kill -9), then the poll node
+ * Two followed JSONL sources and a loopback RSS feed grow while the active writer is killed (kill -9), then the poll node
  * running the sources, then NATS itself. In the end every line is stored exactly once, seq is
  * gap-free, and both serve nodes stream exactly the store: one client live through it all, one
  * replaying ?since=0 afterwards.
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ItemStore } from '../../src/store/itemStore.js';
 import type { StoredItem } from '../../src/lib/types.js';
-import { connectWs, getJson, itemsOf, startDaemonProcess, stopDaemon, waitFor, type DaemonProcess } from '../daemon/harness.js';
+import { connectWs, getJson, itemsOf, makeItems, startDaemonProcess, startFeedServer, stopDaemon, waitFor, type DaemonProcess, type FeedServer } from '../daemon/harness.js';
 import { SKIP_NO_NATS, startNatsServer } from './natsServer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tp-cluster-'));
@@ -31,7 +31,14 @@ function append(n: number): void {
     written.set(s, from + n);
   }
 }
-const total = () => [...written.values()].reduce((a, b) => a + b, 0);
+/** A loopback RSS feed next to the JSONL files; grows with them. */
+let feed: FeedServer | null = null;
+const RSS_ID = 'rss-wire';
+const total = () => [...written.values()].reduce((a, b) => a + b, 0) + (feed?.items.length ?? 0);
+function grow(n: number): void {
+  append(n);
+  if (feed) feed.items = makeItems(feed.items.length + Math.ceil(n / 10), 'rss');
+}
 
 function config(node: string, natsUrl: string): string {
   const file = join(dir, `${node}.json`);
@@ -48,7 +55,10 @@ function config(node: string, natsUrl: string): string {
         publish: { handoverWait: '15s', maxRetryDelay: '1s' },
         serve: { catchUpInterval: '500ms' },
       },
-      sources: SOURCES.map((id) => ({ id, kind: 'jsonl', path: join(dir, `${id}.jsonl`), follow: true, pollInterval: '100ms', chunkSize: 50 })),
+      sources: [
+        ...SOURCES.map((id) => ({ id, kind: 'jsonl', path: join(dir, `${id}.jsonl`), follow: true, pollInterval: '100ms', chunkSize: 50 })),
+        { id: RSS_ID, kind: 'rss', url: feed!.url, interval: '1s', allowPrivateNetworks: true },
+      ],
     }),
   );
   return file;
@@ -71,6 +81,7 @@ const health = (d: DaemonProcess) => getJson(d.port, '/healthz').catch(() => nul
 
 test('writer failover, poll node failover and a NATS restart: every item stored once, seq gap-free, both servers stream the store', { skip: SKIP_NO_NATS, timeout: 400_000 }, async (t) => {
   const nats = await startNatsServer();
+  feed = await startFeedServer(makeItems(30, 'rss'));
   append(300);
   const procs: DaemonProcess[] = [];
   const start = async (node: string, roles: string) => {
@@ -88,28 +99,28 @@ test('writer failover, poll node failover and a NATS restart: every item stored 
     const live = await connectWs(s1.port, '?since=0');
     const p1 = await start('poll-1', 'poll');
     const p2 = await start('poll-2', 'poll');
-    await waitFor('the first lines stored', () => storedCount() >= 600, 120_000, 200);
+    await waitFor('the first lines stored', () => storedCount() >= 630, 120_000, 200);
 
     // 1. kill -9 the active writer while new lines arrive: the standby takes over.
-    append(1000);
+    grow(1000);
     w1.child.kill('SIGKILL');
     await waitFor('writer-2 to take over', async () => (await health(w2))?.cluster?.write?.state === 'active', 60_000, 200);
 
     // 2. kill -9 the poll node running wire-a while lines arrive: its sources move to the other.
-    append(1000);
+    grow(1000);
     const owners = await Promise.all([p1, p2].map(async (p) => ((await health(p))?.cluster?.poll?.owned ?? []) as string[]));
     const victim = owners[0].includes('wire-a') ? p1 : p2;
     const survivor = victim === p1 ? p2 : p1;
     victim.child.kill('SIGKILL');
-    await waitFor('the survivor to own both sources', async () => ((await health(survivor))?.cluster?.poll?.owned ?? []).length === 2, 60_000, 200);
+    await waitFor('the survivor to own every source', async () => ((await health(survivor))?.cluster?.poll?.owned ?? []).length === 3, 60_000, 200);
 
     // 3. NATS goes away (kill -9) for longer than a lease lives, so every node loses its
     // leases (sources stop, the writer stops), and comes back while lines keep arriving.
     await nats.kill();
-    append(500);
+    grow(500);
     await waitFor('the writer to give up its lease', async () => (await health(w2))?.cluster?.write?.state === 'standby', 60_000, 200);
     await nats.restart();
-    append(200);
+    grow(200);
 
     await waitFor(`all ${total()} lines stored`, () => storedCount() >= total(), Number(process.env.TP_CLUSTER_WAIT ?? 240_000), 500);
 
@@ -130,6 +141,7 @@ test('writer failover, poll node failover and a NATS restart: every item stored 
       const guids = new Set(all.filter((i) => i.source === s).map((i) => i.guid));
       assert.equal(guids.size, written.get(s));
     }
+    assert.equal(new Set(all.filter((i) => i.source === RSS_ID).map((i) => i.guid)).size, feed.items.length);
     const expected = all.map((i) => `${i.seq}:${i.source}:${i.guid}`);
     const key = (i: Record<string, any>) => `${i.seq}:${i.source}:${i.guid}`;
     await waitFor('the live client on serve-1 to have everything', () => itemsOf(live).length >= total(), 60_000, 200);
@@ -148,10 +160,12 @@ test('writer failover, poll node failover and a NATS restart: every item stored 
       const h = await health(p);
       t.diagnostic(`${p.child.pid}: ${JSON.stringify(h?.cluster ?? 'dead')} ${JSON.stringify(h?.sources ?? '')}`);
       for (const l of p.logs.filter((l) => Number(l.level) >= 40).slice(-15)) t.diagnostic(`  ${JSON.stringify(l).slice(0, 400)}`);
+      for (const line of p.stderr.slice(-20)) t.diagnostic(`  stderr: ${line}`);
     }
     t.diagnostic(`stored ${storedCount()} of ${total()}`);
     throw err;
   } finally {
     await Promise.all(procs.map((p) => stopDaemon(p, 'SIGKILL')));
+    await feed.close();
   }
 });
