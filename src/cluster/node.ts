@@ -79,8 +79,9 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
 
   // A cluster node stops and restarts sources at run time (leases lost and taken again), which
   // the single-node daemon only does at exit; a promise a stopped source left behind may then
-  // reject with no one listening. Seen once in the multi-process test as a poll node exiting
-  // mid-outage, not reproduced since: logged with its stack rather than taking the node down.
+  // reject with no one listening: logged with its stack rather than taking the node down. (One
+  // poll node exited once in the multi-process test mid-outage, cause not captured; this is a
+  // candidate, not a proven one.)
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection (a stopped source?); continuing'));
   const link: NatsLink = await openNatsLink(cl, log.child({ component: 'nats' }));
   let stopping: Promise<void> | null = null;
