@@ -1,5 +1,6 @@
 import { merge, Observable, tap, type Subscription } from 'rxjs';
 import type { Config, SourceConfig } from '../config/schema.js';
+import { prepareDbPath } from '../config/dbPath.js';
 import { TickerpulseError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { StoredBatch } from '../lib/messages.js';
@@ -72,6 +73,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   if (cfg.db === ':memory:') {
     throw new TickerpulseError('CONFIG_INVALID', 'db: ":memory:" cannot be used by the daemon (its writer thread and its server read the same file); give a file path');
   }
+  prepareDbPath(cfg.db);
   // The model is loaded once here, before any source starts, so a wrong folder, a missing file
   // or an unusable model stops the daemon with one clear error (MODEL_LOAD_FAILED /
   // MODEL_UNSUPPORTED) instead of every source's worker failing on its first batch.

@@ -5,7 +5,7 @@
  * is), so within one Node thread a commit and a read can never interleave. Every statement is
  * prepared once, in the constructor or on first use of a filter combination.
  */
-import { mkdirSync } from 'node:fs';
+import { makeDirs } from '../lib/makeDirs.js';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { TickerpulseError, type ErrorCode } from '../lib/errors.js';
@@ -346,7 +346,7 @@ export class ItemStore {
     const readonly = opts.readonly === true;
     let db: Db | undefined;
     try {
-      if (!readonly && file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+      if (!readonly && file !== ':memory:') makeDirs(dirname(file));
       try {
         db = new Database(file, { readonly, fileMustExist: readonly });
       } catch (err) {
