@@ -24,7 +24,7 @@ test('--demo: within 10 s items are in the database, on /ws and in `tickerpulse 
     const health = await getJson(d.port, '/healthz');
     assert.equal(health.port, d.port);
     assert.ok(health.sources.some((s: { id: string }) => s.id === 'demo'));
-    const q = spawnSync(process.execPath, [CLI, 'query', '--db', db, '--source', 'demo', '--format', 'json', '--limit', '5'], { encoding: 'utf8' });
+    const q = spawnSync(process.execPath, [CLI, 'query', '--db', db, '--source', 'demo', '--format', 'json', '--limit', '5'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(q.status, 0, q.stderr);
     const rows = q.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(rows.length, 5);
