@@ -4,6 +4,11 @@ import { TickerpulseError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { startDaemon } from '../daemon/daemon.js';
 import { allRoles, parseRoles, type Role } from '../cluster/roles.js';
+import { closeAllGates } from '../lib/nativeGate.js';
+import { constants as osConstants } from 'node:os';
+
+/** After a second signal, how long model calls already running may take before the exit. */
+const SECOND_SIGNAL_WAIT_MS = 5000;
 
 export const START_USAGE = `usage: tickerpulse start [--config FILE] [--db FILE] [--host HOST] [--port N] [--demo] [--role ROLES] [--log-level LEVEL]
 
@@ -85,9 +90,15 @@ export async function runStart(argv: string[]): Promise<number> {
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals > 1) {
-      // A second signal means "now": skip the drain.
+      if (signals > 2) return; // already exiting
+      // A second signal means "now": skip the drain. But not while a worker thread is inside an
+      // ONNX Runtime call: process.exit terminates the threads, and one cut inside that call
+      // aborts the whole process (src/lib/nativeGate.ts). No new call starts; the ones running
+      // (one batch each) are waited for. Exit 128 + signal number, as a shell reports it.
       process.stderr.write(`tickerpulse: second ${sig}, exiting immediately\n`);
-      process.exit(130);
+      const code = 128 + (osConstants.signals[sig] ?? 15);
+      void closeAllGates(SECOND_SIGNAL_WAIT_MS).finally(() => process.exit(code));
+      return;
     }
     daemon.shutdown(sig).then(
       () => {
