@@ -96,15 +96,22 @@ export interface DaemonProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+export interface DaemonSpawnOptions {
+  /** 'pipe' for a source reading standard input. */
+  stdin?: 'ignore' | 'pipe';
+  /** Working directory (relative defaults such as data/tickerpulse.db resolve against it). */
+  cwd?: string;
+}
+
 /**
  * Starts `tickerpulse start` and resolves once it logs the port it listens on. The child is
  * killed when the test file's tests end (see `children`), and at once if it never listens.
- * `stdin: 'pipe'` for a source reading standard input.
  */
-export async function startDaemonProcess(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000, stdin: 'ignore' | 'pipe' = 'ignore'): Promise<DaemonProcess> {
+export async function startDaemonProcess(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000, opts: DaemonSpawnOptions = {}): Promise<DaemonProcess> {
   const child = spawn(process.execPath, [CLI, 'start', '--port', '0', ...args], {
     env: { ...process.env, ...env, TICKERPULSE_LOG_LEVEL: 'info' },
-    stdio: [stdin, 'pipe', 'pipe'],
+    stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
+    cwd: opts.cwd,
   });
   children.add(child);
   child.once('exit', () => children.delete(child));

@@ -198,7 +198,7 @@ test('jsonl stdin: lines piped into the daemon are stored once; EOF completes th
   const dir = tmp();
   const items = makeItems(9, 'in');
   const config = writeConfig(dir, [{ id: 'piped', kind: 'jsonl', path: '-', pollInterval: '50ms' }]);
-  const d = await startDaemonProcess(['--config', config], {}, 20_000, 'pipe');
+  const d = await startDaemonProcess(['--config', config], {}, 20_000, { stdin: 'pipe' });
   const child = d.child;
   try {
     // A line split across two writes, then an idle pause: flushed without waiting for chunkSize.
