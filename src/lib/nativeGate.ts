@@ -1,5 +1,3 @@
-import { TickerpulseError } from './errors.js';
-
 /**
  * Keeps a worker thread from being terminated inside an ONNX Runtime call.
  *
@@ -85,14 +83,20 @@ export function resetGateForSoleThread(buffer: SharedArrayBuffer | undefined): v
   if (buffer) Atomics.store(viewOf(buffer), RUNNING, 0);
 }
 
-/** Worker side: runs `fn` (which makes native calls) unless the gate is closed (WORKER_FAILED). */
+/**
+ * Worker side: runs `fn` (which makes native calls) unless the gate is closed. A closed gate
+ * means the thread is about to be terminated: the call then never settles. An error instead
+ * would be retried and, after the last attempt, dead-lettered by the pipeline — and committed
+ * in the moments before a second signal's exit, so items that should be fetched again on the
+ * next start would be recorded as failed.
+ */
 export async function guarded<T>(buffer: SharedArrayBuffer | undefined, fn: () => Promise<T>): Promise<T> {
   if (!buffer) return fn();
   const v = viewOf(buffer);
   Atomics.add(v, RUNNING, 1);
   if (Atomics.load(v, STOPPING) !== 0) {
     Atomics.sub(v, RUNNING, 1);
-    throw new TickerpulseError('WORKER_FAILED', 'the daemon is stopping: no new model run starts', { retryable: true });
+    return new Promise<T>(() => undefined);
   }
   try {
     return await fn();
