@@ -39,7 +39,8 @@ function readableMessage(issue: { code: string; path: readonly PropertyKey[]; me
   const missing = (issue.code === 'invalid_type' || (issue.code === 'invalid_union' && issue.options)) && valueAt(input, issue.path) === undefined;
   if (!missing) return issue.message;
   const name = issue.path.length ? String(issue.path[issue.path.length - 1]) : 'value';
-  const what = issue.options ? `one of ${issue.options.map(String).join(', ')}` : `expected ${issue.expected === 'object' ? 'a section' : `a ${String(issue.expected)}`}`;
+  const type = issue.expected === 'object' ? 'section' : String(issue.expected);
+  const what = issue.options ? `one of ${issue.options.map(String).join(', ')}` : `expected ${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
   return `required field "${name}" is missing (${what})`;
 }
 
