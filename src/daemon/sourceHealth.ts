@@ -1,4 +1,5 @@
 import type { SourceState } from '../lib/types.js';
+import type { IngestReport } from '../../pipelines/ingest.js';
 
 export type SourceStatus = 'starting' | 'ok' | 'backing-off' | 'failing' | 'done' | 'stopped';
 
@@ -9,12 +10,14 @@ export interface SourceHealth {
   status: SourceStatus;
   lastPollAt: string | null;
   nextPollAt: string | null;
-  /** Items stored by this source in this run. */
+  /** Items stored by this source, all runs together (starts from sources.items_total). */
   items: number;
   /** Failed polls / batches in this run. */
   errors: number;
   consecutiveErrors: number;
   lastError: string | null;
+  /** The cause behind lastError (e.g. `… ENOTFOUND www.sec.gov`); null after a restart until the next error. */
+  lastErrorMessage: string | null;
   deadLetters: number;
   duplicatesSkipped: number;
   /** Polls waiting in the pipeline plus tasks queued on the source's worker. */
@@ -24,17 +27,18 @@ export interface SourceHealth {
 /** A source with this many failures in a row is reported as failing rather than backing off. */
 const FAILING_AFTER = 3;
 
-export function initialHealth(id: string, kind: string, persisted: SourceState | null): SourceHealth {
+export function initialHealth(id: string, kind: string, persisted: (SourceState & { itemsTotal?: number }) | null): SourceHealth {
   return {
     id,
     kind,
     status: 'starting',
     lastPollAt: persisted?.lastPollAt ?? null,
     nextPollAt: persisted?.nextPollAt ?? null,
-    items: 0,
+    items: persisted?.itemsTotal ?? 0,
     errors: 0,
     consecutiveErrors: persisted?.consecutiveErrors ?? 0,
     lastError: persisted?.lastError ?? null,
+    lastErrorMessage: null,
     deadLetters: 0,
     duplicatesSkipped: 0,
     queueDepth: 0,
@@ -44,4 +48,14 @@ export function initialHealth(id: string, kind: string, persisted: SourceState |
 export function statusFor(consecutiveErrors: number): SourceStatus {
   if (consecutiveErrors === 0) return 'ok';
   return consecutiveErrors >= FAILING_AFTER ? 'failing' : 'backing-off';
+}
+
+/**
+ * After the report has updated lastError: the message of the error it names (the poll's, else
+ * the first dead letter's), cleared with lastError once the source recovered.
+ */
+export function applyErrorCause(h: SourceHealth, r: IngestReport): void {
+  const cause = r.poll.error?.message ?? r.failed[0]?.message;
+  if (cause !== undefined) h.lastErrorMessage = cause;
+  else if (h.lastError === null) h.lastErrorMessage = null;
 }

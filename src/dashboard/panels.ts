@@ -136,7 +136,9 @@ export class AlertsPanel {
 // ------------------------------------------------------------------------------ sources
 
 interface Health {
+  /** ok | degraded | failing (docs/OPERATIONS.md, Health). */
   status?: string;
+  reason?: string | null;
   sources?: SourceState[];
   websocket?: { clients?: number };
 }
@@ -160,8 +162,11 @@ export class SourcesPanel {
       this.daemonStatus = h.status ?? '?';
       this.sources.clear();
       for (const s of h.sources ?? []) this.sources.set(s.id, s);
-      this.statusEl.textContent = `daemon ${this.daemonStatus}`;
-      this.statusEl.className = `daemon st-${this.daemonStatus === 'ok' ? 'ok' : 'failing'}`;
+      // Degraded is amber, not red: the daemon works, something in it needs a look (the reason).
+      const reason = this.daemonStatus === 'ok' ? '' : (h.reason ?? '');
+      this.statusEl.textContent = reason ? `daemon ${this.daemonStatus}: ${reason}` : `daemon ${this.daemonStatus}`;
+      this.statusEl.title = reason;
+      this.statusEl.className = `daemon st-${this.daemonStatus === 'ok' ? 'ok' : this.daemonStatus === 'degraded' ? 'degraded' : 'failing'}`;
     } catch (err) {
       this.statusEl.textContent = 'daemon unreachable';
       this.statusEl.className = 'daemon st-failing';
@@ -198,7 +203,9 @@ export class SourcesPanel {
     );
     const errs = list.filter((s) => s.lastError && s.consecutiveErrors > 0);
     for (const s of errs) {
-      this.body.append(el('tr.err', {}, el('td', { colspan: 5 }, `${s.id}: ${s.lastError}`)));
+      // The cause (`… ENOTFOUND www.sec.gov`) says what to fix; the code alone does not.
+      const cause = s.lastErrorMessage ? ` — ${s.lastErrorMessage}` : '';
+      this.body.append(el('tr.err', {}, el('td', { colspan: 5 }, `${s.id}: ${s.lastError}${cause}`)));
     }
   }
 }

@@ -75,6 +75,8 @@ export interface SourceState {
   consecutiveErrors: number;
   errors?: number;
   lastError: string | null;
+  /** The cause behind lastError (e.g. `… ENOTFOUND www.sec.gov`), when known. */
+  lastErrorMessage?: string | null;
   items: number;
 }
 
