@@ -19,7 +19,8 @@ export interface MetricsSources {
   /** Every source's health, queueDepth filled in. */
   sources(): readonly SourceHealth[];
   writer(): { queueDepth: number; lagMs: number };
-  websocket(): { clients: number; replaying: number; replayBacklog: number };
+  /** The server's stats (its counters run from the start of the daemon). */
+  websocket(): { clients: number; replaying: number; replayBacklog: number; messagesSent: number; bytesSent: number; closedByCode: Record<string, number> };
   /** The database file (its `-wal` file is measured). */
   dbPath: string;
 }
@@ -41,9 +42,6 @@ export class DaemonMetrics {
   private readonly commitSeconds = new Histogram({ name: 'tickerpulse_commit_seconds', help: 'Time of one writer transaction (dedupe, stories, rollups, alerts, insert).', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry] });
   private readonly commitItems = new Histogram({ name: 'tickerpulse_commit_items', help: 'Items offered to one writer transaction.', buckets: [0, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000], registers: [this.registry] });
   private readonly commitSamplesDropped = new Counter({ name: 'tickerpulse_commit_samples_dropped_total', help: 'Commits left out of the commit histograms (more than 10,000 in one 500 ms stats interval).', registers: [this.registry] });
-  private readonly wsMessages = new Counter({ name: 'tickerpulse_ws_messages_sent_total', help: 'WebSocket messages queued to clients (items, alerts, rollups, source updates, replies).', registers: [this.registry] });
-  private readonly wsBytes = new Counter({ name: 'tickerpulse_ws_sent_bytes_total', help: 'Bytes of those messages (WebSocket framing included).', registers: [this.registry] });
-  private readonly wsClosed = new Counter({ name: 'tickerpulse_ws_closed_total', help: 'WebSocket connections closed, by close code (4008 too slow, 1008 policy violation, 1009 message too big, 1001 going away, 1000 normal, 1006 dropped).', labelNames: ['code'], registers: [this.registry] });
   private readonly alertsFired = new Counter({ name: 'tickerpulse_alerts_fired_total', help: 'Alerts raised and stored, by rule id.', labelNames: ['rule'], registers: [this.registry] });
   private readonly webhookDelivered = new Counter({ name: 'tickerpulse_webhook_deliveries_total', help: 'Alerts the webhook accepted.', registers: [this.registry] });
   private readonly webhookFailed = new Counter({ name: 'tickerpulse_webhook_failures_total', help: 'Alerts the webhook delivery gave up on (after its retries, or dropped from a full queue).', registers: [this.registry] });
@@ -118,6 +116,37 @@ export class DaemonMetrics {
       registers: reg,
       collect() {
         this.set(self.live ? walBytes(self.live.dbPath) : 0);
+      },
+    });
+    // The server counts these itself (it has no metrics dependency); copied at scrape time.
+    new Counter({
+      name: 'tickerpulse_ws_messages_sent_total',
+      help: 'WebSocket messages queued to clients (items, alerts, rollups, source updates, replies).',
+      registers: reg,
+      collect() {
+        this.reset();
+        this.inc(self.live?.websocket().messagesSent ?? 0);
+      },
+    });
+    new Counter({
+      name: 'tickerpulse_ws_sent_bytes_total',
+      help: 'Bytes of those messages (WebSocket framing included).',
+      registers: reg,
+      collect() {
+        this.reset();
+        this.inc(self.live?.websocket().bytesSent ?? 0);
+      },
+    });
+    new Counter({
+      name: 'tickerpulse_ws_closed_total',
+      help: 'WebSocket connections closed, by close code (4008 too slow, 1008 policy violation, 1009 message too big, 1001 going away, 1000 normal, 1006 dropped).',
+      labelNames: ['code'],
+      registers: reg,
+      collect() {
+        this.reset();
+        // Always present, so rate() over them works before the first such close.
+        for (const code of ['4008', '1008', '1009']) this.inc({ code }, 0);
+        for (const [code, n] of Object.entries(self.live?.websocket().closedByCode ?? {})) this.inc({ code }, n);
       },
     });
     new Gauge({
@@ -204,15 +233,6 @@ export class DaemonMetrics {
       this.commitItems.observe(s.items[i]);
     }
     if (s.dropped) this.commitSamplesDropped.inc(s.dropped);
-  }
-
-  onWsSent(messages: number, bytes: number): void {
-    this.wsMessages.inc(messages);
-    this.wsBytes.inc(bytes);
-  }
-
-  onWsClosed(code: number): void {
-    this.wsClosed.inc({ code: String(code) });
   }
 
   onAlerts(alerts: readonly StoredAlert[]): void {
