@@ -177,8 +177,20 @@ export class SourcesPanel {
 
   update(s: SourceState): void {
     if (!s || typeof s.id !== 'string') return;
+    const before = this.sources.get(s.id)?.status;
     this.sources.set(s.id, { ...this.sources.get(s.id), ...s });
     this.render();
+    // The header's status depends on which sources fail: re-read it now, not at the next 10 s refresh.
+    if ((before === 'failing') !== (s.status === 'failing')) this.refreshSoon();
+  }
+
+  private refreshTimer = 0;
+  private refreshSoon(): void {
+    if (this.refreshTimer) return;
+    this.refreshTimer = window.setTimeout(() => {
+      this.refreshTimer = 0;
+      void this.refresh();
+    }, 500);
   }
 
   /** Re-renders the relative times ("12 s ago"). */
