@@ -25,6 +25,7 @@ import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
 import { applyErrorCause, initialHealth, statusFor, type SourceHealth } from './sourceHealth.js';
 import { DaemonMetrics } from './metrics.js';
 import { daemonHealth } from './healthStatus.js';
+import { redactUrls } from '../lib/redactUrls.js';
 import { COMMITS_IN_FLIGHT_PER_POLL, StoreWriter } from './writer.js';
 
 export interface DaemonOptions {
@@ -362,7 +363,7 @@ function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, l
           markDelivery(payload, null);
         },
         onFailed: (payload, f) => {
-          onOutcome(false, `${f.reason}: ${f.message}`);
+          onOutcome(false, redactUrls(`${f.reason}: ${f.message}`));
           markDelivery(payload, `${f.reason}: ${f.message}`);
         },
       })

@@ -1,5 +1,6 @@
 import type { SourceState } from '../lib/types.js';
 import type { IngestReport } from '../../pipelines/ingest.js';
+import { redactUrls } from '../lib/redactUrls.js';
 
 export type SourceStatus = 'starting' | 'ok' | 'backing-off' | 'failing' | 'done' | 'stopped';
 
@@ -16,7 +17,7 @@ export interface SourceHealth {
   errors: number;
   consecutiveErrors: number;
   lastError: string | null;
-  /** The cause behind lastError (e.g. `… ENOTFOUND www.sec.gov`); null after a restart until the next error. */
+  /** The cause behind lastError (e.g. `… ENOTFOUND www.sec.gov`; URLs redacted); null after a restart until the next error. */
   lastErrorMessage: string | null;
   deadLetters: number;
   duplicatesSkipped: number;
@@ -52,10 +53,11 @@ export function statusFor(consecutiveErrors: number): SourceStatus {
 
 /**
  * After the report has updated lastError: the message of the error it names (the poll's, else
- * the first dead letter's), cleared with lastError once the source recovered.
+ * the first dead letter's), cleared with lastError once the source recovered. /healthz needs no
+ * token: URLs in it lose their credentials and query (redactUrls).
  */
 export function applyErrorCause(h: SourceHealth, r: IngestReport): void {
   const cause = r.poll.error?.message ?? r.failed[0]?.message;
-  if (cause !== undefined) h.lastErrorMessage = cause;
+  if (cause !== undefined) h.lastErrorMessage = redactUrls(cause);
   else if (h.lastError === null) h.lastErrorMessage = null;
 }
