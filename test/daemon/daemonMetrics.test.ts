@@ -26,7 +26,7 @@ test('reports, commits, alerts and webhook outcomes feed their series; two daemo
   a.onWebhook(true);
   a.onWebhook(false);
   a.attach({
-    sources: () => [{ id: 's', kind: 'rss', status: 'backing-off', lastPollAt: null, nextPollAt: '2026-12-03T10:00:00.000Z', items: 3, errors: 2, consecutiveErrors: 1, lastError: 'X', lastErrorMessage: null, deadLetters: 1, duplicatesSkipped: 1, queueDepth: 4 }],
+    sources: () => [{ id: 's', kind: 'rss', status: 'backing-off', lastPollAt: null, nextPollAt: '2026-12-03T10:00:00.000Z', items: 3, errors: 2, consecutiveErrors: 1, lastError: 'X', lastErrorMessage: null, deadLetters: 1, duplicatesSkipped: 1, queueDepth: 4, retry: null }],
     writer: () => ({ queueDepth: 2, lagMs: 1500 }),
     websocket: () => ({ clients: 3, replaying: 1, replayBacklog: 70, messagesSent: 12, bytesSent: 3400, closedByCode: { '4008': 2, '1000': 5 } }),
     dbPath: '/nonexistent/tp.db',
