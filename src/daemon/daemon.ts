@@ -403,7 +403,7 @@ function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, l
   };
 }
 
-function createSource(sc: SourceConfig, ctx: SourceContext, cfg: Config): Observable<PollResult> {
+export function createSource(sc: SourceConfig, ctx: SourceContext, cfg: Config): Observable<PollResult> {
   switch (sc.kind) {
     case 'rss':
     case 'json': {

@@ -30,6 +30,8 @@ export type ErrorCode =
   | 'WORKER_QUEUE_FULL'
   | 'STORE_FAILED'
   | 'SERVER_FAILED'
+  /** Cluster mode: NATS unreachable or a cluster role stopped (lease lost, node shutting down). */
+  | 'CLUSTER_FAILED'
   | 'DATA_MISSING'
   | 'INTERNAL';
 
