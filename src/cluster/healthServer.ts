@@ -1,10 +1,11 @@
 /**
- * /healthz for a node without the serve role (a poll or write node): the same JSON shape as the
- * server's, so one probe config fits every node. Everything else is 404: such a node has no
- * items to serve.
+ * /healthz, /readyz and /livez for a node without the serve role (a poll or write node): the same
+ * JSON shapes and status rules as the server's (src/server/health.ts: 503 only when failing), so
+ * one probe config fits every node. Everything else is 404: such a node has no items to serve.
  */
 import { createServer } from 'node:http';
 import { once } from 'node:events';
+import { healthResponse } from '../server/health.js';
 
 export interface HealthServer {
   readonly port: number;
@@ -15,17 +16,16 @@ export interface HealthServer {
 export async function startHealthServer(host: string, port: number, health: () => Record<string, unknown>): Promise<HealthServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/healthz' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+    const send = (code: number, body: unknown) => res.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+    if (path === '/livez' && (req.method === 'GET' || req.method === 'HEAD')) return void send(200, { status: 'alive' });
+    if ((path !== '/healthz' && path !== '/readyz') || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'NOT_FOUND', message: `no route for ${path} on a node without the serve role` } }));
       return;
     }
-    let body: Record<string, unknown>;
-    try {
-      body = health();
-    } catch (err) {
-      body = { status: 'degraded', healthError: err instanceof Error ? err.message : String(err) };
-    }
-    res.writeHead(body.status === 'ok' ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+    // No store of its own to check here: a write node's store failing ends its writer role.
+    const h = healthResponse(true, health);
+    if (path === '/readyz') return void send(h.httpStatus, { status: h.status, reason: h.reason });
+    send(h.httpStatus, { status: h.status, reason: h.reason, ...h.rest });
   });
   server.listen(port, host);
   await once(server, 'listening');

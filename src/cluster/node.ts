@@ -17,6 +17,7 @@ import { startCheckpointer } from '../store/checkpointer.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { assertBindAllowed, resolveToken } from '../server/auth.js';
 import { StoreWriter } from '../daemon/writer.js';
+import { daemonHealth } from '../daemon/healthStatus.js';
 import { startHealthServer, type HealthServer } from './healthServer.js';
 import { openNatsLink, type NatsLink } from './natsLink.js';
 import { startPollRole, type PollRole } from './pollRole.js';
@@ -103,8 +104,13 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
   const health = (): Record<string, unknown> => {
     const nats = link.state();
     const poll = pollRole?.health();
+    // The single-node rules (docs/OPERATIONS.md, Health) for this node's sources; without NATS
+    // a node can do none of its roles: failing (503).
+    const own = daemonHealth({ sources: poll?.sources ?? [], webhook: null, writer: { alive: true, lagMs: 0 }, writerLagLimitMs: Infinity });
+    const reasons = [nats.connected ? null : 'not connected to NATS', own.reason].filter((r): r is string => r !== null);
     return {
-      status: nats.connected ? 'ok' : 'degraded',
+      status: nats.connected ? own.status : 'failing',
+      reason: reasons.length ? reasons.join('; ') : null,
       startedAt,
       ...(poll ? { sources: poll.sources } : {}),
       cluster: {

@@ -230,6 +230,8 @@ export const limitsSchema = z
     commitChunk: z.number().int().min(1).max(100_000).default(2000),
     /** How long shutdown waits for in-flight batches before it gives up on them. */
     shutdownTimeout: duration('100ms', '60s').default(8_000),
+    /** /healthz says degraded once the writer's oldest unanswered request is this old. */
+    writerLagDegraded: duration('1s', '1h').default(30_000),
   })
   .strict();
 

@@ -24,7 +24,10 @@ import { HostBudget } from '../../sources/hostBudget.js';
 import { PollGate } from '../../pipelines/gate.js';
 import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
 import type { RetryNotice } from '../../pipelines/classify.js';
-import { applyReport, applyRetry, initialHealth, type SourceHealth } from './sourceHealth.js';
+import { applyErrorCause, applyReport, applyRetry, initialHealth, type SourceHealth } from './sourceHealth.js';
+import { DaemonMetrics } from './metrics.js';
+import { daemonHealth } from './healthStatus.js';
+import { redactUrls } from '../lib/redactUrls.js';
 import { COMMITS_IN_FLIGHT_PER_POLL, StoreWriter } from './writer.js';
 
 export interface DaemonOptions {
@@ -98,6 +101,11 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     },
     log.child({ component: 'writer' }),
   );
+  // Per daemon, not prom-client's global registry: tests run several daemons in one process.
+  const metrics = new DaemonMetrics();
+  writer.onCommitSamples = (samples) => metrics.onCommitSamples(samples);
+  /** The webhook's latest outcome (/healthz degraded while its last delivery failed). */
+  const webhookState = { lastFailed: false, lastError: null as string | null };
   let store: ItemStore;
   try {
     // The server's own read-only connection (WAL: readers never wait for the writer).
@@ -121,10 +129,15 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
 
   const health = (): Record<string, unknown> => {
     const list = sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth }));
-    // One broken feed must not make a liveness probe restart the whole monitor: the daemon
-    // reports degraded only when every source is failing (the server adds the DB check).
-    const degraded = list.length > 0 && list.every((s) => s.status === 'failing');
-    return { status: degraded ? 'degraded' : 'ok', startedAt, sources: list, alerts: { webhook: alerts.health() }, stages: { main: { cpuMs: threadCpuMs() }, writer: writer.stats() } };
+    // Degraded (HTTP 200) for one broken feed, failing (503) only when nothing works: a probe
+    // must not restart the whole monitor for one feed (the server adds the database check).
+    const { status, reason } = daemonHealth({
+      sources: list,
+      webhook: cfg.alerts.webhook ? webhookState : null,
+      writer: { alive: writer.alive, lagMs: writer.lagMs() },
+      writerLagLimitMs: cfg.limits.writerLagDegraded,
+    });
+    return { status, reason, startedAt, sources: list, alerts: { webhook: alerts.health() }, stages: { main: { cpuMs: threadCpuMs() }, writer: writer.stats() } };
   };
 
   const sv = cfg.server;
@@ -136,6 +149,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     log: log.child({ component: 'server' }),
     token,
     allowedOrigins: sv.allowedOrigins,
+    metrics,
     limits: {
       maxConnectionsPerIp: sv.maxConnectionsPerIp,
       maxInboundBytes: sv.maxClientMessageBytes,
@@ -153,14 +167,27 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     if (demoFeed) await demoFeed.close();
     throw err;
   });
+  metrics.attach({
+    sources: () => sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth })),
+    writer: () => ({ queueDepth: writer.stats().queueDepth, lagMs: writer.lagMs() }),
+    websocket: () => server.stats(),
+    dbPath: store.path,
+  });
   /** Source status / lastError changes → `source` messages on /ws. */
   const publishSources = () => server.broadcastSources(sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth })));
 
-  const alerts = startWebhook(cfg, server, writer, log.child({ component: 'alerts' }));
+  const alerts = startWebhook(cfg, server, writer, log.child({ component: 'alerts' }), (delivered, error) => {
+    metrics.onWebhook(delivered);
+    webhookState.lastFailed = !delivered;
+    webhookState.lastError = error;
+  });
   // The fan-out: every committed batch, in commit order (= seq order), straight from the writer.
   writer.onStored = (batch: StoredBatch) => {
     if (batch.items.length) server.broadcast(batch.items);
-    if (batch.alerts.length) alerts.onAlerts(batch.alerts);
+    if (batch.alerts.length) {
+      metrics.onAlerts(batch.alerts);
+      alerts.onAlerts(batch.alerts);
+    }
   };
 
   const pipelines: Observable<IngestReport>[] = [];
@@ -181,6 +208,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     const gate = new PollGate(cfg.limits.maxPendingPolls);
     const running: RunningSource = { cfg: sc, worker, gate, health: initialHealth(sc.id, sc.kind, persisted) };
     sources.push(running);
+    metrics.addSource(sc.id, persisted && persisted.consecutiveErrors === 0 ? persisted.lastPollAt : null);
     const ctx: SourceContext = {
       log: slog,
       signal: abort.signal,
@@ -198,7 +226,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       raw$.pipe(
         ingestPolls({
           sourceId: sc.id,
-          classifier: worker,
+          classifier: metrics.timeClassifier(sc.id, worker),
           store: writer,
           gate,
           batchSize: cfg.limits.batchSize,
@@ -211,6 +239,10 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
           onRetry: (n) => noteRetry(running, n, slog),
         }),
         tap((report) => applyReport(running.health, report)),
+        tap((report) => {
+          applyErrorCause(running.health, report);
+          metrics.onReport(sc.id, report);
+        }),
       ),
     );
   }
@@ -325,7 +357,7 @@ interface WebhookHealth extends WebhookStats {
  * them); here, on the main thread, they are pushed to WebSocket clients and POSTed to the
  * webhook, whose outcome goes back to the writer.
  */
-function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, log: Logger): RunningWebhook {
+function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, log: Logger, onOutcome: (delivered: boolean, error: string | null) => void): RunningWebhook {
   const w = cfg.alerts.webhook;
   const webhook = w
     ? new WebhookDelivery({
@@ -337,8 +369,14 @@ function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, l
         backoffMs: w.backoff,
         maxBackoffMs: w.maxBackoff,
         log,
-        onDelivered: (payload) => markDelivery(payload, null),
-        onFailed: (payload, f) => markDelivery(payload, `${f.reason}: ${f.message}`),
+        onDelivered: (payload) => {
+          onOutcome(true, null);
+          markDelivery(payload, null);
+        },
+        onFailed: (payload, f) => {
+          onOutcome(false, redactUrls(`${f.reason}: ${f.message}`));
+          markDelivery(payload, `${f.reason}: ${f.message}`);
+        },
       })
     : null;
   let lastFailure: WebhookHealth['lastFailure'] = null;

@@ -16,7 +16,7 @@ import { TickerpulseError, fromWireError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { ItemBatch, StoredBatch } from '../lib/messages.js';
 import type { CheckpointResult } from '../store/itemStore.js';
-import type { WriterEvent, WriterReply, WriterRequest, WriterThreadData } from './writerProtocol.js';
+import type { CommitSamples, WriterEvent, WriterReply, WriterRequest, WriterThreadData } from './writerProtocol.js';
 
 /** V8 young generation of the writer thread (MiB). */
 export const WRITER_YOUNG_GENERATION_MB = 8;
@@ -36,6 +36,8 @@ export interface WriterStats {
 }
 
 interface Pending {
+  /** When it was sent (Date.now()): the oldest unanswered request is how far the writer lags. */
+  at: number;
   resolve(v: unknown): void;
   reject(e: unknown): void;
 }
@@ -53,6 +55,8 @@ export class StoreWriter {
   onStored: ((batch: StoredBatch) => void) | null = null;
   /** The thread died or its store failed outside a request: the daemon must stop. */
   onFatal: ((err: TickerpulseError) => void) | null = null;
+  /** The commits of each stats interval (the /metrics histograms). */
+  onCommitSamples: ((samples: CommitSamples) => void) | null = null;
 
   private constructor(worker: Worker, private readonly log: Logger) {
     this.worker = worker;
@@ -106,6 +110,7 @@ export class StoreWriter {
       }
       case 'stats':
         this.last = { cpuMs: m.cpuMs, busyMs: m.busyMs, commits: m.commits, items: m.items };
+        if (m.samples.ms.length || m.samples.dropped) this.onCommitSamples?.(m.samples);
         return;
       case 'log':
         this.log[m.level](m.obj, m.msg);
@@ -127,7 +132,7 @@ export class StoreWriter {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { at: Date.now(), resolve: resolve as (v: unknown) => void, reject });
       this.worker.postMessage({ ...req, id } as WriterRequest);
     });
   }
@@ -145,6 +150,18 @@ export class StoreWriter {
   markAlert(alertId: number, failure: string | null): void {
     const req = failure === null ? ({ op: 'alertDelivered', alertId } as const) : ({ op: 'alertFailed', alertId, reason: failure } as const);
     this.request(req).catch((err: unknown) => this.log.warn({ err, alert: alertId }, 'could not record the webhook outcome of an alert'));
+  }
+
+  /** Age (ms) of the oldest request the thread has not answered; 0 when none waits. */
+  lagMs(now = Date.now()): number {
+    // A Map iterates in insertion order: the first entry is the oldest.
+    for (const p of this.pending.values()) return Math.max(0, now - p.at);
+    return 0;
+  }
+
+  /** False once the thread died or was closed. */
+  get alive(): boolean {
+    return this.dead === null;
   }
 
   stats(): WriterStats {

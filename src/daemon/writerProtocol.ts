@@ -35,5 +35,22 @@ export type WriterEvent =
   | { type: 'ready'; latestSeq: number }
   | { type: 'failed'; error: WireError }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; obj: Record<string, unknown>; msg: string }
-  /** Every statsIntervalMs: the thread's own CPU time (null off Linux) and work done. */
-  | { type: 'stats'; cpuMs: number | null; busyMs: number; commits: number; items: number };
+  /**
+   * Every statsIntervalMs: the thread's own CPU time (null off Linux) and work done, plus each
+   * commit since the last stats message (for the /metrics histograms; see CommitSamples).
+   */
+  | { type: 'stats'; cpuMs: number | null; busyMs: number; commits: number; items: number; samples: CommitSamples };
+
+/**
+ * The commits of one stats interval: duration (ms) and items offered (the transaction's size),
+ * index by index. Bounded by MAX_COMMIT_SAMPLES per interval; the overflow is counted in
+ * `dropped`, not sent (the histograms then miss those commits; `commits` still counts them).
+ */
+export interface CommitSamples {
+  ms: number[];
+  items: number[];
+  dropped: number;
+}
+
+/** Commit samples a stats message carries at most (at 500 ms intervals: 20,000 commits/s). */
+export const MAX_COMMIT_SAMPLES = 10_000;

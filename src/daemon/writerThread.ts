@@ -17,7 +17,7 @@ import { MESSAGE_VERSION, type ItemBatch, type StoredBatch } from '../lib/messag
 import { threadCpuMs } from '../lib/threadCpu.js';
 import type { ClassifiedItem, ItemTicker, StoredAlert, StoredItem } from '../lib/types.js';
 import { ItemStore, type CommitOptions } from '../store/itemStore.js';
-import type { WriterReply, WriterRequest, WriterThreadData, WriterEvent } from './writerProtocol.js';
+import { MAX_COMMIT_SAMPLES, type CommitSamples, type WriterReply, type WriterRequest, type WriterThreadData, type WriterEvent } from './writerProtocol.js';
 
 const data = workerData as WriterThreadData;
 const port = parentPort;
@@ -59,6 +59,8 @@ const commitOptions = new Map<string, CommitOptions>();
 let commits = 0;
 let itemsStored = 0;
 let busyMs = 0;
+/** Commits since the last stats message (see CommitSamples). */
+let samples: CommitSamples = { ms: [], items: [], dropped: 0 };
 
 /**
  * One story clusterer shared by every source. Its clock is event time: the newest publication
@@ -142,7 +144,12 @@ function commit(batch: ItemBatch): StoredBatch {
     if (item.tickers === undefined && typeof item.tickersJson === 'string') item.tickers = JSON.parse(item.tickersJson) as ItemTicker[];
   }
   committedAlerts = [];
+  const t0 = performance.now();
   const stored = store.commitPoll(batch.sourceId, batch.items, batch.final ? batch.state : {}, batch.final ? batch.error : undefined, optionsFor(batch.sourceId));
+  if (samples.ms.length < MAX_COMMIT_SAMPLES) {
+    samples.ms.push(performance.now() - t0);
+    samples.items.push(batch.items.length);
+  } else samples.dropped++;
   commits++;
   itemsStored += stored.length;
   return { v: MESSAGE_VERSION, type: 'StoredBatch', sourceId: batch.sourceId, items: stored, alerts: committedAlerts, offered: batch.items.length };
@@ -193,7 +200,8 @@ port.on('message', (req: WriterRequest) => {
 });
 
 function postStats(): void {
-  send({ type: 'stats', cpuMs: threadCpuMs(), busyMs: Math.round(busyMs), commits, items: itemsStored });
+  send({ type: 'stats', cpuMs: threadCpuMs(), busyMs: Math.round(busyMs), commits, items: itemsStored, samples });
+  samples = { ms: [], items: [], dropped: 0 };
 }
 const statsTimer = setInterval(postStats, data.statsIntervalMs);
 postStats();

@@ -25,7 +25,9 @@ import { serveDashboard } from './static.js';
 import { CloseCode, PROTOCOL_VERSION, toApiRows, toWireAlert, toWireItem, type DeliveryMessage, type ProtocolErrorCode, type ServerMessage, type WireSource } from './wire.js';
 import { assertBindAllowed, OriginPolicy, redactUrl, TokenCheck } from './auth.js';
 import { RollupFeed } from './rollupFeed.js';
-import { FlushScheduler, Outbound, textFrame } from './outbound.js';
+import { FlushScheduler, textFrame } from './outbound.js';
+import { CountingOutbound } from './countingOutbound.js';
+import { healthResponse, type MetricsEndpoint } from './health.js';
 import {
   EMPTY_FILTER,
   filterFromSearch,
@@ -103,8 +105,13 @@ export interface ServerOptions {
   host: string;
   port: number;
   store: ItemStore;
-  /** Extra fields for /healthz; `status: 'degraded'` (or anything but 'ok') makes it degraded. */
+  /**
+   * Extra fields for /healthz: `status` ok | degraded | failing with its `reason` (health.ts);
+   * failing (or the database not answering) makes /healthz and /readyz answer 503.
+   */
   health: () => Record<string, unknown>;
+  /** Served on /metrics (same access rules as /api/*); without it /metrics is 404. */
+  metrics?: MetricsEndpoint;
   log: Logger;
   limits?: Partial<ServerLimits>;
   /**
@@ -124,6 +131,13 @@ export interface ServerStats {
   clients: number;
   /** Of which still replaying history. */
   replaying: number;
+  /** Items the replaying clients have yet to be sent (newest seq − their position, summed). */
+  replayBacklog: number;
+  /** Messages (and their bytes) queued to clients since start. */
+  messagesSent: number;
+  bytesSent: number;
+  /** Connections closed since start, by close code (the one the server sent, else the peer's). */
+  closedByCode: Record<string, number>;
 }
 
 export interface RunningServer {
@@ -185,7 +199,7 @@ interface Client {
   ws: WebSocket;
   remote: string;
   /** Frames waiting for the socket (bounded by maxBufferedBytes: over it → 4008). */
-  out: Outbound;
+  out: CountingOutbound;
   cls: FilterClass;
   /** Highest seq sent to this client (its stream position). */
   lastSent: number;
@@ -227,6 +241,8 @@ function socketOf(ws: WebSocket): Duplex | undefined {
   const s = (ws as unknown as { _socket?: unknown })._socket as Duplex | undefined;
   return s && typeof s.write === 'function' && typeof s.writableNeedDrain === 'boolean' && !s.destroyed ? s : undefined;
 }
+/** ws's error codes for the closes it sends itself (it then closes with these codes). */
+const WS_ERROR_CLOSE_CODES: Readonly<Record<string, number>> = { WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MESSAGE_TOO_BIG, WS_ERR_INVALID_UTF8: CloseCode.INVALID_PAYLOAD };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
@@ -264,6 +280,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let maxBroadcastSeq = 0;
   let warnedOrder = false;
   let port = 0;
+  const sent = { messages: 0, bytes: 0 };
+  const countSent = (messages: number, bytes: number) => {
+    sent.messages += messages;
+    sent.bytes += bytes;
+  };
+  const closedByCode = new Map<number, number>();
+  /** The close code this side sent (the peer may answer with another, or drop: 1006). */
+  const sentClose = new WeakMap<WebSocket, number>();
 
   const http: Server = createServer((req, res) => {
     try {
@@ -286,19 +310,25 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported`);
     }
     const apiKind = Object.prototype.hasOwnProperty.call(API_ROUTES, url.pathname) ? API_ROUTES[url.pathname] : undefined;
-    if (apiKind !== undefined) {
+    if (apiKind !== undefined || (url.pathname === '/metrics' && opts.metrics)) {
       const denied = checkAccess(req, url);
       if (denied) {
         if (denied.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
         return sendError(res, denied.status, denied.code, denied.message);
       }
       url.searchParams.delete('token');
+      if (apiKind === undefined) return void serveMetrics(opts.metrics!, res);
       return apiQuery(apiKind, url.searchParams, res);
     }
     if (serveDashboard(req, res, url.pathname)) return; // dist/dashboard: / and /assets/* (src/server/static.ts)
     switch (url.pathname) {
       case '/healthz':
-        return healthz(res);
+        return healthz(res, false);
+      case '/readyz':
+        return healthz(res, true);
+      case '/livez':
+        // Answered by the event loop itself: 200 as long as the process works (restart on timeout).
+        return sendJson(res, 200, { status: 'alive' });
       case '/':
         return sendHtml(res, PLACEHOLDER_HTML);
       default:
@@ -306,21 +336,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
   }
 
-  function healthz(res: ServerResponse): void {
-    const dbOk = store.healthy();
-    let extra: Record<string, unknown>;
-    let healthFailed = false;
+  /** /healthz (everything) and /readyz (status and reason only); 503 when failing. */
+  function healthz(res: ServerResponse, brief: boolean): void {
+    const h = healthResponse(store.healthy(), opts.health);
+    if (brief) return sendJson(res, h.httpStatus, { status: h.status, reason: h.reason });
+    sendJson(res, h.httpStatus, { status: h.status, reason: h.reason, port, db: h.db, websocket: stats(), ...h.rest });
+  }
+
+  async function serveMetrics(m: MetricsEndpoint, res: ServerResponse): Promise<void> {
     try {
-      extra = opts.health() ?? {};
+      sendBody(res, 200, m.contentType, await m.render());
     } catch (err) {
-      healthFailed = true;
-      extra = { healthError: err instanceof Error ? err.message : String(err) };
+      log.error({ err }, '/metrics failed');
+      if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'internal error');
     }
-    const { status: extraStatus, port: _p, db: extraDb, ...rest } = extra;
-    const ok = dbOk && !healthFailed && (extraStatus === undefined || extraStatus === 'ok');
-    const db = typeof extraDb === 'object' && extraDb !== null ? { ...extraDb, ok: dbOk } : { ok: dbOk };
-    const s = stats();
-    sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', port, db, websocket: s, ...rest });
   }
 
   /**
@@ -408,7 +437,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ws.close(CloseCode.GOING_AWAY, 'server shutting down');
       return;
     }
-    ws.on('error', (err) => log.debug({ err, remote }, 'websocket error'));
+    ws.on('error', (err) => {
+      log.debug({ err, remote }, 'websocket error');
+      // ws closes with 1009 / 1007 itself on these; record what it sent, not the peer's echo.
+      const code = WS_ERROR_CLOSE_CODES[(err as { code?: string }).code ?? ''];
+      if (code && !sentClose.has(ws)) sentClose.set(ws, code);
+    });
+    ws.once('close', (code) => {
+      const c = sentClose.get(ws) ?? code;
+      closedByCode.set(c, (closedByCode.get(c) ?? 0) + 1);
+    });
 
     const sinceValues = url.searchParams.getAll('since');
     let since: number | undefined;
@@ -445,7 +483,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       id: nextClientId++,
       ws,
       remote,
-      out: new Outbound(sock, limits.maxWriteBytes, () => ws.readyState === WebSocket.OPEN, start, flushes),
+      out: new CountingOutbound(countSent, sock, limits.maxWriteBytes, () => ws.readyState === WebSocket.OPEN, start, flushes),
       cls: joinClass(filter),
       lastSent: start,
       replaying: since !== undefined,
@@ -506,6 +544,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   function closeAfterQueued(c: Client, code: number, reason: string): void {
     c.out.flushAll();
     c.closing = true;
+    if (!sentClose.has(c.ws)) sentClose.set(c.ws, code);
     c.ws.close(code, reason);
   }
 
@@ -786,7 +825,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     try {
       for (const s of list) {
         if (!s || typeof s.id !== 'string') continue;
-        const state = `${s.status}\u0000${s.lastError ?? ''}`;
+        const state = `${s.status}\u0000${s.lastError ?? ''}\u0000${s.lastErrorMessage ?? ''}`;
         if (sourceStates.get(s.id) === state) continue;
         sourceStates.set(s.id, state);
         if (clients.size === 0) continue;
@@ -817,6 +856,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     c.out.drop();
     c.closing = true;
     log.warn({ client: c.id, remote: c.remote, buffered, since }, 'websocket client too slow, closing (4008)');
+    sentClose.set(c.ws, CloseCode.TOO_SLOW);
     c.ws.close(CloseCode.TOO_SLOW, `too slow, reconnect with since=${since}`);
     c.killTimer = setTimeout(() => c.ws.terminate(), limits.slowCloseGraceMs);
     c.killTimer.unref();
@@ -843,15 +883,29 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const rollupTimer = setInterval(sendRollups, limits.rollupIntervalMs);
   rollupTimer.unref();
 
+  /** The store's newest seq; `fallback` when it cannot answer (stats must not fail /healthz). */
+  function latestSeqOr(fallback: number): number {
+    try {
+      return store.latestSeq();
+    } catch {
+      return fallback;
+    }
+  }
+
   function stats(): ServerStats {
     let open = 0;
     let replaying = 0;
+    let behind = 0;
+    let newest: number | null = null;
     for (const c of clients) {
       if (!isOpen(c)) continue;
       open++;
-      if (c.replaying) replaying++;
+      if (!c.replaying) continue;
+      replaying++;
+      newest ??= Math.max(maxBroadcastSeq, latestSeqOr(maxBroadcastSeq));
+      behind += Math.max(0, newest - c.lastSent);
     }
-    return { clients: open, replaying };
+    return { clients: open, replaying, replayBacklog: behind, messagesSent: sent.messages, bytesSent: sent.bytes, closedByCode: Object.fromEntries(closedByCode) };
   }
 
   // ------------------------------------------------------------------------------ lifecycle
