@@ -61,8 +61,9 @@ export async function runStart(argv: string[]): Promise<number> {
   try {
     daemon = await startDaemon(cfg, { log, demo: values.demo });
   } catch (err) {
-    if (err instanceof TickerpulseError && err.code === 'CONFIG_INVALID') {
-      // A setting the user must change (e.g. a public bind without a token): one plain line.
+    if (err instanceof TickerpulseError && (err.code === 'CONFIG_INVALID' || err.code === 'DB_IN_USE')) {
+      // A setting the user must change (e.g. a public bind without a token, a database another
+      // daemon holds): one plain line.
       process.stderr.write(`tickerpulse: ${err.message}\n`);
       return 2;
     }

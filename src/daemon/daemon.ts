@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { merge, Observable, tap, type Subscription } from 'rxjs';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { TickerpulseError } from '../lib/errors.js';
@@ -9,6 +11,7 @@ import { SourceWorker } from '../pool/sourceWorker.js';
 import { validateClassifier } from '../model/hf/loadClassifier.js';
 import { ItemStore } from '../store/itemStore.js';
 import { startCheckpointer } from '../store/checkpointer.js';
+import { acquireDaemonLock, type DaemonLock } from '../store/daemonLock.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { assertBindAllowed, resolveToken } from '../server/auth.js';
 import { toWireAlert } from '../server/wire.js';
@@ -64,13 +67,25 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * orchestration, HTTP and WebSocket, and reads through a read-only connection of its own.
  */
 export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Daemon> {
-  const log = opts.log;
   // A server off loopback without a token is refused before anything starts (CONFIG_INVALID).
   const token = resolveToken(cfg.server.token);
   assertBindAllowed(cfg.server.host, token);
   if (cfg.db === ':memory:') {
     throw new TickerpulseError('CONFIG_INVALID', 'db: ":memory:" cannot be used by the daemon (its writer thread and its server read the same file); give a file path');
   }
+  // One daemon per database (DB_IN_USE), taken before anything opens the file for writing.
+  mkdirSync(dirname(cfg.db), { recursive: true });
+  const lock = acquireDaemonLock(cfg.db);
+  try {
+    return await startLocked(cfg, opts, token, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startLocked(cfg: Config, opts: DaemonOptions, token: string | undefined, lock: DaemonLock): Promise<Daemon> {
+  const log = opts.log;
   // The model is loaded once here, before any source starts, so a wrong folder, a missing file
   // or an unusable model stops the daemon with one clear error (MODEL_LOAD_FAILED /
   // MODEL_UNSUPPORTED) instead of every source's worker failing on its first batch.
@@ -271,6 +286,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       // The last connection to close removes the -wal/-shm files.
       await writer.close();
       if (demoFeed) await demoFeed.close();
+      lock.release();
       log.info('shutdown complete');
     })();
     return stopping;
