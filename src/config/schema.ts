@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { alertsConfigSchema } from './alerts.js';
+import { retentionSchema } from './retention.js';
 import { duration, parseDuration } from './units.js';
 import { formatBytes, maxBodyForHeap, PARSE_HEAP_FACTOR } from '../lib/bodyHeap.js';
 
@@ -299,6 +300,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     limits: limitsSchema.prefault({}),
+    /** How long items, alerts and dead letters are kept (src/config/retention.ts); default: all. */
+    retention: retentionSchema.prefault({}),
     /** Alert rules and their webhook (src/config/alerts.ts; docs/ALERTS.md). */
     alerts: alertsConfigSchema.prefault({}),
     /** Ticker linking (docs/TICKERS.md): extra nicknames (name → symbol) and watchlist symbols accepted as cashtags. */

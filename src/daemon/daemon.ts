@@ -27,11 +27,14 @@ import { PollGate } from '../../pipelines/gate.js';
 import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
 import { initialHealth, statusFor, type SourceHealth } from './sourceHealth.js';
 import { COMMITS_IN_FLIGHT_PER_POLL, StoreWriter } from './writer.js';
+import { startRetention, type RetentionTask } from './retentionTask.js';
 
 export interface DaemonOptions {
   log: Logger;
   /** Add the offline demo source (a loopback RSS feed of the shipped demo corpus). */
   demo?: boolean;
+  /** Delay of the first retention run (default 1 min; tests use 0). */
+  retentionFirstDelayMs?: number;
   /** Poll interval of the demo source (default 5 s). */
   demoIntervalMs?: number;
   /**
@@ -54,6 +57,8 @@ export interface Daemon {
   health(): Record<string, unknown>;
   /** Ordered graceful shutdown; idempotent (a second call returns the same promise). */
   shutdown(reason?: string): Promise<void>;
+  /** The retention task (null when config `retention` keeps everything). */
+  readonly retention: RetentionTask | null;
   /** Resolves when every source has completed (e.g. JSONL replays done) — used by benchmarks. */
   readonly idle: Promise<void>;
 }
@@ -175,6 +180,8 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
     if (batch.alerts.length) alerts.onAlerts(batch.alerts);
   };
 
+  const retention = startRetention(cfg.retention, writer, log.child({ component: 'retention' }), { clock, firstDelayMs: opts.retentionFirstDelayMs });
+
   const pipelines: Observable<IngestReport>[] = [];
   const hostBudget = HostBudget.fromConfig(cfg.hosts);
   for (const sc of sourceConfigs) {
@@ -272,6 +279,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
       // Give the webhook a moment for alerts still queued (what it cannot deliver stays
       // marked undelivered in the alerts table), before the final checkpoint.
       await alerts.close();
+      await retention?.stop();
       // 4. Final commit: batches already sent are committed in order before this request; then
       // the newest tickers are indexed and the WAL folded into the main file.
       await checkpointer.stop();
@@ -298,6 +306,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
     health,
     shutdown,
     idle,
+    retention,
   };
 
   function recordReport(s: RunningSource, r: IngestReport): void {
