@@ -14,9 +14,12 @@ export function parseDuration(text: string): number | null {
   return Math.round(Number(m[1]) * UNITS_MS[m[2]]);
 }
 
+/** What parseDuration accepts, for the JSON Schema of the config (docs/config.schema.json). */
+export const DURATION_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d|w|y)\\s*$';
+
 /** A duration setting within [min, max], parsed to milliseconds. */
 export const duration = (min: string, max: string) =>
-  z.string().transform((s, ctx) => {
+  z.string().meta({ pattern: DURATION_PATTERN, description: `a duration from ${min} to ${max}, e.g. 30s, 5m, 1h, 7d, 1y` }).transform((s, ctx) => {
     const ms = parseDuration(s);
     if (ms === null) {
       ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration: write e.g. 30s, 5m, 1h, 7d` });

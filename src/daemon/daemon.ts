@@ -153,6 +153,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
     log: log.child({ component: 'server' }),
     token,
     allowedOrigins: sv.allowedOrigins,
+    allowedHosts: sv.allowedHosts,
     limits: {
       maxConnectionsPerIp: sv.maxConnectionsPerIp,
       maxInboundBytes: sv.maxClientMessageBytes,

@@ -49,7 +49,7 @@ function fill(path: string): void {
     for (let i = 0; i < 40 * 8; i++) {
       const t = NOW - 40 * DAY + i * 3 * 3_600_000;
       const tickers: ItemTicker[] = [{ symbol: i % 2 ? 'AAPL' : 'MSFT', via: 'cashtag', label: LABELS[i % 3], score: 0.5, pNeg: 0.1, pNeu: 0.3, pPos: 0.6 }];
-      items.push({ guid: `g${i}`, url: null, title: `S${Math.floor(i / 3)} headline ${i}`, summary: null, publishedAt: new Date(t).toISOString(), fetchedAt: new Date(t).toISOString(), label: LABELS[i % 3], pNeg: 0.1, pNeu: 0.3, pPos: 0.6, score: 0.5, model: 'm', tickers });
+      items.push({ source: 'wire', guid: `g${i}`, url: null, title: `S${Math.floor(i / 3)} headline ${i}`, summary: null, publishedAt: new Date(t).toISOString(), fetchedAt: new Date(t).toISOString(), label: LABELS[i % 3], pNeg: 0.1, pNeu: 0.3, pPos: 0.6, score: 0.5, model: 'm', tickers });
     }
     for (let k = 0; k < items.length; k += 50) store.commitPoll('wire', items.slice(k, k + 50), {}, undefined, stories);
     store.database.prepare("INSERT INTO dead_letters (source, guid, payload, code, message, attempts, created_at) VALUES ('wire', 'x', '{}', 'E', 'm', 1, ?)").run(new Date(NOW - 60 * DAY).toISOString());
@@ -109,7 +109,7 @@ test('pruning 11 days: whole days go, rollups stay, each rollup bucket is comple
     // seq is never reused after pruning.
     const latest = store.latestSeq();
     db.exec('DELETE FROM items');
-    store.commitPoll('wire', [{ guid: 'new', url: null, title: 'fresh', summary: null, publishedAt: new Date(NOW).toISOString(), fetchedAt: new Date(NOW).toISOString(), label: 'neutral', pNeg: 0, pNeu: 1, pPos: 0, score: 0, model: 'm' }], {});
+    store.commitPoll('wire', [{ source: 'wire', guid: 'new', url: null, title: 'fresh', summary: null, publishedAt: new Date(NOW).toISOString(), fetchedAt: new Date(NOW).toISOString(), label: 'neutral', pNeg: 0, pNeu: 1, pPos: 0, score: 0, model: 'm' }], {});
     assert.equal(store.latestSeq(), latest + 1);
   } finally {
     store.close();
@@ -148,5 +148,46 @@ test('tickerpulse prune --dry-run counts without deleting; prune deletes; both r
     assert.equal(after.countItems(), before - Number(m[1]));
   } finally {
     after.close();
+  }
+});
+
+test('the daemon prunes on its writer thread while running: old days go, new items keep arriving, rollups stay', async () => {
+  const { resolveConfig } = await import('../../src/config/load.js');
+  const { startDaemon } = await import('../../src/daemon/daemon.js');
+  const { createLogger } = await import('../../src/lib/log.js');
+  const { appendFileSync, writeFileSync } = await import('node:fs');
+  const { waitFor } = await import('../daemon/harness.js');
+  const feed = join(dir, 'feed.jsonl');
+  const now = Date.now();
+  // 30 days of history, one item every 2 h.
+  writeFileSync(feed, Array.from({ length: 360 }, (_, i) => JSON.stringify({ id: `h${i}`, title: `Acme headline number ${i} beats estimates`, publishedAt: new Date(now - 30 * DAY + i * 2 * 3_600_000).toISOString() }) + '\n').join(''));
+  const path = join(dir, 'daemon.db');
+  const cfg = resolveConfig({
+    db: path,
+    server: { host: '127.0.0.1', port: 0 },
+    sources: [{ id: 'wire', kind: 'jsonl', path: feed, follow: true, pollInterval: '50ms' }],
+    retention: { items: '7d', batchSize: 20 },
+  });
+  const daemon = await startDaemon(cfg, { log: createLogger({ level: 'silent', pretty: false }), retentionFirstDelayMs: 3_600_000 });
+  try {
+    const reader = ItemStore.open(path, { readonly: true });
+    try {
+      await waitFor('history stored', () => reader.countItems() >= 360, 60_000, 100);
+      const rollups = rollupsOf(reader);
+      const r = await daemon.retention!.run();
+      const cutoff = cutoffsFor({ items: 7 * DAY }, Date.now()).items!;
+      assert.ok(r.items > 200, JSON.stringify(r));
+      assert.equal(reader.database.prepare('SELECT count(*) FROM items WHERE published_at < ?').pluck().get(cutoff), 0);
+      assert.equal(reader.countItems(), 360 - r.items);
+      assert.deepEqual(rollupsOf(reader), rollups);
+      assert.ok(r.freedPages > 0, 'space given back');
+      // Ingest goes on after a prune.
+      appendFileSync(feed, JSON.stringify({ id: 'fresh', title: 'Acme fresh headline after the prune', publishedAt: new Date().toISOString() }) + '\n');
+      await waitFor('a new item stored', () => reader.countItems() === 360 - r.items + 1, 30_000, 50);
+    } finally {
+      reader.close();
+    }
+  } finally {
+    await daemon.shutdown('test');
   }
 });
