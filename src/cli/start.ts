@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, resolveConfig } from '../config/load.js';
 import { TickerpulseError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { startDaemon } from '../daemon/daemon.js';
@@ -10,7 +10,8 @@ export const START_USAGE = `usage: tickerpulse start [--config FILE] [--db FILE]
   --db FILE       SQLite database (default data/tickerpulse.db)
   --host HOST     address to listen on (default 127.0.0.1)
   --port N        port (default 8787; 0 picks a free one, shown in the log and /healthz)
-  --demo          add an offline demo source (the shipped demo corpus served as a loopback RSS feed)
+  --demo          add an offline demo source (the shipped demo corpus served as a loopback RSS feed);
+                  without --config it is the only source (no public feeds: fully offline)
   --log-level L   fatal|error|warn|info|debug|trace (default info)`;
 
 /** Runs the daemon until SIGINT/SIGTERM. Returns only on a startup failure (exit code). */
@@ -48,7 +49,9 @@ export async function runStart(argv: string[]): Promise<number> {
   }
   let cfg;
   try {
-    cfg = loadConfig(values.config, { db: values.db, host: values.host, port });
+    const overrides = { db: values.db, host: values.host, port };
+    // The offline demo: without a config, the demo source alone, not the built-in public feeds.
+    cfg = values.demo && values.config === undefined ? resolveConfig({}, { overrides }) : loadConfig(values.config, overrides);
   } catch (err) {
     if (err instanceof TickerpulseError && err.code === 'CONFIG_INVALID') {
       process.stderr.write(`tickerpulse: ${err.message}\n`);

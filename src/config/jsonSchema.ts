@@ -12,7 +12,6 @@ export function configJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return {
     $schema: schema.$schema,
-    $id: 'https://github.com/tickerpulse/tickerpulse/blob/main/docs/config.schema.json',
     title: 'tickerpulse config',
     description: 'tickerpulse start --config FILE (YAML or JSON); see README.md, Configuration',
     ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$schema')),

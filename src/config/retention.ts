@@ -16,10 +16,13 @@ export const retentionSchema = z
     deadLetters: duration('1h', '100y').optional(),
     /** How often the daemon prunes (the first run is one minute after start). */
     interval: duration('1m', '7d').default(3_600_000),
-    /** Rows per prune transaction: each holds the writer for about as long as a commit of that many items. */
-    batchSize: z.number().int().min(10).max(100_000).default(500),
-    /** Free pages given back to the file system per step, after a prune (needs auto_vacuum = INCREMENTAL). */
-    vacuumPages: z.number().int().min(1).max(1_000_000).default(2048),
+    /**
+     * Rows per prune transaction. A deleted item costs ~60 µs of writer time (its indexes, ticker
+     * index rows, story), so the default 100 holds the writer ~6 ms, a commit's wait at most.
+     */
+    batchSize: z.number().int().min(10).max(100_000).default(100),
+    /** Free pages given back to the file system per step, after a prune (~50 µs a page; needs auto_vacuum = INCREMENTAL). */
+    vacuumPages: z.number().int().min(1).max(1_000_000).default(256),
   })
   .strict();
 

@@ -55,12 +55,7 @@ test('loopback without a token: a foreign Host gets 403 on /api, /healthz, / and
     assert.equal(await get(p, '/ws', `evil.example:${p}`, true), 403);
     assert.equal(await get(p, '/api/items', `localhost:${p + 1}`), 403, 'wrong port');
     for (const host of [`localhost:${p}`, `127.0.0.1:${p}`, `[::1]:${p}`]) assert.equal(await get(p, '/api/items', host), 200, host);
-    const ws = new WebSocket(`ws://localhost:${p}/ws`, { lookup: (_h, _o, cb) => (cb as (e: null, a: string, f: number) => void)(null, '127.0.0.1', 4) });
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
-    ws.close();
+    assert.equal(await get(p, '/ws', `localhost:${p}`, true), 101, 'the upgrade is accepted under our own name');
   } finally {
     await srv.close();
     store.close();
