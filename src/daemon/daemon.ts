@@ -33,7 +33,7 @@ export interface DaemonOptions {
   log: Logger;
   /** Add the offline demo source (a loopback RSS feed of the shipped demo corpus). */
   demo?: boolean;
-  /** Delay of the first retention run (default 1 min; tests use 0). */
+  /** Delay of the first retention run (default 1 min; tests push it out and call `retention.run()`). */
   retentionFirstDelayMs?: number;
   /** Poll interval of the demo source (default 5 s). */
   demoIntervalMs?: number;
