@@ -191,3 +191,29 @@ test('the daemon prunes on its writer thread while running: old days go, new ite
     await daemon.shutdown('test');
   }
 });
+
+test('a database created before incremental vacuum: prune says so, prune --vacuum converts it once and gives pages back', async () => {
+  const Database = (await import('better-sqlite3')).default;
+  const path = join(dir, 'old.db');
+  // As older versions created it: WAL first, so auto_vacuum stays NONE.
+  const raw = new Database(path);
+  raw.pragma('journal_mode = WAL');
+  raw.close();
+  fill(path);
+  const mode = () => {
+    const s = ItemStore.open(path, { readonly: true });
+    try {
+      return s.database.pragma('auto_vacuum', { simple: true });
+    } finally {
+      s.close();
+    }
+  };
+  assert.equal(mode(), 0);
+  const plain = spawnSync(process.execPath, [CLI, 'prune', '--db', path, '--items', '20d'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.match(plain.stdout, /not incremental: run prune --vacuum once/);
+  const conv = spawnSync(process.execPath, [CLI, 'prune', '--db', path, '--items', '10d', '--vacuum'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(conv.status, 0, conv.stderr);
+  assert.match(conv.stderr, /converting to auto_vacuum=INCREMENTAL/);
+  assert.equal(mode(), 2);
+});
