@@ -24,6 +24,26 @@ export interface ClassifyOptions {
   concurrency?: number;
   /** Delay before retry n (1-based); injectable for tests. */
   backoffMs?: (attempt: number) => number;
+  /**
+   * Told before every retry of a failed batch and every split, so the daemon can show a source
+   * that is waiting on a crashed worker as retrying (a poll's retries can take half a minute
+   * before its report arrives).
+   */
+  onRetry?: (notice: RetryNotice) => void;
+}
+
+/** A failed batch about to be tried again. */
+export interface RetryNotice {
+  /** Items in the batch that failed. */
+  items: number;
+  /** The attempt that failed (1-based) and the tries the batch gets. */
+  attempt: number;
+  attempts: number;
+  /** 'retry': the same batch again after delayMs; 'split': its halves now, one try each. */
+  next: 'retry' | 'split';
+  delayMs: number;
+  code: string;
+  message: string;
 }
 
 export interface FailedItem {
@@ -106,10 +126,15 @@ export async function classifyItems(items: readonly RawItem[], classifier: Batch
         return;
       } catch (err) {
         lastErr = err;
-        if (attempt < attempts) await sleep(backoff(attempt));
+        if (attempt < attempts) {
+          const delayMs = backoff(attempt);
+          notify(batch.length, attempt, attempts, 'retry', delayMs, err);
+          await sleep(delayMs);
+        }
       }
     }
     if (batch.length > 1) {
+      notify(batch.length, attempts, attempts, 'split', 0, lastErr);
       const mid = Math.ceil(batch.length / 2);
       // Halves get one try each: the full batch already spent the retries on transient causes.
       await classifyBatch(batch.slice(0, mid), 1, outcome);
@@ -118,5 +143,15 @@ export async function classifyItems(items: readonly RawItem[], classifier: Batch
     }
     const message = lastErr instanceof Error ? lastErr.message : String(lastErr);
     outcome.failed.push({ item: batch[0], code: errorCode(lastErr), message, attempts });
+  }
+
+  function notify(items: number, attempt: number, attempts: number, next: RetryNotice['next'], delayMs: number, err: unknown): void {
+    if (!opts.onRetry) return;
+    const message = err instanceof Error ? err.message : String(err);
+    try {
+      opts.onRetry({ items, attempt, attempts, next, delayMs, code: errorCode(err), message });
+    } catch {
+      // A reporting hook must not change what is classified.
+    }
   }
 }

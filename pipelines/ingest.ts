@@ -2,7 +2,7 @@ import { concatMap, map, type OperatorFunction } from 'rxjs';
 import type { Logger } from '../src/lib/log.js';
 import { itemBatch, type ItemBatch, type StoredBatch } from '../src/lib/messages.js';
 import type { ClassifiedItem, PollResult } from '../src/lib/types.js';
-import { classifyItems, type BatchClassifier, type FailedItem } from './classify.js';
+import { classifyItems, type BatchClassifier, type FailedItem, type RetryNotice } from './classify.js';
 import { dropKnown } from './dedupe.js';
 import type { PollGate } from './gate.js';
 
@@ -37,7 +37,16 @@ export interface IngestOptions {
   commitChunk: number;
   /** Chunks of one poll posted to the writer before the first is acknowledged. */
   chunksInFlight: number;
+  /**
+   * Ask the store which items it already has before classifying (default true). Worth a writer
+   * round trip where polls repeat what was stored (feeds, APIs, a replaced JSONL file); a push
+   * stream's items are new, and the round trip (queued behind the writer's current commit) was
+   * pure latency: the store's ON CONFLICT still drops any duplicate.
+   */
+  checkKnown?: boolean;
   log: Logger;
+  /** Each retry or split of a failing classify batch (classifyItems' onRetry). */
+  onRetry?: (notice: RetryNotice) => void;
 }
 
 /**
@@ -89,7 +98,7 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, I
     );
 
   async function prepare(poll: PollResult): Promise<{ fresh: number; classified: ClassifiedItem[]; failed: FailedItem[] }> {
-    const known = poll.items.length ? await opts.store.knownGuids(opts.sourceId, poll.items.map((i) => i.guid)) : new Set<string>();
+    const known = poll.items.length && opts.checkKnown !== false ? await opts.store.knownGuids(opts.sourceId, poll.items.map((i) => i.guid)) : new Set<string>();
     const fresh = dropKnown(poll.items, known);
     const fetchedAt = poll.state.lastPollAt ?? new Date().toISOString();
     // The source's worker links tickers and computes story signatures in the same task as it
@@ -100,6 +109,7 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, I
       attempts: opts.attempts,
       fetchedAt,
       concurrency: 4,
+      onRetry: opts.onRetry,
     });
     return { fresh: fresh.length, classified, failed };
   }

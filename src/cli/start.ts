@@ -3,8 +3,9 @@ import { loadConfig, resolveConfig } from '../config/load.js';
 import { TickerpulseError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { startDaemon } from '../daemon/daemon.js';
+import { allRoles, parseRoles, type Role } from '../cluster/roles.js';
 
-export const START_USAGE = `usage: tickerpulse start [--config FILE] [--db FILE] [--host HOST] [--port N] [--demo] [--log-level LEVEL]
+export const START_USAGE = `usage: tickerpulse start [--config FILE] [--db FILE] [--host HOST] [--port N] [--demo] [--role ROLES] [--log-level LEVEL]
 
   --config FILE   YAML or JSON config (default: built-in public financial news feeds)
   --db FILE       SQLite database (default data/tickerpulse.db)
@@ -12,6 +13,8 @@ export const START_USAGE = `usage: tickerpulse start [--config FILE] [--db FILE]
   --port N        port (default 8787; 0 picks a free one, shown in the log and /healthz)
   --demo          add an offline demo source (the shipped demo corpus served as a loopback RSS feed);
                   without --config it is the only source (no public feeds: fully offline)
+  --role ROLES    cluster mode: any of poll,write,serve comma-separated (default all); needs a
+                  cluster: section in the config (docs/CLUSTER.md)
   --log-level L   fatal|error|warn|info|debug|trace (default info)`;
 
 /** Runs the daemon until SIGINT/SIGTERM. Returns only on a startup failure (exit code). */
@@ -26,6 +29,7 @@ export async function runStart(argv: string[]): Promise<number> {
         host: { type: 'string' },
         port: { type: 'string' },
         demo: { type: 'boolean', default: false },
+        role: { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -48,10 +52,16 @@ export async function runStart(argv: string[]): Promise<number> {
     }
   }
   let cfg;
+  let roles: Set<Role>;
   try {
+    roles = parseRoles(values.role);
     const overrides = { db: values.db, host: values.host, port };
     // The offline demo: without a config, the demo source alone, not the built-in public feeds.
     cfg = values.demo && values.config === undefined ? resolveConfig({}, { overrides }) : loadConfig(values.config, overrides);
+    if (!cfg.cluster && !allRoles(roles)) {
+      throw new TickerpulseError('CONFIG_INVALID', `--role ${values.role} needs a cluster: section in the config (docs/CLUSTER.md); without it the daemon runs every role in one process`);
+    }
+    if (cfg.cluster && values.demo) throw new TickerpulseError('CONFIG_INVALID', '--demo is for the single-node daemon; give a cluster its sources in the config');
   } catch (err) {
     if (err instanceof TickerpulseError && err.code === 'CONFIG_INVALID') {
       process.stderr.write(`tickerpulse: ${err.message}\n`);
@@ -60,9 +70,10 @@ export async function runStart(argv: string[]): Promise<number> {
     throw err;
   }
   const log = createLogger({ level: values['log-level'] ?? cfg.log.level });
-  let daemon;
+  let daemon: { shutdown(reason?: string): Promise<void> };
   try {
-    daemon = await startDaemon(cfg, { log, demo: values.demo });
+    // No cluster section: the single-node daemon, exactly as before.
+    daemon = cfg.cluster ? await (await import('../cluster/node.js')).startClusterNode(cfg, roles, { log }) : await startDaemon(cfg, { log, demo: values.demo });
   } catch (err) {
     if (err instanceof TickerpulseError && (err.code === 'CONFIG_INVALID' || err.code === 'DB_IN_USE')) {
       // A setting the user must change (e.g. a public bind without a token, a database another

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { alertsConfigSchema } from './alerts.js';
 import { retentionSchema } from './retention.js';
+import { clusterConfigSchema } from './cluster.js';
 import { duration, parseDuration } from './units.js';
 import { formatBytes, maxBodyForHeap, PARSE_HEAP_FACTOR } from '../lib/bodyHeap.js';
 
@@ -306,6 +307,8 @@ export const configSchema = z
     retention: retentionSchema.prefault({}),
     /** Alert rules and their webhook (src/config/alerts.ts; docs/ALERTS.md). */
     alerts: alertsConfigSchema.prefault({}),
+    /** Cluster mode (docs/CLUSTER.md): absent = one process doing everything on SQLite, as always. */
+    cluster: clusterConfigSchema.optional(),
     /** Ticker linking (docs/TICKERS.md): extra nicknames (name → symbol) and watchlist symbols accepted as cashtags. */
     tickers: z
       .object({

@@ -15,7 +15,7 @@ import { acquireDaemonLock, type DaemonLock } from '../store/daemonLock.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { assertBindAllowed, resolveToken } from '../server/auth.js';
 import { toWireAlert } from '../server/wire.js';
-import { WebhookDelivery } from '../alerts/webhook.js';
+import { WebhookDelivery, type WebhookStats } from '../alerts/webhook.js';
 import { startDemoFeed } from '../demo/demoFeed.js';
 import { rssSource } from '../../sources/rss.js';
 import { jsonlSource } from '../../sources/jsonl.js';
@@ -25,7 +25,8 @@ import type { SourceContext } from '../../sources/types.js';
 import { HostBudget } from '../../sources/hostBudget.js';
 import { PollGate } from '../../pipelines/gate.js';
 import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
-import { initialHealth, statusFor, type SourceHealth } from './sourceHealth.js';
+import type { RetryNotice } from '../../pipelines/classify.js';
+import { applyReport, applyRetry, initialHealth, type SourceHealth } from './sourceHealth.js';
 import { COMMITS_IN_FLIGHT_PER_POLL, StoreWriter } from './writer.js';
 import { startRetention, type RetentionTask } from './retentionTask.js';
 
@@ -141,7 +142,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
     // One broken feed must not make a liveness probe restart the whole monitor: the daemon
     // reports degraded only when every source is failing (the server adds the DB check).
     const degraded = list.length > 0 && list.every((s) => s.status === 'failing');
-    return { status: degraded ? 'degraded' : 'ok', startedAt, sources: list, stages: { main: { cpuMs: threadCpuMs() }, writer: writer.stats() } };
+    return { status: degraded ? 'degraded' : 'ok', startedAt, sources: list, alerts: { webhook: alerts.health() }, stages: { main: { cpuMs: threadCpuMs() }, writer: writer.stats() } };
   };
 
   const sv = cfg.server;
@@ -225,9 +226,12 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
           attempts: cfg.limits.classifyAttempts,
           commitChunk: cfg.limits.commitChunk,
           chunksInFlight: COMMITS_IN_FLIGHT_PER_POLL,
+          // A push stream's items are new: no known-guid round trip before classifying them.
+          checkKnown: sc.kind !== 'websocket',
           log: slog,
+          onRetry: (n) => noteRetry(running, n, slog),
         }),
-        tap((report) => recordReport(running, report)),
+        tap((report) => applyReport(running.health, report)),
       ),
     );
   }
@@ -310,29 +314,34 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
     retention,
   };
 
-  function recordReport(s: RunningSource, r: IngestReport): void {
-    const h = s.health;
-    const st = r.poll.state;
-    if (st.lastPollAt !== undefined) h.lastPollAt = st.lastPollAt;
-    if (st.nextPollAt !== undefined) h.nextPollAt = st.nextPollAt;
-    h.items += r.stored;
-    h.duplicatesSkipped += r.duplicates;
-    h.deadLetters += r.failed.length;
-    if (r.poll.error || r.failed.length) {
-      h.errors++;
-      h.lastError = r.poll.error?.code ?? r.failed[0]?.code ?? null;
-    }
-    if (r.poll.error) h.consecutiveErrors = st.consecutiveErrors ?? h.consecutiveErrors + 1;
-    else if (r.failed.length) h.consecutiveErrors++;
-    else h.consecutiveErrors = 0;
-    h.status = statusFor(h.consecutiveErrors);
+  /**
+   * A classify batch of the source failed and is tried again (its worker crashed and piscina is
+   * replacing the thread, or the model failed): until the poll's report arrives, which can take
+   * half a minute of retries and splits, /healthz and the dashboard show the source as retrying.
+   * Logged once per episode (its end is logged by the report: dead letters or nothing wrong).
+   */
+  function noteRetry(s: RunningSource, n: RetryNotice, slog: Logger): void {
+    const first = applyRetry(s.health, n, Date.now());
+    const r = s.health.retry!;
+    const fields = { code: n.code, err: n.message, items: n.items, attempt: n.attempt, attempts: n.attempts, next: n.next, nextAttemptAt: r.nextAttemptAt };
+    if (first) slog.warn(fields, n.next === 'split' ? 'classification failed; retrying the batch in halves' : 'classification failed; retrying');
+    else slog.debug({ ...fields, retries: r.retries }, 'classification retry');
+    publishSources();
   }
 }
 
 interface RunningWebhook {
   /** Stored alerts of a committed batch (after its items were broadcast): push on /ws, POST. */
   onAlerts(alerts: StoredAlert[]): void;
+  /** /healthz `alerts.webhook`: null without a webhook. */
+  health(): WebhookHealth | null;
   close(): Promise<void>;
+}
+
+/** No URL: /healthz needs no token, and a webhook URL's path often is the secret (e.g. Slack's). */
+interface WebhookHealth extends WebhookStats {
+  /** The newest delivery the webhook gave up on (the log has every one). */
+  lastFailure: { alertId: number; ticker: string; error: string; at: string } | null;
 }
 
 /**
@@ -356,9 +365,16 @@ function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, l
         onFailed: (payload, f) => markDelivery(payload, `${f.reason}: ${f.message}`),
       })
     : null;
+  let lastFailure: WebhookHealth['lastFailure'] = null;
   function markDelivery(payload: object, failure: string | null): void {
-    const id = (payload as { alert?: { id?: unknown } }).alert?.id;
-    if (typeof id === 'number') writer.markAlert(id, failure);
+    const alert = (payload as { alert?: { id?: unknown; ticker?: unknown } }).alert;
+    const id = alert?.id;
+    if (typeof id !== 'number') return;
+    writer.markAlert(id, failure);
+    if (failure === null) return;
+    // Until now a failed delivery was visible only in the log: /healthz and the dashboard show it.
+    lastFailure = { alertId: id, ticker: typeof alert?.ticker === 'string' ? alert.ticker : '', error: failure, at: new Date().toISOString() };
+    server.broadcastDeliveryFailure({ alertId: id, ticker: lastFailure.ticker, delivered: false, error: failure, at: lastFailure.at });
   }
   return {
     onAlerts: (stored) => {
@@ -368,13 +384,14 @@ function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, l
         webhook?.deliver({ type: 'alert', alert: toWireAlert(a) });
       }
     },
+    health: () => (webhook ? { ...webhook.stats(), lastFailure } : null),
     close: async () => {
       if (webhook) await webhook.close(2000);
     },
   };
 }
 
-function createSource(sc: SourceConfig, ctx: SourceContext, cfg: Config): Observable<PollResult> {
+export function createSource(sc: SourceConfig, ctx: SourceContext, cfg: Config): Observable<PollResult> {
   switch (sc.kind) {
     case 'rss':
     case 'json': {

@@ -1,6 +1,24 @@
 import type { SourceState } from '../lib/types.js';
+import type { IngestReport } from '../../pipelines/ingest.js';
+import type { RetryNotice } from '../../pipelines/classify.js';
 
-export type SourceStatus = 'starting' | 'ok' | 'backing-off' | 'failing' | 'done' | 'stopped';
+export type SourceStatus = 'starting' | 'ok' | 'retrying' | 'backing-off' | 'failing' | 'done' | 'stopped';
+
+/** A poll whose classification is being retried (its worker crashed or failed), until its report arrives. */
+export interface RetryState {
+  /** When the first retry of this poll began. */
+  since: string;
+  /** Retries and splits so far. */
+  retries: number;
+  /** Items of the batch retried last, the attempt that failed and the tries it gets. */
+  items: number;
+  attempt: number;
+  attempts: number;
+  next: RetryNotice['next'];
+  nextAttemptAt: string;
+  error: string;
+  message: string;
+}
 
 /** What /healthz shows for one source. */
 export interface SourceHealth {
@@ -14,11 +32,14 @@ export interface SourceHealth {
   /** Failed polls / batches in this run. */
   errors: number;
   consecutiveErrors: number;
+  /** The error of the last poll, as the database's sources.last_error has it (null once it recovered). */
   lastError: string | null;
   deadLetters: number;
   duplicatesSkipped: number;
   /** Polls waiting in the pipeline plus tasks queued on the source's worker. */
   queueDepth: number;
+  /** Set while status is 'retrying'. */
+  retry: RetryState | null;
 }
 
 /** A source with this many failures in a row is reported as failing rather than backing off. */
@@ -38,10 +59,53 @@ export function initialHealth(id: string, kind: string, persisted: SourceState |
     deadLetters: 0,
     duplicatesSkipped: 0,
     queueDepth: 0,
+    retry: null,
   };
 }
 
 export function statusFor(consecutiveErrors: number): SourceStatus {
   if (consecutiveErrors === 0) return 'ok';
   return consecutiveErrors >= FAILING_AFTER ? 'failing' : 'backing-off';
+}
+
+/**
+ * A poll's report (once its last chunk committed). lastError follows what that commit wrote to
+ * sources.last_error (pipelines/ingest.ts): the poll's error, else the first dead letter's code,
+ * else the poll state's lastError — null after a good poll, so a recovered source stops showing
+ * its old error. A state without lastError (a websocket batch) leaves it as it was, as the store does.
+ */
+export function applyReport(h: SourceHealth, r: IngestReport): void {
+  const st = r.poll.state;
+  if (st.lastPollAt !== undefined) h.lastPollAt = st.lastPollAt;
+  if (st.nextPollAt !== undefined) h.nextPollAt = st.nextPollAt;
+  h.items += r.stored;
+  h.duplicatesSkipped += r.duplicates;
+  h.deadLetters += r.failed.length;
+  if (r.poll.error || r.failed.length) h.errors++;
+  const lastError = r.poll.error?.code ?? r.failed[0]?.code ?? st.lastError;
+  if (lastError !== undefined) h.lastError = lastError;
+  if (r.poll.error) h.consecutiveErrors = st.consecutiveErrors ?? h.consecutiveErrors + 1;
+  else if (r.failed.length) h.consecutiveErrors++;
+  else h.consecutiveErrors = 0;
+  h.status = statusFor(h.consecutiveErrors);
+  h.retry = null;
+}
+
+/** A retry of the source's classification began. True when it starts a retry episode (worth a log line). */
+export function applyRetry(h: SourceHealth, n: RetryNotice, now: number): boolean {
+  const first = h.retry === null;
+  h.status = 'retrying';
+  h.lastError = n.code;
+  h.retry = {
+    since: h.retry?.since ?? new Date(now).toISOString(),
+    retries: (h.retry?.retries ?? 0) + 1,
+    items: n.items,
+    attempt: n.attempt,
+    attempts: n.attempts,
+    next: n.next,
+    nextAttemptAt: new Date(now + n.delayMs).toISOString(),
+    error: n.code,
+    message: n.message,
+  };
+  return first;
 }

@@ -5,15 +5,53 @@
  * 2) or, from a server that sends none, a throttled re-read of /api/series when an item naming
  * the ticker arrives.
  */
-import { createChart, HistogramSeries, LineSeries, type IChartApi, type ISeriesApi, type UTCTimestamp } from 'lightweight-charts';
+import { createChart, HistogramSeries, LineSeries, TickMarkType, type IChartApi, type ISeriesApi, type Time, type UTCTimestamp } from 'lightweight-charts';
 import type { Bucket } from './types.js';
 import { el, fmtScore, getJson } from './util.js';
 
 export const RANGES = {
-  '6h': { bucket: '1m', since: '6h', windowMs: 30 * 60_000, label: '6 h · 1 min' },
-  '7d': { bucket: '1h', since: '7d', windowMs: 12 * 3_600_000, label: '7 d · 1 h' },
-  '90d': { bucket: '1d', since: '90d', windowMs: 7 * 86_400_000, label: '90 d · 1 day' },
+  '6h': { bucket: '1m', since: '6h', windowMs: 30 * 60_000, label: '6 h · 1 min', stepMs: 60_000, spanMs: 6 * 3_600_000 },
+  '7d': { bucket: '1h', since: '7d', windowMs: 12 * 3_600_000, label: '7 d · 1 h', stepMs: 3_600_000, spanMs: 7 * 86_400_000 },
+  '90d': { bucket: '1d', since: '90d', windowMs: 7 * 86_400_000, label: '90 d · 1 day', stepMs: 86_400_000, spanMs: 90 * 86_400_000 },
 } as const;
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad2 = (n: number) => String(n).padStart(2, '0');
+/** The chart's times are the buckets' UTC starts, shown in UTC (a day bucket is a UTC day). */
+const utc = (time: Time) => new Date((time as number) * 1000);
+const dayLabel = (d: Date) => `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}`;
+const hhmm = (d: Date) => `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
+
+/**
+ * Axis labels that say what they mark at every range: the library's default labels a day tick
+ * with the bare day of the month, so a 90-day axis read as a lone "2".
+ */
+export function tickLabel(time: Time, type: TickMarkType): string {
+  // Thin spaces around the label: the library measures it in the regular weight when it moves an
+  // edge label inside the axis, but draws the major ticks bold, which cut their first digit off.
+  return `\u2009${tickText(utc(time), type)}\u2009`;
+}
+
+function tickText(d: Date, type: TickMarkType): string {
+  switch (type) {
+    case TickMarkType.Year:
+      return String(d.getUTCFullYear());
+    case TickMarkType.Month:
+      return `${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+    case TickMarkType.DayOfMonth:
+      return dayLabel(d);
+    default:
+      return hhmm(d);
+  }
+}
+
+/** The crosshair's time label: a bucket of a day has no time of day. */
+function crosshairLabel(range: RangeId): (time: Time) => string {
+  return (time) => {
+    const d = utc(time);
+    return range === '90d' ? `${dayLabel(d)} ${d.getUTCFullYear()}` : `${dayLabel(d)} ${hhmm(d)} UTC`;
+  };
+}
 export type RangeId = keyof typeof RANGES;
 export const isRange = (r: string | null): r is RangeId => r !== null && Object.prototype.hasOwnProperty.call(RANGES, r);
 
@@ -62,6 +100,15 @@ export class TickerPanel {
     }, 60_000);
   }
 
+  /** Axis labels the chart asked for, per range (the browser test checks they are readable). */
+  readonly axisLabels: Record<RangeId, Set<string>> = { '6h': new Set(), '7d': new Set(), '90d': new Set() };
+
+  private recordLabel(label: string): string {
+    const seen = this.axisLabels[this.range];
+    if (seen.size < 500) seen.add(label.trim());
+    return label;
+  }
+
   /** Points currently charted (the test reads this). */
   get points(): number {
     return this.buckets.size;
@@ -103,8 +150,23 @@ export class TickerPanel {
       autoSize: true,
       layout: { attributionLogo: false, fontFamily: 'system-ui, sans-serif', fontSize: 11 },
       rightPriceScale: { scaleMargins: { top: 0.08, bottom: 0.08 } },
-      timeScale: { timeVisible: true, secondsVisible: false, borderVisible: false },
+      // The range's whole span is charted (draw()), so nothing lies beyond its edges: with the
+      // edges fixed the library also shifts the first and last labels inside instead of cutting
+      // them ("p 5", "Dec 20" for Sep 5, Dec 2026). Labels are up to "Dec 2026" wide.
+      // lockVisibleTimeRangeOnResize keeps the whole range in view when the panel changes width.
+      timeScale: {
+        timeVisible: true,
+        secondsVisible: false,
+        borderVisible: false,
+        tickMarkFormatter: (time: Time, type: TickMarkType) => this.recordLabel(tickLabel(time, type)),
+        tickMarkMaxCharacterLength: 9,
+        fixLeftEdge: true,
+        fixRightEdge: true,
+        lockVisibleTimeRangeOnResize: true,
+      },
+      localization: { timeFormatter: crosshairLabel(this.range) },
       crosshair: { mode: 0 },
+      handleScroll: { vertTouchDrag: false },
     });
     // Pane 0: sentiment in [-1, 1]; pane 1 (a third of the height): items per bucket.
     this.line = this.chart.addSeries(LineSeries, {
@@ -195,8 +257,20 @@ export class TickerPanel {
   private draw(): void {
     if (!this.line || !this.bars) return;
     const r = RANGES[this.range];
+    this.chart?.applyOptions({ localization: { timeFormatter: crosshairLabel(this.range) } });
     const sorted = [...this.buckets.entries()].sort((a, b) => a[0] - b[0]);
-    const barData = sorted.map(([t, b]) => ({ time: (t / 1000) as UTCTimestamp, value: b.items }));
+    // The time scale places bars by index, not by time: without a point for every bucket of the
+    // range, two buckets a month apart sat side by side and the axis spanned only them. Empty
+    // buckets are whitespace points, so the axis always shows the whole 6 h / 7 d / 90 d.
+    const end = Math.floor(Date.now() / r.stepMs) * r.stepMs;
+    const times = new Set<number>();
+    for (let t = end - r.spanMs + r.stepMs; t <= end; t += r.stepMs) times.add(t);
+    for (const [t] of sorted) times.add(t);
+    const grid = [...times].sort((a, b) => a - b);
+    const barData = grid.map((t) => {
+      const b = this.buckets.get(t);
+      return b ? { time: (t / 1000) as UTCTimestamp, value: b.items } : { time: (t / 1000) as UTCTimestamp };
+    });
     // Rolling mean over windowMs, each bucket weighted by its scored stories (pos+neu+neg).
     const lineData: Array<{ time: UTCTimestamp; value: number }> = [];
     let lo = 0;
@@ -220,7 +294,8 @@ export class TickerPanel {
       }
       if (n > 0) lineData.push({ time: (t / 1000) as UTCTimestamp, value: Math.max(-1, Math.min(1, sum / n)) });
     }
-    this.line.setData(lineData);
+    const byTime = new Map(lineData.map((p) => [p.time as number, p]));
+    this.line.setData(grid.map((t) => byTime.get(t / 1000) ?? { time: (t / 1000) as UTCTimestamp }));
     this.bars.setData(barData);
     this.chart?.timeScale().fitContent();
     this.chartBox.dataset.points = String(sorted.length);

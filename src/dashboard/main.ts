@@ -79,6 +79,8 @@ function onMessage(m: ServerMessage): void {
       return onItem(m.item);
     case 'alert':
       return alerts.add(m.alert);
+    case 'delivery':
+      return alerts.deliveryFailed(m.delivery);
     case 'rollup':
       return panel.rollup(m.ticker, m.bucket, m);
     case 'source':
@@ -249,6 +251,8 @@ byId('reconnect').addEventListener('click', () => conn.drop(0));
 
 fillForm(filter);
 describeFilter();
+// On a phone the form would push the stories a screen down: folded, its summary shows the filter.
+if (matchMedia('(max-width: 640px)').matches) byId<HTMLDetailsElement>('filters-box').open = false;
 filterNote.textContent = initial.problems.join('; ');
 {
   const q = new URLSearchParams(location.search);
@@ -285,7 +289,8 @@ void alerts.refresh();
 window.setInterval(refreshSources, 10_000);
 window.setInterval(() => void movers.refresh(), 30_000);
 window.setInterval(() => sources.render(), 5_000);
-// Alerts are not replayed by ?since: re-read them after every reconnect.
+// ?since replays missed alerts, but not the webhook failures announced meanwhile (`delivery`):
+// re-read the list after every reconnect.
 let lastReconnects = 0;
 window.setInterval(() => {
   if (conn.state === 'live' && conn.reconnects !== lastReconnects) {
@@ -305,6 +310,8 @@ window.__tp = {
   state: () => ({ conn: conn.state, protocol: conn.protocol, reconnects: conn.reconnects, cursor, filter, ...stats }),
   seqs: () => stories.seqs(),
   chartPoints: () => panel.points,
+  /** The time-axis labels drawn for a range of the ticker chart. */
+  axisLabels: (range: RangeId) => [...(panel.axisLabels[range] ?? [])],
   /** Closes the socket; the app reconnects (with since) after holdMs. */
   dropConnection: (holdMs = 0) => conn.drop(holdMs),
 };

@@ -106,12 +106,33 @@ export class AlertsPanel {
   add(a: Alert): void {
     if (!a || typeof a.id !== 'number') return;
     const isNew = !this.alerts.has(a.id);
-    this.alerts.set(a.id, a);
+    // A failure announced before the alert itself (or re-read without it) is kept.
+    const failed = a.deliveryError ?? this.alerts.get(a.id)?.deliveryError ?? this.failures.get(a.id) ?? null;
+    this.failures.delete(a.id);
+    this.alerts.set(a.id, { ...a, deliveryError: failed });
     this.render(isNew ? a.id : undefined);
   }
 
+  /** Webhook failures whose alert is not (yet) in the list, by alert id; bounded like the list. */
+  private readonly failures = new Map<number, string>();
+
+  /** A `delivery` message: the webhook gave up on this alert. */
+  deliveryFailed(d: { alertId: number; error: string }): void {
+    if (!d || typeof d.alertId !== 'number') return;
+    const a = this.alerts.get(d.alertId);
+    if (a) {
+      this.alerts.set(a.id, { ...a, deliveryError: String(d.error) });
+      this.render();
+      return;
+    }
+    this.failures.set(d.alertId, String(d.error));
+    if (this.failures.size > 4 * this.max) this.failures.delete(this.failures.keys().next().value as number);
+  }
+
   private render(fresh?: number): void {
-    const all = [...this.alerts.values()].sort((a, b) => b.id - a.id);
+    // Newest event first: ids follow the order alerts were stored, which is not the order of
+    // their events (a replayed or late item raises an alert about an older time).
+    const all = [...this.alerts.values()].sort((a, b) => Date.parse(b.at) - Date.parse(a.at) || b.id - a.id);
     for (const a of all.slice(4 * this.max)) this.alerts.delete(a.id);
     const sorted = this.tickers.length ? all.filter((a) => this.tickers.includes(a.ticker)) : all;
     if (sorted.length === 0) {
@@ -121,12 +142,13 @@ export class AlertsPanel {
     this.list.replaceChildren(
       ...sorted.slice(0, this.max).map((a) =>
         el(
-          `li.alert${a.id === fresh ? '.fresh' : ''}`,
-          { 'data-alert': a.id },
+          `li.alert${a.id === fresh ? '.fresh' : ''}${a.deliveryError ? '.delivery-failed' : ''}`,
+          { 'data-alert': a.id, 'data-at': a.at },
           el('time', { datetime: a.at }, fmtTime(a.at)),
           chip(a.ticker, a.direction === 'down' ? -0.6 : a.direction === 'up' ? 0.6 : null, this.onTicker),
           el(`span.kind.k-${a.kind}`, {}, a.direction === 'up' ? `${a.kind} ▲` : a.direction === 'down' ? `${a.kind} ▼` : a.kind),
           el('span.message', { title: `rule ${a.rule} · value ${a.value}` }, a.message),
+          ...(a.deliveryError ? [el('span.delivery', { title: a.deliveryError }, 'webhook failed')] : []),
         ),
       ),
     );
@@ -196,9 +218,14 @@ export class SourcesPanel {
         ),
       ),
     );
-    const errs = list.filter((s) => s.lastError && s.consecutiveErrors > 0);
-    for (const s of errs) {
-      this.body.append(el('tr.err', {}, el('td', { colspan: 5 }, `${s.id}: ${s.lastError}`)));
+    for (const s of list) {
+      if (s.status === 'retrying' && s.retry) {
+        const r = s.retry;
+        const next = r.next === 'split' ? 'retrying in halves now' : `attempt ${r.attempt + 1} of ${r.attempts} ${fmtRelative(r.nextAttemptAt)}`;
+        this.body.append(el('tr.err', { 'data-retry': s.id }, el('td', { colspan: 5, title: r.message }, `${s.id}: ${r.error}, ${next}`)));
+      } else if (s.lastError && s.consecutiveErrors > 0) {
+        this.body.append(el('tr.err', {}, el('td', { colspan: 5 }, `${s.id}: ${s.lastError}`)));
+      }
     }
   }
 }

@@ -37,6 +37,19 @@ export interface Alert {
   deviation: number | null;
   seqs: number[];
   createdAt?: string;
+  /** Its place in the item stream (the newest item of its commit). */
+  seq?: number | null;
+  /** Why the webhook gave up on it; null/absent: delivered, pending or no webhook. */
+  deliveryError?: string | null;
+}
+
+/** The webhook gave up on an alert (`delivery` message). */
+export interface DeliveryFailure {
+  alertId: number;
+  ticker: string;
+  delivered: false;
+  error: string;
+  at: string;
 }
 
 /** A bucket of /api/series, or the body of a `rollup` message. */
@@ -76,6 +89,8 @@ export interface SourceState {
   errors?: number;
   lastError: string | null;
   items: number;
+  /** While status is 'retrying': its classify batch failed and is tried again. */
+  retry?: { error: string; message: string; nextAttemptAt: string; attempt: number; attempts: number; next: 'retry' | 'split'; retries: number } | null;
 }
 
 export interface WireFilter {
@@ -92,5 +107,6 @@ export type ServerMessage =
   | RollupMessage
   | { type: 'source'; source: SourceState }
   | { type: 'subscribed'; filter?: WireFilter }
+  | { type: 'delivery'; delivery: DeliveryFailure }
   | { type: 'error'; code: string; message: string }
   | { type: 'pong' };

@@ -32,6 +32,8 @@ export type ErrorCode =
   /** The database is held by another daemon (src/store/daemonLock.ts). */
   | 'DB_IN_USE'
   | 'SERVER_FAILED'
+  /** Cluster mode: NATS unreachable or a cluster role stopped (lease lost, node shutting down). */
+  | 'CLUSTER_FAILED'
   | 'DATA_MISSING'
   | 'INTERNAL';
 

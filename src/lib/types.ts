@@ -120,4 +120,11 @@ export interface StoredAlert extends Alert {
   createdAt: string;
   /** When a webhook accepted it; null when there is no webhook, or delivery is pending or failed. */
   deliveredAt: string | null;
+  /** Why the webhook gave up on it (`reason: message`); null when delivered, pending or without webhook. */
+  deliveryError: string | null;
+  /**
+   * Its place in the item stream: the seq of the newest item stored in the same commit (null for
+   * an alert without items stored before schema version 4). /ws sends it after that item.
+   */
+  seq: number | null;
 }

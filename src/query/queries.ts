@@ -289,6 +289,8 @@ interface AlertDbRow {
   deviation: number | null;
   created_at: string;
   delivered_at: string | null;
+  delivery_error: string | null;
+  seq: number | null;
   seqs: string;
 }
 
@@ -307,8 +309,29 @@ export function alertFromRow(r: AlertDbRow): StoredAlert {
     seqs: JSON.parse(r.seqs) as number[],
     createdAt: r.created_at,
     deliveredAt: r.delivered_at ?? null,
+    deliveryError: r.delivery_error ?? null,
+    seq: r.seq ?? null,
   };
 }
+
+/**
+ * Alerts placed after items seq (after, through] (alerts.seq), in stream order (seq, then id):
+ * what a `/ws ?since` replay sends next to the items of that range.
+ */
+export function alertsInSeqRange(src: QuerySource, after: number, through: number): StoredAlert[] {
+  return guarded(() => {
+    const st = statement(src.database, 'alerts:seq-range', () => `
+      SELECT ${ALERT_COLUMNS}
+      FROM alerts a
+      WHERE a.seq > @after AND a.seq <= @through
+      ORDER BY a.seq, a.id`);
+    return (st.all({ after, through }) as AlertDbRow[]).map(alertFromRow);
+  });
+}
+
+const ALERT_COLUMNS = `a.id, a.rule, a.kind, a.ticker, a.at, a.direction, a.message, a.value, a.baseline, a.deviation,
+             a.created_at, a.delivered_at, a.delivery_error, a.seq,
+             (SELECT json_group_array(seq) FROM (SELECT seq FROM alert_items WHERE alert_id = a.id ORDER BY seq)) AS seqs`;
 
 export function queryAlerts(src: QuerySource, p: AlertsParams): StoredAlert[] {
   const where = ['a.at >= @since'];
@@ -333,9 +356,7 @@ export function queryAlerts(src: QuerySource, p: AlertsParams): StoredAlert[] {
   key += `:${p.sort}:${p.order}`;
   return guarded(() => {
     const st = statement(src.database, key, () => `
-      SELECT a.id, a.rule, a.kind, a.ticker, a.at, a.direction, a.message, a.value, a.baseline, a.deviation,
-             a.created_at, a.delivered_at,
-             (SELECT json_group_array(seq) FROM (SELECT seq FROM alert_items WHERE alert_id = a.id ORDER BY seq)) AS seqs
+      SELECT ${ALERT_COLUMNS}
       FROM alerts a
       WHERE ${where.join(' AND ')}
       ORDER BY ${order}

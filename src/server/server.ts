@@ -18,11 +18,11 @@ import type { Logger } from '../lib/log.js';
 import { packageRoot } from '../lib/paths.js';
 import type { StoredAlert, StoredItem } from '../lib/types.js';
 import { fromSearchParams, validateParams, type QueryKind, type QueryParams } from '../query/params.js';
-import { executeQuery, type QueryResult } from '../query/queries.js';
+import { alertsInSeqRange, executeQuery, type QueryResult } from '../query/queries.js';
 import { resultToCsv } from '../query/output.js';
 import type { ItemStore } from '../store/itemStore.js';
 import { serveDashboard } from './static.js';
-import { CloseCode, PROTOCOL_VERSION, toApiRows, toWireAlert, toWireItem, type ProtocolErrorCode, type ServerMessage, type WireSource } from './wire.js';
+import { CloseCode, PROTOCOL_VERSION, toApiRows, toWireAlert, toWireItem, type DeliveryMessage, type ProtocolErrorCode, type ServerMessage, type WireSource } from './wire.js';
 import { assertBindAllowed, OriginPolicy, redactUrl, TokenCheck } from './auth.js';
 import { RollupFeed } from './rollupFeed.js';
 import { HostCheck } from './hostCheck.js';
@@ -136,8 +136,8 @@ export interface RunningServer {
   /** Send newly committed items (commitPoll's return value, in commit order) to every client. */
   broadcast(items: StoredItem[]): void;
   /**
-   * Send a stored alert to every client (`{"type":"alert","alert":…}`), after the items it
-   * refers to have been broadcast. Replaying clients get it once their replay has caught up.
+   * Send a stored alert to every client (`{"type":"alert","alert":…}`), after the items of its
+   * commit have been broadcast. A replaying client gets it from its replay, at its place (alerts.seq).
    */
   broadcastAlert(alert: StoredAlert): void;
   /**
@@ -145,6 +145,11 @@ export interface RunningServer {
    * previous call (or that is new) is sent to every client as `{"type":"source","source":…}`.
    */
   broadcastSources(list: readonly SourceReport[]): void;
+  /**
+   * The webhook gave up on an alert: `{"type":"delivery",…}` to every live client whose filter
+   * lets the alert through (not replayed: /api/alerts has the alert's deliveryError).
+   */
+  broadcastDeliveryFailure(failure: DeliveryMessage['delivery']): void;
   stats(): ServerStats;
   /** Idempotent. Closes every WebSocket with 1001, then the HTTP server. */
   close(): Promise<void>;
@@ -189,13 +194,13 @@ interface Client {
   /** Highest seq sent to this client (its stream position). */
   lastSent: number;
   replaying: boolean;
-  /** Live frames that arrived during the replay; null when not replaying or after overflow. */
+  /** Live item frames that arrived during the replay; null when not replaying or after overflow. */
   queue: Frame[] | null;
   /**
-   * Alerts that arrived during the replay after its queue overflowed (the store gives the
-   * replay the items back, not the alerts): sent when the replay has caught up.
+   * Highest alert id the replay read from the store: its broadcast, which may come after the
+   * client went live, is not sent again (ids follow commit order, like seqs).
    */
-  lateAlerts: Frame[];
+  alertsThrough: number;
   /** What this client is sent (items, alerts, rollups); EMPTY_FILTER = everything. */
   filter: Filter;
   /** Client message rate limit and the count of recent invalid / rate-limited messages. */
@@ -454,7 +459,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       lastSent: start,
       replaying: since !== undefined,
       queue: since !== undefined ? [] : null,
-      lateAlerts: [],
+      alertsThrough: 0,
       filter,
       bucket: new TokenBucket(limits.clientMessagesPerSecond, limits.clientMessageBurst),
       violations: new ViolationWindow(limits.maxClientErrors, limits.clientErrorWindowMs),
@@ -578,21 +583,36 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
    *    seq > lastSent only) and the client switches to live. No commit can happen in between
    *    (single thread), so nothing falls between replay and live. (Requiring an *empty* read
    *    instead would never finish while items keep arriving between pages.)
+   *  - alerts come from the store too, each right after the item of its alerts.seq: read for the
+   *    page's seq range after the page (so every alert of a commit whose items the page holds is
+   *    visible). Alerts broadcast during the replay are not queued — they were committed before
+   *    their broadcast, so the replay reads them — and alertsThrough keeps a broadcast arriving
+   *    after the replay read its alert from sending it twice.
    */
   async function replay(c: Client): Promise<void> {
     try {
       for (;;) {
         if (!isOpen(c)) return;
-        const page = store.itemsAfter(c.lastSent, limits.replayPageSize);
+        const from = c.lastSent;
+        const page = store.itemsAfter(from, limits.replayPageSize);
+        const alerts = page.length ? alertsInSeqRange(store, from, page[page.length - 1].seq) : [];
+        let nextAlert = 0;
         let paused = false;
         for (const item of page) {
           if (!isOpen(c)) return;
           if (!matchesItem(c.filter, item)) {
             // Not for this client: its stream position still moves past it.
             if (item.seq > c.lastSent) c.lastSent = item.seq;
-            continue;
+          } else {
+            sendFrame(c, itemFrame(item));
           }
-          sendFrame(c, itemFrame(item));
+          while (nextAlert < alerts.length && (alerts[nextAlert].seq ?? 0) <= item.seq) {
+            const a = alerts[nextAlert++];
+            if (a.id > c.alertsThrough) {
+              c.alertsThrough = a.id;
+              sendFrame(c, alertFrame(a));
+            }
+          }
           if (c.out.buffered() >= limits.replayHighWaterBytes) {
             paused = true;
             await waitForDrain(c);
@@ -607,8 +627,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       c.queue = null;
       c.replaying = false;
       for (const f of queued) sendFrame(c, f);
-      for (const f of c.lateAlerts) sendFrame(c, f);
-      c.lateAlerts = [];
       checkSlow(c);
       log.debug({ client: c.id, lastSent: c.lastSent }, 'replay caught up, live');
     } catch (err) {
@@ -689,8 +707,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (!c.queue) return;
     if (c.queue.length + frames.length > limits.maxReplayQueue) {
       log.debug({ client: c.id }, 'replay queue full: dropping it, the replay will read these items from the store');
-      // Alerts are not in what the replay reads: keep them for after the replay.
-      c.lateAlerts = c.queue.filter((f) => f.seq === null);
       c.queue = null;
     } else {
       for (const f of frames) c.queue.push(f);
@@ -704,18 +720,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       for (const cls of classes.values()) {
         const matches = matchesAlert(cls.filter, alert);
         for (const c of cls.members) {
-          if (!isOpen(c)) continue;
-          if (c.replaying) {
-            // After the replayed items, like a live client that got the items before the alert.
-            if (c.queue && c.queue.length < limits.maxReplayQueue) c.queue.push(frame);
-            else if (c.queue) {
-              c.lateAlerts = c.queue.filter((f) => f.seq === null);
-              c.lateAlerts.push(frame);
-              c.queue = null;
-            } else if (c.lateAlerts.length < limits.maxReplayQueue) c.lateAlerts.push(frame);
-            else log.warn({ client: c.id, alert: alert.id }, 'too many alerts queued for a replaying client, dropping one');
-            continue;
-          }
+          // A replaying client reads it from the store at its place; one whose replay did already is past it.
+          if (!isOpen(c) || c.replaying || alert.id <= c.alertsThrough) continue;
           if (matches) {
             c.out.push(frameWire(frame), c.lastSent);
             checkSlow(c);
@@ -768,6 +774,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         c.out.push(data, c.lastSent);
         checkSlow(c);
       }
+    }
+  }
+
+  function broadcastDeliveryFailure(failure: DeliveryMessage['delivery']): void {
+    try {
+      let data: Buffer | undefined;
+      for (const c of clients) {
+        if (!isOpen(c) || c.replaying || (c.filter.tickers !== null && !c.filter.tickers.has(failure.ticker))) continue;
+        data ??= textFrame(json({ type: 'delivery', delivery: { ...failure } }));
+        c.out.push(data, c.lastSent);
+        checkSlow(c);
+      }
+    } catch (err) {
+      log.error({ err }, 'broadcastDeliveryFailure failed');
     }
   }
 
@@ -908,6 +928,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     broadcast,
     broadcastAlert,
     broadcastSources,
+    broadcastDeliveryFailure,
     stats,
     close: () => (closePromise ??= close()),
   };

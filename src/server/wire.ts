@@ -91,6 +91,8 @@ export function toWireAlert(a: StoredAlert): WireAlert {
     deviation: a.deviation ?? null,
     seqs: [...a.seqs],
     createdAt: a.createdAt,
+    seq: a.seq ?? null,
+    deliveryError: a.deliveryError ?? null,
   };
 }
 
@@ -182,7 +184,20 @@ export interface WireSource {
   items: number;
   [k: string]: unknown;
 }
-export type ServerMessage = HelloMessage | ItemMessage | AlertMessage | ErrorMessage | PongMessage | SubscribedMessage | RollupMessage | SourceMessage;
+/** The webhook gave up on an alert (after its retries, or it was dropped from a full queue). */
+export interface DeliveryMessage {
+  type: 'delivery';
+  delivery: {
+    alertId: number;
+    ticker: string;
+    /** False: this message is only sent for failures. */
+    delivered: false;
+    /** `reason: message`, as stored in alerts.delivery_error. */
+    error: string;
+    at: string;
+  };
+}
+export type ServerMessage = HelloMessage | ItemMessage | AlertMessage | ErrorMessage | PongMessage | SubscribedMessage | RollupMessage | SourceMessage | DeliveryMessage;
 
 /** WebSocket close codes the server uses. */
 export const CloseCode = {

@@ -439,8 +439,8 @@ export class ItemStore {
       INSERT INTO dead_letters (source, guid, payload, code, message, attempts, created_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.stInsertAlert = db.prepare(`
-      INSERT INTO alerts (rule, kind, ticker, at, direction, message, value, baseline, deviation, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      INSERT INTO alerts (rule, kind, ticker, at, direction, message, value, baseline, deviation, created_at, seq)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.stInsertAlertItem = db.prepare('INSERT INTO alert_items (alert_id, seq) VALUES (?, ?) ON CONFLICT DO NOTHING');
     this.stAlertDelivered = db.prepare('UPDATE alerts SET delivered_at = ?, delivery_error = NULL WHERE id = ?');
     this.stAlertFailed = db.prepare('UPDATE alerts SET delivery_error = ? WHERE id = ?');
@@ -558,7 +558,7 @@ export class ItemStore {
       }
       this.stUpsertSource.run(params);
       if (inserted.length > 0) this.indexTickersUpTo(inserted[inserted.length - 1].seq, this.tickerIndexLag, Math.max(TICKER_INDEX_STEP, TICKER_INDEX_STEP_PER_ITEM * inserted.length));
-      const alerts = opts.evaluateAlerts && inserted.length > 0 ? this.insertAlerts(opts.evaluateAlerts(inserted), now) : NO_ALERTS;
+      const alerts = opts.evaluateAlerts && inserted.length > 0 ? this.insertAlerts(opts.evaluateAlerts(inserted), now, inserted[inserted.length - 1].seq) : NO_ALERTS;
       return { inserted, alerts };
     });
 
@@ -628,16 +628,16 @@ export class ItemStore {
     }
   }
 
-  /** Inside a transaction: stores alerts with their items. */
-  private insertAlerts(alerts: NewAlert[], now: string): StoredAlert[] {
+  /** Inside a transaction: stores alerts with their items; `seq` is the commit's newest item (alerts.seq). */
+  private insertAlerts(alerts: NewAlert[], now: string, seq: number): StoredAlert[] {
     if (alerts.length === 0) return NO_ALERTS;
     const out: StoredAlert[] = [];
     for (const a of alerts) {
-      const info = this.stInsertAlert.run(a.rule, a.kind, a.ticker, a.at, a.direction, a.message, a.value, a.baseline, a.deviation, now);
+      const info = this.stInsertAlert.run(a.rule, a.kind, a.ticker, a.at, a.direction, a.message, a.value, a.baseline, a.deviation, now, seq);
       const id = Number(info.lastInsertRowid);
       const seqs = [...new Set(a.seqs)].sort((x, y) => x - y);
-      for (const seq of seqs) this.stInsertAlertItem.run(id, seq);
-      out.push({ ...a, id, seqs, createdAt: now, deliveredAt: null });
+      for (const s of seqs) this.stInsertAlertItem.run(id, s);
+      out.push({ ...a, id, seqs, createdAt: now, deliveredAt: null, deliveryError: null, seq });
     }
     return out;
   }

@@ -235,6 +235,19 @@ export const migrations: readonly Migration[] = [
           AND j.value ->> 'label' IN ('negative', 'neutral', 'positive') AND typeof(j.value ->> 'score') IN ('real', 'integer');
     `,
   },
+  {
+    version: 4,
+    name: 'alerts.seq: an alert\'s place in the item stream',
+    sql: `
+      -- The seq of the newest item stored in the commit that raised the alert: live clients get
+      -- an alert right after that commit's items, and a ?since replay sends it at the same place
+      -- (WHERE seq > since ORDER BY seq, id). Alerts stored before this column existed get the
+      -- newest of their items, which is the item that triggered them.
+      ALTER TABLE alerts ADD COLUMN seq INTEGER;
+      UPDATE alerts SET seq = (SELECT max(ai.seq) FROM alert_items AS ai WHERE ai.alert_id = alerts.id);
+      CREATE INDEX idx_alerts_seq ON alerts (seq);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -123,3 +123,77 @@ test('a negative burst after a neutral baseline raises one shift alert: stored, 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a failed webhook delivery shows in /healthz, on /ws and in /api/alerts; a client resuming with ?since gets the alert in its place', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tp-alerts-'));
+  const T0 = Date.parse('2026-03-02T00:00:00Z');
+  let posts = 0;
+  // 400: not retryable, so the webhook gives up at once ('rejected').
+  const receiver = createServer((req, res) => {
+    posts++;
+    req.resume();
+    req.on('end', () => res.writeHead(400, { 'content-type': 'text/plain' }).end('no such hook'));
+  });
+  receiver.listen(0, '127.0.0.1');
+  await once(receiver, 'listening');
+  const feed = join(dir, 'feed.jsonl');
+  writeFileSync(feed, '');
+  const cfg = resolveConfig({
+    db: join(dir, 'tp.db'),
+    server: { host: '127.0.0.1', port: 0 },
+    sources: [{ id: 'wire', kind: 'jsonl', path: feed, follow: true, pollInterval: '50ms' }],
+    alerts: {
+      rules: [{ id: 'acme-down', kind: 'shift', recent: '1h', trailing: '24h', k: 3, minItems: 4, minBaseline: 8, direction: 'down', cooldown: '6h' }],
+      webhook: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, backoff: '10ms' },
+    },
+  });
+  const daemon = await startDaemon(cfg, { log: createLogger({ level: 'silent', pretty: false }), clock: () => T0 + 13 * 3600_000 });
+  try {
+    const client = await connectWs(daemon.port);
+    const line = (id: string, title: string, at: number) => JSON.stringify({ id, title: `$ACME ${title}`, publishedAt: new Date(at).toISOString() }) + '\n';
+    appendFileSync(feed, BASELINE.map((t, i) => line(`base-${i}`, t, T0 + i * 3600_000)).join(''));
+    await waitFor('the baseline stored', () => client.messages.filter((m) => m.type === 'item').length >= BASELINE.length);
+    const beforeBurst = Math.max(...client.messages.filter((m) => m.type === 'item').map((m) => m.item.seq));
+    appendFileSync(feed, BURST.map((t, i) => line(`burst-${i}`, t, T0 + 12 * 3600_000 + 10 * 60_000 + i * 5 * 60_000)).join(''));
+    const delivery = await waitFor('the delivery failure on /ws', () => client.messages.find((m) => m.type === 'delivery'));
+    const alert = client.messages.find((m) => m.type === 'alert')!.alert;
+    assert.equal(posts, 1);
+    assert.equal(delivery.delivery.alertId, alert.id);
+    assert.equal(delivery.delivery.ticker, 'ACME');
+    assert.equal(delivery.delivery.delivered, false);
+    assert.match(delivery.delivery.error, /^rejected: /);
+
+    const health = await (await fetch(`http://127.0.0.1:${daemon.port}/healthz`)).json();
+    const hook = health.alerts.webhook;
+    assert.equal(hook.failed, 1);
+    assert.equal(hook.delivered, 0);
+    assert.equal(hook.lastFailure.alertId, alert.id);
+    assert.match(hook.lastFailure.error, /^rejected: /);
+    // The writer records the outcome after the message went out.
+    const listed = await waitFor('the failure in /api/alerts', async () => {
+      const [a] = await (await fetch(`http://127.0.0.1:${daemon.port}/api/alerts?since=2026-03-01`)).json();
+      return a?.deliveryError ? a : undefined;
+    });
+    assert.equal(listed.id, alert.id);
+    assert.match(listed.deliveryError, /^rejected: /);
+
+    // A client that went away before the burst resumes: the alert comes with the items, right
+    // after the newest item of the commit that raised it, as the live client got it.
+    const resumed = await connectWs(daemon.port, `?since=${beforeBurst}`);
+    await waitFor('the replay', () => resumed.messages.filter((m) => m.type === 'item').length >= BURST.length && resumed.messages.some((m) => m.type === 'alert'));
+    const order = (msgs: Array<Record<string, any>>) => msgs.filter((m) => m.type === 'item' || m.type === 'alert').map((m) => (m.type === 'item' ? `i${m.item.seq}` : `a${m.alert.id}`));
+    const live = order(client.messages).filter((k) => k.startsWith('a') || Number(k.slice(1)) > beforeBurst);
+    assert.deepEqual(order(resumed.messages), live, 'the replay has the live order');
+    const replayed = resumed.messages.find((m) => m.type === 'alert')!.alert;
+    assert.equal(replayed.id, alert.id);
+    assert.equal(replayed.seq, alert.seq);
+    const i = order(resumed.messages).indexOf(`a${alert.id}`);
+    assert.equal(order(resumed.messages)[i - 1], `i${alert.seq}`, 'right after the item of its seq');
+    resumed.ws.close();
+    client.ws.close();
+  } finally {
+    await daemon.shutdown('test done');
+    receiver.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

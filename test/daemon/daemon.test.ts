@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { CLI, connectWs, getJson, itemsOf, makeItems, startDaemonProcess, startFeedServer, stopDaemon, waitFor, type FeedServer } from './harness.js';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { CLI, connectWs, getJson, itemsOf, makeItems, rssDocument, startDaemonProcess, startFeedServer, stopDaemon, waitFor, type FeedServer } from './harness.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'tp-daemon-'));
@@ -169,6 +172,71 @@ test("a source whose worker crashes does not stop the others and shows in /healt
     assert.equal((await stopDaemon(d)).code, 0);
   } finally {
     await good.close();
+    await bad.close();
+  }
+});
+
+test('a source that recovers no longer shows its last error in /healthz, as in the database', async () => {
+  const dir = tmp();
+  const items = makeItems(4, 'rc');
+  let failing = true;
+  const feed = createServer((req, res) => {
+    if (failing) res.writeHead(503, { 'content-type': 'text/plain' }).end('down for maintenance');
+    else res.writeHead(200, { 'content-type': 'application/rss+xml; charset=utf-8' }).end(rssDocument(items));
+  });
+  feed.listen(0, '127.0.0.1');
+  await once(feed, 'listening');
+  const url = `http://127.0.0.1:${(feed.address() as AddressInfo).port}/feed.xml`;
+  const config = writeConfig(dir, [{ id: 'flappy', kind: 'rss', url, interval: '1s', allowPrivateNetworks: true }], { limits: { maxBackoff: '2s' } });
+  try {
+    const d = await startDaemonProcess(['--config', config]);
+    const source = async () => (await getJson(d.port, '/healthz')).sources.find((s: { id: string }) => s.id === 'flappy');
+    const down = await waitFor('the failed poll in /healthz', async () => {
+      const s = await source();
+      return s?.lastError ? s : undefined;
+    });
+    assert.notEqual(down.status, 'ok');
+    failing = false;
+    const up = await waitFor('the recovered source', async () => {
+      const s = await source();
+      return s?.status === 'ok' && s.items === 4 ? s : undefined;
+    });
+    assert.equal(up.lastError, null, `a recovered source shows no error: ${JSON.stringify(up)}`);
+    const db = new Database(join(dir, 'tp.db'), { readonly: true, fileMustExist: true });
+    try {
+      assert.equal((db.prepare('SELECT last_error FROM sources WHERE id = ?').get('flappy') as { last_error: string | null }).last_error, null);
+    } finally {
+      db.close();
+    }
+    assert.equal((await stopDaemon(d)).code, 0);
+  } finally {
+    feed.closeAllConnections();
+    feed.close();
+  }
+});
+
+test('while a crashed worker is being retried the source shows retrying, the next attempt and the error, and it is logged', async () => {
+  const dir = tmp();
+  const bad = await startFeedServer(makeItems(3, 'r'));
+  // Ten tries with backoff up to 2 s: each poll spends well over ten seconds retrying.
+  const config = writeConfig(dir, [rss('crashy', bad, '1h')], { limits: { classifyAttempts: 10 } });
+  try {
+    const d = await startDaemonProcess(['--config', config], { TICKERPULSE_FAULT_INJECT: 'crash-classify:crashy' });
+    const src = await waitFor('the source to show its retry', async () => {
+      const h = await getJson(d.port, '/healthz');
+      const s = h.sources.find((x: { id: string }) => x.id === 'crashy');
+      return s?.status === 'retrying' && s.retry ? s : undefined;
+    }, 60_000);
+    assert.equal(src.lastError, 'WORKER_FAILED');
+    assert.equal(src.retry.error, 'WORKER_FAILED');
+    assert.equal(src.retry.attempts, 10);
+    assert.ok(!Number.isNaN(Date.parse(src.retry.nextAttemptAt)), `nextAttemptAt: ${src.retry.nextAttemptAt}`);
+    const logged = await waitFor('a warning about the retry', () =>
+      d.logs.find((l) => l.source === 'crashy' && l.level === 40 && l.code === 'WORKER_FAILED' && /retrying/.test(String(l.msg))),
+    );
+    assert.ok(logged.nextAttemptAt);
+    assert.equal((await stopDaemon(d)).code, 0);
+  } finally {
     await bad.close();
   }
 });

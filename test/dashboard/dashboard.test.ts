@@ -2,14 +2,20 @@
  * The dashboard in a real browser (playwright-core driving Debian's /usr/bin/chromium, which
  * .ci/run installs when missing): the daemon in demo mode, stories arrive, a ticker's chart
  * renders with points, a label filter shows only matching stories, and a dropped connection
- * resumes (?since) with no gap and no duplicate against what the server stored.
+ * resumes (?since) with no gap and no duplicate against what the server stored. The alerts panel
+ * is in time order and shows the webhook's refusals. Then a phone (390×844): no horizontal
+ * overflow, stories first, filters folded, the chosen ticker's chart on the first screen, readable
+ * time axes at 6h / 7d / 90d; its screenshots stay in the test's temp dir (see the diagnostic).
  *
  * TP_SCREENSHOT=1 also writes docs/dashboard.png (1400×900; TP_SCREENSHOT_SCHEME=dark for the
  * dark theme). CI leaves it unset, so the committed screenshot is not rewritten.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -46,11 +52,22 @@ test('dashboard: live stories, ticker chart, filter, resume after a dropped conn
   assert.ok(existsSync(join(packageRoot, 'dist', 'dashboard', 'index.html')), 'dist/dashboard is missing: npm run build bundles it');
 
   const dir = mkdtempSync(join(tmpdir(), 'tp-dash-'));
+  // The phone screenshots stay after the test (the rest of dir is removed): look at them.
+  const shots = join(dir, 'screenshots');
+  mkdirSync(shots);
   const config = join(dir, 'offline.yaml');
+  // A webhook that refuses every alert (400: no retries), so the panel shows failed deliveries.
+  const hook = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(400).end());
+  });
+  hook.listen(0, '127.0.0.1');
+  await once(hook, 'listening');
   // Only the loopback demo feed (no internet), and an alert rule that demo headlines trigger.
   writeFileSync(
     config,
-    'sources: []\nalerts:\n  rules:\n    - { id: demo-watch, kind: threshold, tickers: [PFE, BAC, CRM, FDX, TGT, HD, JNJ, XOM], below: -0.8, cooldown: 10m }\n',
+    'sources: []\nalerts:\n  rules:\n    - { id: demo-watch, kind: threshold, tickers: [PFE, BAC, CRM, FDX, TGT, HD, JNJ, XOM], below: -0.8, cooldown: 10m }\n' +
+      `  webhook: { url: "http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook", maxAttempts: 1 }\n`,
   );
   let d: DaemonProcess | undefined;
   let ctx: BrowserContext | undefined;
@@ -78,6 +95,9 @@ test('dashboard: live stories, ticker chart, filter, resume after a dropped conn
       if (u.protocol !== 'data:' && u.host !== `127.0.0.1:${port}`) problems.push(`external request: ${r.url()}`);
     });
 
+    // The first poll's alerts and the webhook's refusals are stored before the page loads (so
+    // the panel reads them; a refusal is announced live only to pages connected at the time).
+    await waitFor('refused alert deliveries recorded', async () => ((await getJson(port, '/api/alerts?since=90d')) as Array<{ deliveryError: string | null }>).some((a) => a.deliveryError), 30_000, 200);
     await page.goto(`http://127.0.0.1:${port}/`);
 
     // 1. Stories arrive (the demo's first poll stores 40) and the stream is live.
@@ -88,6 +108,12 @@ test('dashboard: live stories, ticker chart, filter, resume after a dropped conn
 
     // The demo's Pfizer headline (37 min old, score ≈ -0.99) fired the rule: the alerts panel lists it.
     await page.waitForSelector('#alerts li.alert', { timeout: 15_000 });
+    // Newest event first (the demo's alerts are stored oldest event last: ids alone gave the
+    // reverse), and the webhook's refusals are shown on them.
+    await page.waitForSelector('#alerts li.alert.delivery-failed .delivery', { timeout: 15_000 });
+    const alertTimes = await page.$$eval('#alerts li.alert', (lis) => lis.map((li) => li.getAttribute('data-at') ?? ''));
+    assert.ok(alertTimes.length >= 2, `the demo raises several alerts (${alertTimes.length})`);
+    assert.deepEqual(alertTimes, [...alertTimes].sort().reverse(), 'the alerts panel is in time order, newest first');
     // The source health panel shows the demo source.
     await page.waitForSelector('#sources tr[data-source="demo"]', { timeout: 15_000 });
 
@@ -187,6 +213,75 @@ test('dashboard: live stories, ticker chart, filter, resume after a dropped conn
     await page.waitForFunction(() => new Set([...document.querySelectorAll('#stories li.story')].map((r) => r.getAttribute('data-label'))).size >= 2, null, { timeout: 15_000 });
     assert.doesNotMatch(page.url(), /labels=/);
 
+    // 6. A phone (390×844): nothing wider than the screen, stories first with their headlines
+    // across the width, the filters folded, and the chart of a chosen ticker on the first screen.
+    const phone = await ctx.newPage();
+    phone.on('pageerror', (e) => problems.push(`phone pageerror: ${e.message}`));
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(`http://127.0.0.1:${port}/`);
+    await phone.waitForFunction(() => document.querySelectorAll('#stories li.story').length >= 10, null, { timeout: 30_000 });
+    await phone.waitForTimeout(300); // the list renders on a 30 ms timer
+    await phone.screenshot({ path: join(shots, 'phone.png') });
+    const layout = await phone.evaluate(() => {
+      const rect = (sel: string) => document.querySelector(sel)!.getBoundingClientRect();
+      const story = rect('#stories li.story');
+      return {
+        scrollWidth: document.scrollingElement!.scrollWidth,
+        header: { right: rect('header.top').right, scrollWidth: document.querySelector('header.top')!.scrollWidth },
+        filtersOpen: (document.getElementById('filters-box') as HTMLDetailsElement).open,
+        storiesTop: rect('#stories').top,
+        moversTop: rect('#movers').top,
+        alertsTop: rect('#alerts').top,
+        storyWidth: story.width,
+        headlineWidth: document.querySelector('#stories li.story .main')!.getBoundingClientRect().width,
+      };
+    });
+    t.diagnostic(`phone layout ${JSON.stringify(layout)}; screenshots in ${shots}`);
+    assert.ok(layout.scrollWidth <= 390, `no horizontal overflow (scrollWidth ${layout.scrollWidth})`);
+    assert.ok(layout.header.right <= 390 && layout.header.scrollWidth <= 390, `the header fits (${JSON.stringify(layout.header)})`);
+    assert.equal(layout.filtersOpen, false, 'the filters are folded on a phone');
+    assert.ok(layout.storiesTop < 844 / 2, `the stories start in the first half screen (${layout.storiesTop})`);
+    assert.ok(layout.storiesTop < layout.moversTop && layout.storiesTop < layout.alertsTop, 'stories come before the side panels');
+    assert.ok(layout.headlineWidth >= 0.8 * layout.storyWidth, `headlines use the row's width (${layout.headlineWidth} of ${layout.storyWidth})`);
+    // The folded filters open on a tap.
+    await phone.locator('#filters-box > summary').click();
+    await phone.waitForSelector('#f-tickers', { state: 'visible', timeout: 5_000 });
+    assert.ok((await phone.evaluate(() => document.scrollingElement!.scrollWidth)) <= 390, 'the open filter form fits too');
+
+    // A ticker chosen far down the list: the page scrolls up to its chart, below the sticky header.
+    const deepChip = phone.locator('#stories li.story button.chip').nth(8);
+    const deepSymbol = await deepChip.getAttribute('data-ticker');
+    await deepChip.scrollIntoViewIfNeeded();
+    await deepChip.click();
+    await phone.waitForSelector(`#ticker-panel[data-ticker="${deepSymbol}"]`, { timeout: 15_000 });
+    const scrolled = await phone.evaluate(() => ({ panel: document.getElementById('ticker-panel')!.getBoundingClientRect().top, header: document.querySelector('header.top')!.getBoundingClientRect().bottom }));
+    assert.ok(scrolled.panel >= scrolled.header - 1 && scrolled.panel < 844 / 2, `the chosen ticker's chart is scrolled into view (${JSON.stringify(scrolled)})`);
+
+    await phone.goto(`http://127.0.0.1:${port}/?ticker=${encodeURIComponent(symbol!)}`);
+    await phone.waitForFunction(() => Number(document.getElementById('chart')?.dataset.points) > 0, null, { timeout: 15_000 });
+    const chartAt = await phone.evaluate(() => ({ top: document.getElementById('ticker-panel')!.getBoundingClientRect().top, scrollY: window.scrollY, scrollWidth: document.scrollingElement!.scrollWidth }));
+    await phone.screenshot({ path: join(shots, 'phone-chart.png') });
+    assert.equal(chartAt.scrollY, 0);
+    assert.ok(chartAt.top >= 0 && chartAt.top < 844 / 2, `the chart is at the top of the first screen (${chartAt.top})`);
+    assert.ok(chartAt.scrollWidth <= 390, `no horizontal overflow with the chart (${chartAt.scrollWidth})`);
+    // Readable time axes at every range: the 90-day axis once read as a lone "2".
+    const axisLabels = (r: string) => phone.evaluate((range) => (window as unknown as { __tp: { axisLabels(r: string): string[] } }).__tp.axisLabels(range), r);
+    const readable: Record<string, RegExp> = {
+      '6h': /^(\d{2}:\d{2}|[A-Z][a-z]{2} \d{1,2})$/,
+      '7d': /^(\d{2}:\d{2}|[A-Z][a-z]{2} \d{1,2}|[A-Z][a-z]{2} \d{4})$/,
+      '90d': /^([A-Z][a-z]{2} \d{1,2}|[A-Z][a-z]{2} \d{4}|\d{4})$/,
+    };
+    for (const range of ['6h', '7d', '90d']) {
+      await phone.locator(`#ticker-panel button.range[data-range="${range}"]`).click();
+      await phone.waitForSelector(`#ticker-panel button.range.active[data-range="${range}"]`, { timeout: 5_000 });
+      await waitFor(`axis labels of the ${range} chart`, async () => (await axisLabels(range)).length >= 2, 15_000, 100);
+      await phone.waitForTimeout(300);
+      await phone.locator('#ticker-panel').screenshot({ path: join(shots, `phone-chart-${range}.png`) });
+      const labels = await axisLabels(range);
+      assert.ok(labels.every((l) => readable[range].test(l)), `${range} axis labels: ${JSON.stringify(labels)}`);
+    }
+    await phone.close();
+
     if (process.env.TP_SCREENSHOT === '1') {
       // The most mentioned ticker makes the fullest chart.
       const [top] = (await getJson(port, '/api/tickers?since=7d&limit=1')) as Array<{ symbol: string }>;
@@ -201,7 +296,8 @@ test('dashboard: live stories, ticker chart, filter, resume after a dropped conn
     assert.deepEqual(problems, [], 'no script error, CSP violation or external request');
   } finally {
     await ctx?.close().catch(() => undefined);
+    hook.close();
     if (d) assert.equal((await stopDaemon(d)).code, 0);
-    rmSync(dir, { recursive: true, force: true });
+    for (const f of readdirSync(dir)) if (f !== 'screenshots') rmSync(join(dir, f), { recursive: true, force: true });
   }
 });

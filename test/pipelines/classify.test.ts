@@ -71,3 +71,31 @@ test('PollGate pauses a producer at capacity until a slot is released', async ()
   assert.equal(third, true);
   assert.equal(gate.depth, 2);
 });
+
+test('every retry and split of a failing batch is reported (the daemon shows the source as retrying)', async () => {
+  let failures = 2;
+  const clf: BatchClassifier = {
+    async classify(texts) {
+      if (failures-- > 0) throw new TickerpulseError('WORKER_FAILED', 'thread died', { retryable: true });
+      if (texts.some((t) => t.includes('POISON'))) throw new TickerpulseError('MODEL_RUN_FAILED', 'bad input');
+      return { model: 'm', predictions: texts.map(() => neutral) };
+    },
+  };
+  const notices: unknown[] = [];
+  const out = await classifyItems([item('a'), item('b', 'POISON'), item('c')], clf, {
+    source: 's',
+    batchSize: 8,
+    attempts: 3,
+    fetchedAt: 'x',
+    backoffMs: (n) => n * 10,
+    onRetry: (n) => notices.push(n),
+  });
+  assert.deepEqual(out.failed.map((f) => f.item.guid), ['b']);
+  assert.deepEqual(notices, [
+    { items: 3, attempt: 1, attempts: 3, next: 'retry', delayMs: 10, code: 'WORKER_FAILED', message: 'thread died' },
+    { items: 3, attempt: 2, attempts: 3, next: 'retry', delayMs: 20, code: 'WORKER_FAILED', message: 'thread died' },
+    { items: 3, attempt: 3, attempts: 3, next: 'split', delayMs: 0, code: 'MODEL_RUN_FAILED', message: 'bad input' },
+    // The half [a, b] fails on b (one try), and is split again; [c] and then [a] pass, [b] is dead-lettered.
+    { items: 2, attempt: 1, attempts: 1, next: 'split', delayMs: 0, code: 'MODEL_RUN_FAILED', message: 'bad input' },
+  ]);
+});

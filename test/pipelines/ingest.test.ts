@@ -79,3 +79,25 @@ test('a failed commit fails the pipeline (the store is the one fatal error)', as
     (err: unknown) => err instanceof TickerpulseError && err.code === 'STORE_FAILED',
   );
 });
+
+test('checkKnown: false (push streams) skips the known-guid round trip; the store still drops duplicates and they are reported', async () => {
+  const w = fakeWriter({ known: ['p-0', 'p-1'] });
+  let lookups = 0;
+  const store: IngestStore = { ...w.store, knownGuids: async (s, g) => (lookups++, w.store.knownGuids(s, g)) };
+  const run = async (checkKnown: boolean) => {
+    const gate = new PollGate(4);
+    await gate.waitForRoom();
+    return firstValueFrom(
+      from([poll('s', items('p', 5), 'c')]).pipe(ingestPolls({ sourceId: 's', classifier: clf, store, gate, batchSize: 4, attempts: 1, commitChunk: 100, chunksInFlight: 2, checkKnown, log }), toArray()),
+    );
+  };
+  const [pushed] = await run(false);
+  assert.equal(lookups, 0);
+  assert.equal(w.batches[0].items.length, 5, 'every item classified and offered to the store');
+  assert.equal(pushed.stored, 3);
+  assert.equal(pushed.duplicates, 2);
+  const [polled] = await run(true);
+  assert.equal(lookups, 1);
+  assert.equal(w.batches[1].items.length, 0, 'all five are known by now: none is classified');
+  assert.equal(polled.duplicates, 5);
+});

@@ -43,6 +43,9 @@ export interface FixtureAlert {
   seqs?: number[];
   createdAt?: string;
   deliveredAt?: string | null;
+  deliveryError?: string | null;
+  /** alerts.seq (its place in the stream); default the newest of `seqs`, as the migration fills it. */
+  seq?: number | null;
 }
 
 let guidCounter = 0;
@@ -68,8 +71,8 @@ function prepare(db: Database.Database) {
       ON CONFLICT (kind, bucket, start, key) DO UPDATE SET
         items = items + 1, stories = stories + excluded.stories, scored = scored + excluded.scored,
         sum_score = sum_score + excluded.sum_score, pos = pos + excluded.pos, neu = neu + excluded.neu, neg = neg + excluded.neg`),
-    alert: db.prepare(`INSERT INTO alerts (rule, kind, ticker, at, direction, message, value, baseline, deviation, created_at, delivered_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    alert: db.prepare(`INSERT INTO alerts (rule, kind, ticker, at, direction, message, value, baseline, deviation, created_at, delivered_at, delivery_error, seq)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     alertItem: db.prepare('INSERT INTO alert_items (alert_id, seq) VALUES (?, ?)'),
   };
 }
@@ -121,7 +124,8 @@ export function insertAlerts(db: Database.Database, alerts: FixtureAlert[]): num
   const s = st(db);
   return db.transaction(() =>
     alerts.map((a) => {
-      const info = s.alert.run(a.rule, a.kind, a.ticker, a.at, a.direction ?? null, a.message, a.value, a.baseline ?? null, a.deviation ?? null, a.createdAt ?? a.at, a.deliveredAt ?? null);
+      const seq = a.seq !== undefined ? a.seq : a.seqs?.length ? Math.max(...a.seqs) : null;
+      const info = s.alert.run(a.rule, a.kind, a.ticker, a.at, a.direction ?? null, a.message, a.value, a.baseline ?? null, a.deviation ?? null, a.createdAt ?? a.at, a.deliveredAt ?? null, a.deliveryError ?? null, seq);
       const id = Number(info.lastInsertRowid);
       for (const seq of a.seqs ?? []) s.alertItem.run(id, seq);
       return id;

@@ -183,6 +183,8 @@ describe('alerts', () => {
       seqs: [seq.a1, seq.a2],
       createdAt: ago(now, 9),
       deliveredAt: null,
+      deliveryError: null,
+      seq: Math.max(seq.a1, seq.a2),
     });
     assert.equal(rows[1].direction, null);
     assert.equal(rows[1].baseline, null);

@@ -8,8 +8,7 @@ import { WebSocket } from 'ws';
 import { pino } from 'pino';
 import { ItemStore, itemFromRow, type ItemRow } from '../../src/store/itemStore.js';
 import { startServer, type RunningServer, type ServerLimits } from '../../src/server/server.js';
-import { queryAlerts } from '../../src/query/queries.js';
-import { validateParams } from '../../src/query/params.js';
+import { alertsInSeqRange } from '../../src/query/queries.js';
 import type { StoredAlert, StoredItem } from '../../src/lib/types.js';
 import { ago, insertAlerts, insertItems } from '../query/fixtures.js';
 
@@ -104,7 +103,7 @@ describe('HTTP query API', () => {
     assert.equal((await json(env, '/api/series?source=ft&bucket=1d')).length >= 1, true);
 
     const alerts = await json(env, '/api/alerts?ticker=AAPL');
-    assert.deepEqual(alerts, [{ id: alerts[0].id, rule: 'aapl-shift', kind: 'shift', ticker: 'AAPL', at: ago(now, 10), direction: 'up', message: 'AAPL, "up"', value: 0.8, baseline: 0.1, deviation: 3, seqs: [seq.a1], createdAt: ago(now, 10) }]);
+    assert.deepEqual(alerts, [{ id: alerts[0].id, rule: 'aapl-shift', kind: 'shift', ticker: 'AAPL', at: ago(now, 10), direction: 'up', message: 'AAPL, "up"', value: 0.8, baseline: 0.1, deviation: 3, seqs: [seq.a1], createdAt: ago(now, 10), seq: seq.a1, deliveryError: null }]);
     assert.deepEqual(await json(env, '/api/alerts?kind=volume'), []);
   });
 
@@ -238,9 +237,10 @@ function stored(env: Env, n: number, tickers = false): StoredItem[] {
   return (env.store.database.prepare('SELECT * FROM items WHERE seq > ? ORDER BY seq').all(before) as ItemRow[]).map(itemFromRow);
 }
 
+/** An alert stored as the commit whose newest item is the last of `seqs` stores it (alerts.seq). */
 function alert(env: Env, seqs: number[]): StoredAlert {
-  insertAlerts(env.store.database, [{ rule: 'r1', kind: 'volume', ticker: 'AAPL', at: new Date().toISOString(), message: 'AAPL volume', value: 5, seqs }]);
-  return queryAlerts(env.store, validateParams('alerts', { limit: '1' }, { channel: 'http' }))[0];
+  const [id] = insertAlerts(env.store.database, [{ rule: 'r1', kind: 'volume', ticker: 'AAPL', at: new Date().toISOString(), message: 'AAPL volume', value: 5, seqs }]);
+  return alertsInSeqRange(env.store, 0, Number.MAX_SAFE_INTEGER).find((a) => a.id === id)!;
 }
 
 describe('WebSocket: items carry tickers and storyId; broadcastAlert', () => {
@@ -260,7 +260,7 @@ describe('WebSocket: items carry tickers and storyId; broadcastAlert', () => {
       assert.equal(item.storyId, items[0].seq);
       assert.deepEqual(c.msgs[3], {
         type: 'alert',
-        alert: { id: a.id, rule: 'r1', kind: 'volume', ticker: 'AAPL', at: a.at, direction: null, message: 'AAPL volume', value: 5, baseline: null, deviation: null, seqs: items.map((i) => i.seq), createdAt: a.createdAt },
+        alert: { id: a.id, rule: 'r1', kind: 'volume', ticker: 'AAPL', at: a.at, direction: null, message: 'AAPL volume', value: 5, baseline: null, deviation: null, seqs: items.map((i) => i.seq), createdAt: a.createdAt, seq: items[1].seq, deliveryError: null },
       });
       c.ws.close();
     } finally {
@@ -268,29 +268,42 @@ describe('WebSocket: items carry tickers and storyId; broadcastAlert', () => {
     }
   });
 
-  test('a replaying client gets alerts once, after the replayed items, even when its queue overflowed', async () => {
+  test('?since replays the alerts too, each right after the item of its seq, once, even when its queue overflowed or its broadcast came late', async () => {
     const env = await open({ replayPageSize: 10, maxReplayQueue: 2 });
     try {
       const history = stored(env, 3000);
+      // Raised while the client was away, by the commit whose newest item was history[9].
+      const a0 = alert(env, [history[5].seq, history[9].seq]);
       const c = client(env.srv.url.replace('http:', 'ws:') + '/ws?since=0');
       await until(() => c.msgs.length >= 1, 'hello');
-      const a1 = alert(env, [history[0].seq]);
-      assert.equal(env.srv.stats().replaying, 1, "the client is still replaying its history");
-      env.srv.broadcastAlert(a1); // queued (the replay of 3000 items in pages of 10 is still running)
       const live = stored(env, 5);
-      env.srv.broadcast(live); // overflows the queue of 2: dropped, the replay reads them from the store
-      const a2 = alert(env, [live[0].seq]);
+      env.srv.broadcast(live); // overflows the queue of 2 while replaying: the replay reads them from the store
+      const a1 = alert(env, [live[4].seq]);
+      env.srv.broadcastAlert(a1);
+      // Stored with the same commit, but its broadcast is late: the replay has read it by then.
+      const a2 = alert(env, [live[2].seq, live[4].seq]);
+      await until(() => c.msgs.filter((m) => m.type === 'item').length >= 3005 && env.srv.stats().replaying === 0, 'replay and live items');
       env.srv.broadcastAlert(a2);
-      await until(() => c.msgs.filter((m) => m.type === 'item').length >= 3005 && c.msgs.filter((m) => m.type === 'alert').length >= 2, 'replay, live items and alerts');
+      const more = stored(env, 2);
+      env.srv.broadcast(more);
+      const a3 = alert(env, [more[1].seq]);
+      env.srv.broadcastAlert(a3);
+      await until(() => c.msgs.some((m) => m.type === 'alert' && (m.alert as { id: number }).id === a3.id), 'the live alert');
       await sleep(50);
-      const types = c.msgs.map((m) => m.type);
-      const seqs = c.msgs.filter((m) => m.type === 'item').map((m) => (m.item as { seq: number }).seq);
-      assert.equal(seqs.length, 3005);
-      seqs.forEach((s, i) => assert.equal(s, history[0].seq + i));
-      const alerts = c.msgs.filter((m) => m.type === 'alert').map((m) => (m.alert as { id: number }).id);
-      assert.deepEqual(alerts, [a1.id, a2.id]);
-      assert.ok(types.indexOf('alert') > types.lastIndexOf('item') - 5, 'alerts come after the replayed history');
-      assert.ok(types.indexOf('alert') > 3000, 'a1 was not interleaved into the history');
+      const stream = c.msgs.slice(1).map((m) => (m.type === 'item' ? `i${(m.item as { seq: number }).seq}` : `a${(m.alert as { id: number }).id}`));
+      const expected = [
+        ...history.slice(0, 10).map((i) => `i${i.seq}`),
+        `a${a0.id}`,
+        ...history.slice(10).map((i) => `i${i.seq}`),
+        ...live.map((i) => `i${i.seq}`),
+        `a${a1.id}`,
+        `a${a2.id}`,
+        ...more.map((i) => `i${i.seq}`),
+        `a${a3.id}`,
+      ];
+      assert.deepEqual(stream, expected, 'items in seq order, each alert once, right after the newest item of its commit');
+      const replayed = c.msgs.find((m) => m.type === 'alert') as unknown as { alert: Record<string, unknown> };
+      assert.equal(replayed.alert.seq, history[9].seq);
       c.ws.close();
     } finally {
       await env.close();

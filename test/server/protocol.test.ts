@@ -207,7 +207,7 @@ describe('protocol: filters', { timeout: 30_000 }, () => {
     await setup();
     const only = await connect('?tickers=AAPL');
     const all = await connect('?sources=zzz');
-    const alert = (id: number, ticker: string): StoredAlert => ({ id, rule: 'r', kind: 'volume', ticker, at: '2024-05-01T13:45:00.000Z', direction: null, message: `${ticker} volume`, value: 3, baseline: null, deviation: null, seqs: [1], createdAt: '2024-05-01T13:45:01.000Z', deliveredAt: null });
+    const alert = (id: number, ticker: string): StoredAlert => ({ id, rule: 'r', kind: 'volume', ticker, at: '2024-05-01T13:45:00.000Z', direction: null, message: `${ticker} volume`, value: 3, baseline: null, deviation: null, seqs: [1], createdAt: '2024-05-01T13:45:01.000Z', deliveredAt: null, deliveryError: null, seq: 1 });
     srv!.broadcastAlert(alert(1, 'MSFT'));
     srv!.broadcastAlert(alert(2, 'AAPL'));
     await until(() => all.of('alert').length === 2 && only.of('alert').length === 1, 'alerts');

@@ -9,7 +9,8 @@ import { ItemStore } from '../../src/store/itemStore.js';
 import { SCHEMA_VERSION, migrations } from '../../src/store/migrations.js';
 import { parseSince, parseLimit, canonicalTime } from '../../src/store/filters.js';
 import { TickerpulseError } from '../../src/lib/errors.js';
-import type { ClassifiedItem, Label } from '../../src/lib/types.js';
+import type { ClassifiedItem, Label, StoredAlert, StoredItem } from '../../src/lib/types.js';
+import { alertsInSeqRange } from '../../src/query/queries.js';
 
 let dir: string;
 before(() => {
@@ -459,6 +460,37 @@ describe('ItemStore: tickers', () => {
     assert.deepEqual(s.query({}).map((i) => [i.guid, i.tickers, i.storyId, i.novel]), [['old', [], null, false]]);
     s.commitPoll('a', [item('a', 'g1', { tickers: [tk('AAPL')] })], {});
     assert.deepEqual(s.query({ ticker: 'AAPL' }).map((i) => i.guid), ['g1']);
+    s.close();
+  });
+});
+
+describe('alerts.seq: an alert\'s place in the item stream', () => {
+  test('an alert stored by a commit gets the seq of the commit\'s newest item', () => {
+    const s = ItemStore.open(dbPath());
+    s.commitPoll('a', [item('a', 'g1')], {});
+    const fired: StoredAlert[] = [];
+    const evaluateAlerts = (stored: StoredItem[]) => [{ rule: 'r', kind: 'threshold' as const, ticker: 'AAPL', at: '2024-01-01T00:00:00.000Z', direction: 'down' as const, message: 'm', value: -0.9, baseline: null, deviation: null, seqs: [stored[0].seq] }];
+    const inserted = s.commitPoll('a', [item('a', 'g2'), item('a', 'g3'), item('a', 'g4')], {}, undefined, { evaluateAlerts, onAlerts: (a) => fired.push(...a) });
+    assert.equal(fired.length, 1);
+    assert.equal(fired[0].seq, inserted[2].seq, 'the newest item of the commit, not the triggering one');
+    assert.deepEqual(fired[0].seqs, [inserted[0].seq]);
+    assert.deepEqual(alertsInSeqRange(s, inserted[1].seq, inserted[2].seq).map((a) => [a.id, a.seq]), [[fired[0].id, inserted[2].seq]]);
+    assert.deepEqual(alertsInSeqRange(s, inserted[2].seq, inserted[2].seq + 10), [], 'the range is (after, through]');
+    s.close();
+  });
+
+  test('a version-3 database is migrated: its alerts get the newest of their items as seq', () => {
+    const file = dbPath();
+    mkdirSync(dirname(file), { recursive: true });
+    const raw = new Database(file);
+    for (const m of migrations.slice(0, 3)) raw.exec(m.sql);
+    raw.pragma('user_version = 3');
+    raw.prepare(`INSERT INTO alerts (rule, kind, ticker, at, message, value, created_at) VALUES ('r', 'volume', 'AAPL', '2024-01-01T00:00:00.000Z', 'm', 3, '2024-01-01T00:00:00.000Z')`).run();
+    raw.prepare(`INSERT INTO alerts (rule, kind, ticker, at, message, value, created_at) VALUES ('r', 'volume', 'MSFT', '2024-01-01T00:00:00.000Z', 'no items', 3, '2024-01-01T00:00:00.000Z')`).run();
+    raw.prepare('INSERT INTO alert_items (alert_id, seq) VALUES (1, 4), (1, 9), (1, 7)').run();
+    raw.close();
+    const s = ItemStore.open(file);
+    assert.deepEqual(s.database.prepare('SELECT id, seq FROM alerts ORDER BY id').all(), [{ id: 1, seq: 9 }, { id: 2, seq: null }]);
     s.close();
   });
 });
