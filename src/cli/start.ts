@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, resolveConfig } from '../config/load.js';
 import { TickerpulseError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { startDaemon } from '../daemon/daemon.js';
@@ -16,7 +16,8 @@ export const START_USAGE = `usage: tickerpulse start [--config FILE] [--db FILE]
   --db FILE       SQLite database (default data/tickerpulse.db)
   --host HOST     address to listen on (default 127.0.0.1)
   --port N        port (default 8787; 0 picks a free one, shown in the log and /healthz)
-  --demo          add an offline demo source (the shipped demo corpus served as a loopback RSS feed)
+  --demo          add an offline demo source (the shipped demo corpus served as a loopback RSS feed);
+                  without --config it is the only source (no public feeds: fully offline)
   --role ROLES    cluster mode: any of poll,write,serve comma-separated (default all); needs a
                   cluster: section in the config (docs/CLUSTER.md)
   --log-level L   fatal|error|warn|info|debug|trace (default info)`;
@@ -59,7 +60,9 @@ export async function runStart(argv: string[]): Promise<number> {
   let roles: Set<Role>;
   try {
     roles = parseRoles(values.role);
-    cfg = loadConfig(values.config, { db: values.db, host: values.host, port });
+    const overrides = { db: values.db, host: values.host, port };
+    // The offline demo: without a config, the demo source alone, not the built-in public feeds.
+    cfg = values.demo && values.config === undefined ? resolveConfig({}, { overrides }) : loadConfig(values.config, overrides);
     if (!cfg.cluster && !allRoles(roles)) {
       throw new TickerpulseError('CONFIG_INVALID', `--role ${values.role} needs a cluster: section in the config (docs/CLUSTER.md); without it the daemon runs every role in one process`);
     }
@@ -77,8 +80,9 @@ export async function runStart(argv: string[]): Promise<number> {
     // No cluster section: the single-node daemon, exactly as before.
     daemon = cfg.cluster ? await (await import('../cluster/node.js')).startClusterNode(cfg, roles, { log }) : await startDaemon(cfg, { log, demo: values.demo });
   } catch (err) {
-    if (err instanceof TickerpulseError && err.code === 'CONFIG_INVALID') {
-      // A setting the user must change (e.g. a public bind without a token): one plain line.
+    if (err instanceof TickerpulseError && (err.code === 'CONFIG_INVALID' || err.code === 'DB_IN_USE')) {
+      // A setting the user must change (e.g. a public bind without a token, a database another
+      // daemon holds): one plain line.
       process.stderr.write(`tickerpulse: ${err.message}\n`);
       return 2;
     }

@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { merge, Observable, tap, type Subscription } from 'rxjs';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { prepareDbPath } from '../config/dbPath.js';
@@ -10,6 +12,7 @@ import { SourceWorker } from '../pool/sourceWorker.js';
 import { validateClassifier } from '../model/hf/loadClassifier.js';
 import { ItemStore } from '../store/itemStore.js';
 import { startCheckpointer } from '../store/checkpointer.js';
+import { acquireDaemonLock, type DaemonLock } from '../store/daemonLock.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { assertBindAllowed, resolveToken } from '../server/auth.js';
 import { toWireAlert } from '../server/wire.js';
@@ -29,11 +32,14 @@ import { DaemonMetrics } from './metrics.js';
 import { daemonHealth } from './healthStatus.js';
 import { redactUrls } from '../lib/redactUrls.js';
 import { COMMITS_IN_FLIGHT_PER_POLL, StoreWriter } from './writer.js';
+import { startRetention, type RetentionTask } from './retentionTask.js';
 
 export interface DaemonOptions {
   log: Logger;
   /** Add the offline demo source (a loopback RSS feed of the shipped demo corpus). */
   demo?: boolean;
+  /** Delay of the first retention run (default 1 min; tests push it out and call `retention.run()`). */
+  retentionFirstDelayMs?: number;
   /** Poll interval of the demo source (default 5 s). */
   demoIntervalMs?: number;
   /**
@@ -56,6 +62,8 @@ export interface Daemon {
   health(): Record<string, unknown>;
   /** Ordered graceful shutdown; idempotent (a second call returns the same promise). */
   shutdown(reason?: string): Promise<void>;
+  /** The retention task (null when config `retention` keeps everything). */
+  readonly retention: RetentionTask | null;
   /** Resolves when every source has completed (e.g. JSONL replays done) — used by benchmarks. */
   readonly idle: Promise<void>;
 }
@@ -69,7 +77,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * orchestration, HTTP and WebSocket, and reads through a read-only connection of its own.
  */
 export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Daemon> {
-  const log = opts.log;
   // A server off loopback without a token is refused before anything starts (CONFIG_INVALID).
   const token = resolveToken(cfg.server.token);
   assertBindAllowed(cfg.server.host, token);
@@ -77,6 +84,18 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     throw new TickerpulseError('CONFIG_INVALID', 'db: ":memory:" cannot be used by the daemon (its writer thread and its server read the same file); give a file path');
   }
   prepareDbPath(cfg.db);
+  // One daemon per database (DB_IN_USE), taken before anything opens the file for writing.
+  const lock = acquireDaemonLock(cfg.db);
+  try {
+    return await startLocked(cfg, opts, token, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startLocked(cfg: Config, opts: DaemonOptions, token: string | undefined, lock: DaemonLock): Promise<Daemon> {
+  const log = opts.log;
   // The model is loaded once here, before any source starts, so a wrong folder, a missing file
   // or an unusable model stops the daemon with one clear error (MODEL_LOAD_FAILED /
   // MODEL_UNSUPPORTED) instead of every source's worker failing on its first batch.
@@ -150,6 +169,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     token,
     allowedOrigins: sv.allowedOrigins,
     metrics,
+    allowedHosts: sv.allowedHosts,
     limits: {
       maxConnectionsPerIp: sv.maxConnectionsPerIp,
       maxInboundBytes: sv.maxClientMessageBytes,
@@ -189,6 +209,8 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       alerts.onAlerts(batch.alerts);
     }
   };
+
+  const retention = startRetention(cfg.retention, writer, log.child({ component: 'retention' }), { clock, firstDelayMs: opts.retentionFirstDelayMs });
 
   const pipelines: Observable<IngestReport>[] = [];
   const hostBudget = HostBudget.fromConfig(cfg.hosts);
@@ -295,6 +317,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       // Give the webhook a moment for alerts still queued (what it cannot deliver stays
       // marked undelivered in the alerts table), before the final checkpoint.
       await alerts.close();
+      await retention?.stop();
       // 4. Final commit: batches already sent are committed in order before this request; then
       // the newest tickers are indexed and the WAL folded into the main file.
       await checkpointer.stop();
@@ -309,6 +332,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       // The last connection to close removes the -wal/-shm files.
       await writer.close();
       if (demoFeed) await demoFeed.close();
+      lock.release();
       log.info('shutdown complete');
     })();
     return stopping;
@@ -320,6 +344,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     health,
     shutdown,
     idle,
+    retention,
   };
 
   /**

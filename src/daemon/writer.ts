@@ -16,6 +16,7 @@ import { TickerpulseError, fromWireError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { ItemBatch, StoredBatch } from '../lib/messages.js';
 import type { CheckpointResult } from '../store/itemStore.js';
+import type { PruneCounts, PruneCutoffs } from '../store/retention.js';
 import type { CommitSamples, WriterEvent, WriterReply, WriterRequest, WriterThreadData } from './writerProtocol.js';
 
 /** V8 young generation of the writer thread (MiB). */
@@ -166,6 +167,16 @@ export class StoreWriter {
 
   stats(): WriterStats {
     return { ...this.last, queueDepth: this.pending.size };
+  }
+
+  /** Retention: one prune transaction on the writer thread (src/store/retention.ts). */
+  prune(cutoffs: PruneCutoffs, batch: number): Promise<PruneCounts> {
+    return this.request<PruneCounts>({ op: 'prune', cutoffs, batch });
+  }
+
+  /** Retention: incremental vacuum of up to `pages` pages; resolves to the pages freed. */
+  vacuum(pages: number): Promise<number> {
+    return this.request<number>({ op: 'vacuum', pages });
   }
 
   /** Shutdown: index the newest tickers and checkpoint the WAL (TRUNCATE). */

@@ -5,6 +5,7 @@
 import type { AlertsConfig } from '../config/alerts.js';
 import type { WireError } from '../lib/errors.js';
 import type { ItemBatch } from '../lib/messages.js';
+import type { PruneCutoffs } from '../store/retention.js';
 
 export interface WriterThreadData {
   path: string;
@@ -24,6 +25,10 @@ export type WriterRequest =
   | { id: number; op: 'commit'; batch: ItemBatch }
   | { id: number; op: 'alertDelivered'; alertId: number }
   | { id: number; op: 'alertFailed'; alertId: number; reason: string }
+  /** Retention: one short transaction deleting at most `batch` rows of each kind (→ PruneCounts). */
+  | { id: number; op: 'prune'; cutoffs: PruneCutoffs; batch: number }
+  /** Retention: give up to `pages` free pages back to the file system (→ pages freed). */
+  | { id: number; op: 'vacuum'; pages: number }
   /** Shutdown step: index the newest tickers, checkpoint the WAL (TRUNCATE). */
   | { id: number; op: 'finish' }
   /** Close the connection and end the thread. */

@@ -17,6 +17,7 @@ import { MESSAGE_VERSION, type ItemBatch, type StoredBatch } from '../lib/messag
 import { threadCpuMs } from '../lib/threadCpu.js';
 import type { ClassifiedItem, ItemTicker, StoredAlert, StoredItem } from '../lib/types.js';
 import { ItemStore, type CommitOptions } from '../store/itemStore.js';
+import { Pruner } from '../store/retention.js';
 import { MAX_COMMIT_SAMPLES, type CommitSamples, type WriterReply, type WriterRequest, type WriterThreadData, type WriterEvent } from './writerProtocol.js';
 
 const data = workerData as WriterThreadData;
@@ -54,6 +55,7 @@ try {
   port.close();
   process.exit(0);
 }
+let pruner: Pruner | undefined;
 /** Per source: the commit options (built once, not per commit). */
 const commitOptions = new Map<string, CommitOptions>();
 let commits = 0;
@@ -167,6 +169,12 @@ function handle(req: WriterRequest): unknown {
     case 'alertFailed':
       store.markAlertFailed(req.alertId, req.reason);
       return null;
+    case 'prune':
+      // Between two commits: the writer handles requests one at a time, so a batch delays the
+      // next commit by its own length at most (docs/OPERATIONS.md, Retention).
+      return (pruner ??= new Pruner(store.database)).step(req.cutoffs, req.batch);
+    case 'vacuum':
+      return (pruner ??= new Pruner(store.database)).incrementalVacuum(req.pages);
     case 'finish':
       // Shutdown: the newest items' tickers go into the index now (so the next start's ticker
       // reads have no tail to scan), then the WAL is folded into the main file.

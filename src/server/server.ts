@@ -28,6 +28,8 @@ import { RollupFeed } from './rollupFeed.js';
 import { FlushScheduler, textFrame } from './outbound.js';
 import { CountingOutbound } from './countingOutbound.js';
 import { healthResponse, type MetricsEndpoint } from './health.js';
+import { HostCheck } from './hostCheck.js';
+import { RefusalLog } from './refusalLog.js';
 import {
   EMPTY_FILTER,
   filterFromSearch,
@@ -121,6 +123,8 @@ export interface ServerOptions {
   token?: string;
   /** Browser origins allowed on /ws and /api/* (default: this server's own, see auth.ts); "*" = any. */
   allowedOrigins?: readonly string[];
+  /** Extra names accepted in Host on a loopback bind without a token (src/server/hostCheck.ts). */
+  allowedHosts?: readonly string[];
 }
 
 /** A source's state as the daemon reports it (/healthz `sources`); see broadcastSources. */
@@ -263,6 +267,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const tokenCheck = token === undefined ? null : new TokenCheck(token);
   // Replaced once the real port is known (port 0): the default origins name it.
   let origins = new OriginPolicy(opts.allowedOrigins, opts.host, opts.port);
+  const perIpRefusals = new RefusalLog(log, 'websocket connections per IP limit reached, refusing connections (429)');
+  const hostCheck = HostCheck.needed(opts.host, token) ? new HostCheck(opts.host, () => port, opts.allowedHosts) : null;
+  const HOST_REFUSED = 'Host header not allowed: this server answers to localhost, 127.0.0.1, [::1] and its bind address on its port (DNS-rebinding guard; see server.allowedHosts)';
   const rollups = new RollupFeed(() => store.database);
   /** Sockets upgrading or upgraded per remote IP (maxConnectionsPerIp). */
   const perIp = new Map<string, number>();
@@ -304,6 +311,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // ------------------------------------------------------------------------------ HTTP
 
   function handleHttp(req: IncomingMessage, res: ServerResponse): void {
+    if (hostCheck && !hostCheck.allows(req.headers.host)) return sendError(res, 403, 'FORBIDDEN', HOST_REFUSED);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
@@ -400,6 +408,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
+    if (hostCheck && !hostCheck.allows(req.headers.host)) return rejectUpgrade(socket, 403, HOST_REFUSED);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws') return rejectUpgrade(socket, 404, 'Not Found');
     if (closing) return rejectUpgrade(socket, 503, 'Service Unavailable');
@@ -415,7 +424,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const ip = req.socket.remoteAddress ?? '?';
     const open = perIp.get(ip) ?? 0;
     if (open >= limits.maxConnectionsPerIp) {
-      log.warn({ remote: ip, max: limits.maxConnectionsPerIp }, 'websocket connections per IP limit reached, refusing connection (429)');
+      perIpRefusals.refused({ remote: ip, max: limits.maxConnectionsPerIp });
       return rejectUpgrade(socket, 429, 'Too Many Requests: too many connections from this address');
     }
     if (clients.size >= limits.maxClients) {
@@ -941,6 +950,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   log.info({ url, ws: `ws://${hostForUrl}:${port}/ws` }, 'server listening');
 
   async function close(): Promise<void> {
+    perIpRefusals.flush();
     closing = true;
     clearInterval(heartbeat);
     clearInterval(rollupTimer);

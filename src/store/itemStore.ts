@@ -845,6 +845,9 @@ export class ItemStore {
 function configure(db: Db, readonly: boolean, busyTimeoutMs: number, autoCheckpointPages: number, cacheMb: number): void {
   db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(busyTimeoutMs))}`);
   if (!readonly) {
+    // Pages freed by retention can be given back (PRAGMA incremental_vacuum). Takes effect only
+    // on a new database, and only if set before WAL mode; a no-op on an existing one.
+    db.pragma('auto_vacuum = INCREMENTAL');
     // WAL: readers (the query CLI, the HTTP API) never block the writer and vice versa.
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (String(mode).toLowerCase() !== 'wal' && db.name !== ':memory:') {
