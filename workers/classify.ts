@@ -20,6 +20,7 @@ import { StorySigner } from './storySignature.js';
 import { createLinker, linkerFromTable, type LinkVia, type LinkerOptions, type TickerDictionary, type TickerLink, type TickerLinker } from './tickerLinker.js';
 import { EntitySentimentModel, type EntityTarget } from '../src/model/entity/entityModel.js';
 import { registerSharedRowTables } from '../src/model/sharedRows.js';
+import { guarded, resetGateForSoleThread } from '../src/lib/nativeGate.js';
 
 export interface ClassifyTask {
   texts: string[];
@@ -77,10 +78,17 @@ export interface ClassifyWorkerData {
   rowTables?: Record<string, SharedArrayBuffer>;
   /** Entity (per-company) sentiment model folder; default data/model/entity. */
   entityModelDir?: string;
+  /**
+   * A source's thread (the only one of its pool): model calls count themselves in this gate, so
+   * the thread is never terminated inside one (src/lib/nativeGate.ts).
+   */
+  nativeGate?: SharedArrayBuffer;
 }
 
 // before any model loads: its featurizers then use the tables the main thread shared
 registerSharedRowTables(((workerData ?? {}) as ClassifyWorkerData).rowTables);
+const nativeGate = ((workerData ?? {}) as ClassifyWorkerData).nativeGate;
+resetGateForSoleThread(nativeGate);
 
 let modelPromise: Promise<Classifier> | null = null;
 
@@ -205,11 +213,14 @@ export async function classify(task: ClassifyTask): Promise<ClassifyReply> {
     if (!task || !Array.isArray(task.texts)) {
       return { ok: false, code: 'INPUT_INVALID', message: 'classify task needs { texts: string[] }', retryable: false };
     }
-    const model = await loadModel();
-    const texts = task.texts.map((t) => (typeof t === 'string' ? t : String(t ?? '')));
-    const predictions = await model.classify(texts);
-    if (task.link === true) return { ok: true, model: model.id, predictions, tickers: await linkAll(texts, predictions), sigs: signAll(texts) };
-    return { ok: true, model: model.id, predictions };
+    // Loading and running the models are ONNX Runtime calls (linkAll runs the entity model).
+    return await guarded(nativeGate, async (): Promise<ClassifyReply> => {
+      const model = await loadModel();
+      const texts = task.texts.map((t) => (typeof t === 'string' ? t : String(t ?? '')));
+      const predictions = await model.classify(texts);
+      if (task.link === true) return { ok: true, model: model.id, predictions, tickers: await linkAll(texts, predictions), sigs: signAll(texts) };
+      return { ok: true, model: model.id, predictions };
+    });
   } catch (err) {
     return toWireError(err, 'MODEL_RUN_FAILED');
   }

@@ -553,8 +553,9 @@ function zoneOffsetMinutes(rest: string): number {
 const FIRST_YEAR = 1970;
 const LAST_YEAR = 2200;
 
-function buildDate(y: number, mon: number, d: number, h: number, mi: number, s: number, ms: number, offsetMin: number): string | null {
-  if (y < 100) y += y < 50 ? 2000 : 1900;
+/** `twoDigitYear`: only a year written with two digits is a century-less year (RFC 822 `4 Mar 14`); a four-digit `0001` is year 1, outside the range, so no date. */
+function buildDate(y: number, mon: number, d: number, h: number, mi: number, s: number, ms: number, offsetMin: number, twoDigitYear = false): string | null {
+  if (twoDigitYear) y += y < 50 ? 2000 : 1900;
   if (mon < 0 || mon > 11 || d < 1 || d > 31 || h > 24 || mi > 59 || s > 60) return null;
   const t = Date.UTC(y, mon, d, h, mi, Math.min(s, 59), ms);
   const check = new Date(Date.UTC(y, mon, d));
@@ -577,8 +578,10 @@ function hour12(h: number, ampm: string | undefined): number {
 /**
  * Feed dates → ISO-8601 UTC (`2014-03-12T12:08:26.000Z`), or null when unparseable.
  * Accepts ISO 8601 (with or without seconds/zone; no zone = UTC), RFC 822/1123 with or without
- * weekday/seconds, numeric or named zones (EST, EDT, PST, CET...), two-digit years, and
+ * weekday/seconds, numeric or named zones (EST, EDT, PST, CET...), two-digit years (RFC 822 dates only), and
  * "March 4, 2014 10:30 AM EST". Unknown zone names are taken as UTC.
+ * A four-digit year outside 1970–2200 means no date: `0001-01-01` (.NET's default DateTime) is
+ * a placeholder, not the year 2001.
  */
 export function parseFeedDate(input: string | null | undefined): string | null {
   // Hot path: JSON APIs and our own JSONL mostly carry the canonical form already. The round
@@ -602,7 +605,7 @@ export function parseFeedDate(input: string | null | undefined): string | null {
   if (m) {
     const mon = MONTHS[m[2].slice(0, 3).toLowerCase()];
     if (mon === undefined) return null;
-    return buildDate(Number(m[3]), mon, Number(m[1]), hour12(Number(m[4] ?? 0), m[7]), Number(m[5] ?? 0), Number(m[6] ?? 0), 0, zoneOffsetMinutes(m[8]));
+    return buildDate(Number(m[3]), mon, Number(m[1]), hour12(Number(m[4] ?? 0), m[7]), Number(m[5] ?? 0), Number(m[6] ?? 0), 0, zoneOffsetMinutes(m[8]), m[3].length === 2);
   }
   // [Weekday,] March 4[th], 2014 [[at] 10:30[:00]] [AM] [zone]
   m = /^(?:[A-Za-z]{2,9}\.?,?\s+)?([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})(?:[\s,]+(?:at\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(AM|PM)?)?\s*(.*)$/i.exec(s);

@@ -207,10 +207,12 @@ export function mapJsonDocument(body: Uint8Array | string, mapping: JsonMapping,
  * missing path means a control message (ignored); without it, an array message holds items and
  * an object message is one item. Never throws for bad input: invalid messages are counted
  * (the first one described) and the rest of the batch goes on.
+ * Repeated guids are kept: a stream resent after a reconnect can land in the same micro-batch as
+ * its first copies, and the pipeline (pipelines/dedupe.ts) drops *and counts* the repeats — dropped
+ * here they would vanish from the source's duplicatesSkipped.
  */
 export function mapJsonMessages(messages: readonly (Uint8Array | string)[], mapping: JsonMapping, meta: MapMeta): JsonMessagesResult {
   const out: JsonMessagesResult = { items: [], skipped: 0, ignored: 0, invalid: 0, firstInvalid: null };
-  const seen = new Set<string>();
   messages.forEach((m, n) => {
     let msg: unknown;
     try {
@@ -236,10 +238,7 @@ export function mapJsonMessages(messages: readonly (Uint8Array | string)[], mapp
     for (const c of candidates) {
       const r = mapItem(c, mapping.fields, meta);
       if (typeof r === 'string') out.skipped++;
-      else if (!seen.has(r.guid)) {
-        seen.add(r.guid);
-        out.items.push(r);
-      }
+      else out.items.push(r);
     }
   });
   return out;

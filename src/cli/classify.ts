@@ -1,5 +1,7 @@
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { once } from 'node:events';
+import { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { TickerpulseError } from '../lib/errors.js';
@@ -15,7 +17,85 @@ Reads plain-text lines, or JSON Lines objects with a "text" field, from the FILE
 "-" is stdin) and writes one result per input line, in input order:
   {"text": ..., "label": "negative"|"neutral"|"positive", "pNeg": ..., "pNeu": ..., "pPos": ..., "score": ...}
 Extra fields of JSON input pass through. A JSON line that is invalid or has no string "text"
-yields {"line": N, "error": {"code": "INPUT_INVALID", "message": ...}} in its place (exit code 1).`;
+yields {"line": N, "error": {"code": "INPUT_INVALID", "message": ...}} in its place (exit code 1).
+An input that cannot be read, or is not text (NUL bytes, or mostly invalid UTF-8: a binary file),
+is refused with INPUT_INVALID naming it (exit code 2).`;
+
+/** Bytes of each input inspected before any of its lines is classified. */
+const SNIFF_BYTES = 64 * 1024;
+/** Above this share of undecodable characters in the sniffed bytes the input is binary, not text in a legacy encoding. */
+const MAX_INVALID_UTF8_SHARE = 0.25;
+
+/** Why `sample` (the head of an input) is not text, or null. */
+export function binaryReason(sample: Uint8Array): string | null {
+  if (sample.indexOf(0) !== -1) return 'it contains NUL bytes';
+  // stream: a character cut at the end of the sample is not counted as invalid.
+  const text = new TextDecoder('utf-8').decode(sample, { stream: true });
+  if (text.length < 16) return null;
+  let bad = 0;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0xfffd) bad++;
+  const share = bad / text.length;
+  return share > MAX_INVALID_UTF8_SHARE ? `${Math.round(share * 100)}% of its first ${sample.length} bytes are not valid UTF-8` : null;
+}
+
+function notText(name: string, reason: string): TickerpulseError {
+  return new TickerpulseError('INPUT_INVALID', `${name} is not text (${reason}): refusing to classify it; classify reads text lines or JSON Lines`);
+}
+
+/** Refuse binary files before anything is classified or written (stdin is checked as it is read). */
+async function checkFiles(files: string[]): Promise<void> {
+  for (const f of files) {
+    if (f === '-') continue;
+    let fh;
+    try {
+      fh = await open(f, 'r');
+    } catch (err) {
+      throw new TickerpulseError('INPUT_INVALID', `cannot read ${f}: ${(err as Error).message}`);
+    }
+    try {
+      const buf = Buffer.alloc(SNIFF_BYTES);
+      const { bytesRead } = await fh.read(buf, 0, SNIFF_BYTES, 0);
+      const why = binaryReason(buf.subarray(0, bytesRead));
+      if (why) throw notText(f, why);
+    } catch (err) {
+      if (err instanceof TickerpulseError) throw err;
+      throw new TickerpulseError('INPUT_INVALID', `cannot read ${f}: ${(err as Error).message}`);
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+/**
+ * The input's chunks, its head held back until it was found to be text, and every later chunk
+ * checked for NUL bytes (text with a binary tail).
+ */
+async function* textChunks(stream: AsyncIterable<Buffer>, name: string): AsyncGenerator<Buffer> {
+  let head: Buffer[] | null = [];
+  let headLen = 0;
+  for await (const chunk of stream) {
+    if (head === null) {
+      if (chunk.indexOf(0) !== -1) throw notText(name, 'it contains NUL bytes');
+      yield chunk;
+      continue;
+    }
+    head.push(chunk);
+    headLen += chunk.length;
+    if (headLen >= SNIFF_BYTES) {
+      const all = Buffer.concat(head, headLen);
+      const why = binaryReason(all);
+      if (why) throw notText(name, why);
+      head = null;
+      yield all;
+    }
+  }
+  if (head !== null && headLen > 0) {
+    const all = Buffer.concat(head, headLen);
+    const why = binaryReason(all);
+    if (why) throw notText(name, why);
+    yield all;
+  }
+}
 
 /** One input line, as it will be echoed back. */
 interface InputRow {
@@ -76,7 +156,7 @@ async function* inputLines(files: string[]): AsyncGenerator<string> {
     } catch (err) {
       throw new TickerpulseError('INPUT_INVALID', `cannot read ${f}: ${(err as Error).message}`);
     }
-    const rl = createInterface({ input: stream, crlfDelay: Infinity });
+    const rl = createInterface({ input: Readable.from(textChunks(stream as AsyncIterable<Buffer>, f === '-' ? 'standard input' : f)), crlfDelay: Infinity });
     let first = true;
     for await (const line of rl) {
       yield first && line.charCodeAt(0) === 0xfeff ? line.slice(1) : line;
@@ -146,6 +226,7 @@ export async function runClassify(argv: string[], out: NodeJS.WritableStream = p
   };
 
   try {
+    await checkFiles(positionals);
     if (format === 'table') await write(`${'LABEL'.padEnd(8)} ${'SCORE'.padStart(6)}  TEXT\n`);
     let batch: InputRow[] = [];
     let n = 0;
@@ -160,11 +241,14 @@ export async function runClassify(argv: string[], out: NodeJS.WritableStream = p
     if (batch.length) submit(batch);
     while (inFlight.length) await flushOldest();
   } catch (err) {
-    for (const f of inFlight) f.result.catch(() => undefined);
+    // Let the batches already on the threads finish: piscina's destroy() with tasks running makes
+    // their late replies an 'Unexpected message from Worker' error that crashes the process.
+    await Promise.allSettled(inFlight.map((f) => f.result));
     const code = err instanceof TickerpulseError ? err.code : 'INTERNAL';
     process.stderr.write(`tickerpulse classify: ${code}: ${(err as Error).message}\n`);
     await pool.close();
-    return 1;
+    // An input the command cannot use at all (unreadable, binary) is a usage error, like a bad flag.
+    return code === 'INPUT_INVALID' ? 2 : 1;
   }
   await pool.close();
   if (invalid) process.stderr.write(`tickerpulse classify: ${invalid} input line(s) were invalid (see the "error" objects in the output)\n`);

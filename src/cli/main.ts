@@ -10,6 +10,8 @@ commands:
   classify   classify text lines or JSONL from files/stdin, one JSON result per line
   query      query stored items (newest first), tickers, series, alerts as a table, JSON or CSV
   reclassify re-score stored items with the current model (resumable; rebuilds affected rollups)
+  backup     online, integrity-checked copy of the database (safe while the daemon runs)
+  prune      delete data older than the retention settings now (--dry-run: only count)
   migrate    copy a single-node SQLite database into PostgreSQL (cluster mode; resumable)
   version    print the version
 
@@ -26,6 +28,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./query.js')).runQuery(rest, process.stdout);
     case 'reclassify':
       return (await import('./reclassify.js')).runReclassify(rest);
+    case 'backup':
+      return (await import('./backup.js')).runBackup(rest);
+    case 'prune':
+      return (await import('./prune.js')).runPrune(rest);
     case 'migrate':
       return (await import('./migrate.js')).runMigrate(rest);
     case 'version':

@@ -1,16 +1,25 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, resolveConfig } from '../config/load.js';
 import { TickerpulseError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { startDaemon } from '../daemon/daemon.js';
+import { allRoles, parseRoles, type Role } from '../cluster/roles.js';
+import { closeAllGates } from '../lib/nativeGate.js';
+import { constants as osConstants } from 'node:os';
 
-export const START_USAGE = `usage: tickerpulse start [--config FILE] [--db FILE] [--host HOST] [--port N] [--demo] [--log-level LEVEL]
+/** After a second signal, how long model calls already running may take before the exit. */
+const SECOND_SIGNAL_WAIT_MS = 5000;
+
+export const START_USAGE = `usage: tickerpulse start [--config FILE] [--db FILE] [--host HOST] [--port N] [--demo] [--role ROLES] [--log-level LEVEL]
 
   --config FILE   YAML or JSON config (default: built-in public financial news feeds)
   --db FILE       SQLite database (default data/tickerpulse.db)
   --host HOST     address to listen on (default 127.0.0.1)
   --port N        port (default 8787; 0 picks a free one, shown in the log and /healthz)
-  --demo          add an offline demo source (the shipped demo corpus served as a loopback RSS feed)
+  --demo          add an offline demo source (the shipped demo corpus served as a loopback RSS feed);
+                  without --config it is the only source (no public feeds: fully offline)
+  --role ROLES    cluster mode: any of poll,write,serve comma-separated (default all); needs a
+                  cluster: section in the config (docs/CLUSTER.md)
   --log-level L   fatal|error|warn|info|debug|trace (default info)`;
 
 /** Runs the daemon until SIGINT/SIGTERM. Returns only on a startup failure (exit code). */
@@ -25,6 +34,7 @@ export async function runStart(argv: string[]): Promise<number> {
         host: { type: 'string' },
         port: { type: 'string' },
         demo: { type: 'boolean', default: false },
+        role: { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -47,8 +57,16 @@ export async function runStart(argv: string[]): Promise<number> {
     }
   }
   let cfg;
+  let roles: Set<Role>;
   try {
-    cfg = loadConfig(values.config, { db: values.db, host: values.host, port });
+    roles = parseRoles(values.role);
+    const overrides = { db: values.db, host: values.host, port };
+    // The offline demo: without a config, the demo source alone, not the built-in public feeds.
+    cfg = values.demo && values.config === undefined ? resolveConfig({}, { overrides }) : loadConfig(values.config, overrides);
+    if (!cfg.cluster && !allRoles(roles)) {
+      throw new TickerpulseError('CONFIG_INVALID', `--role ${values.role} needs a cluster: section in the config (docs/CLUSTER.md); without it the daemon runs every role in one process`);
+    }
+    if (cfg.cluster && values.demo) throw new TickerpulseError('CONFIG_INVALID', '--demo is for the single-node daemon; give a cluster its sources in the config');
   } catch (err) {
     if (err instanceof TickerpulseError && err.code === 'CONFIG_INVALID') {
       process.stderr.write(`tickerpulse: ${err.message}\n`);
@@ -57,12 +75,14 @@ export async function runStart(argv: string[]): Promise<number> {
     throw err;
   }
   const log = createLogger({ level: values['log-level'] ?? cfg.log.level });
-  let daemon;
+  let daemon: { shutdown(reason?: string): Promise<void> };
   try {
-    daemon = await startDaemon(cfg, { log, demo: values.demo });
+    // No cluster section: the single-node daemon, exactly as before.
+    daemon = cfg.cluster ? await (await import('../cluster/node.js')).startClusterNode(cfg, roles, { log }) : await startDaemon(cfg, { log, demo: values.demo });
   } catch (err) {
-    if (err instanceof TickerpulseError && err.code === 'CONFIG_INVALID') {
-      // A setting the user must change (e.g. a public bind without a token): one plain line.
+    if (err instanceof TickerpulseError && (err.code === 'CONFIG_INVALID' || err.code === 'DB_IN_USE')) {
+      // A setting the user must change (e.g. a public bind without a token, a database another
+      // daemon holds): one plain line.
       process.stderr.write(`tickerpulse: ${err.message}\n`);
       return 2;
     }
@@ -74,9 +94,15 @@ export async function runStart(argv: string[]): Promise<number> {
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals > 1) {
-      // A second signal means "now": skip the drain.
+      if (signals > 2) return; // already exiting
+      // A second signal means "now": skip the drain. But not while a worker thread is inside an
+      // ONNX Runtime call: process.exit terminates the threads, and one cut inside that call
+      // aborts the whole process (src/lib/nativeGate.ts). No new call starts; the ones running
+      // (one batch each) are waited for. Exit 128 + signal number, as a shell reports it.
       process.stderr.write(`tickerpulse: second ${sig}, exiting immediately\n`);
-      process.exit(130);
+      const code = 128 + (osConstants.signals[sig] ?? 15);
+      void closeAllGates(SECOND_SIGNAL_WAIT_MS).finally(() => process.exit(code));
+      return;
     }
     daemon.shutdown(sig).then(
       () => {

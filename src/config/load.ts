@@ -22,6 +22,28 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out || '(top level)';
 }
 
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v = input;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+/**
+ * zod's message for a missing field is "Invalid input: expected string, received undefined" (or,
+ * for a missing `kind`, "Invalid discriminator value"): say in words that the field is missing.
+ */
+function readableMessage(issue: { code: string; path: readonly PropertyKey[]; message: string; expected?: unknown; options?: readonly unknown[] }, input: unknown): string {
+  const missing = (issue.code === 'invalid_type' || (issue.code === 'invalid_union' && issue.options)) && valueAt(input, issue.path) === undefined;
+  if (!missing) return issue.message;
+  const name = issue.path.length ? String(issue.path[issue.path.length - 1]) : 'value';
+  const type = issue.expected === 'object' ? 'section' : String(issue.expected);
+  const what = issue.options ? `one of ${issue.options.map(String).join(', ')}` : `expected ${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
+  return `required field "${name}" is missing (${what})`;
+}
+
 function invalid(issues: ConfigIssue[], origin: string): TickerpulseError {
   const lines = issues.map((i) => `  ${i.path}: ${i.message}`).join('\n');
   return new TickerpulseError('CONFIG_INVALID', `invalid config (${origin}), ${issues.length} problem(s):\n${lines}`, {
@@ -55,7 +77,7 @@ export function resolveConfig(raw: unknown, opts: { file?: string; overrides?: C
   const issues: ConfigIssue[] = [];
   const result = configSchema.safeParse(input);
   if (!result.success) {
-    for (const i of result.error.issues) issues.push({ path: formatPath(i.path), message: i.message });
+    for (const i of result.error.issues) issues.push({ path: formatPath(i.path), message: readableMessage(i as Parameters<typeof readableMessage>[0], input) });
   }
   // Checked on the raw input so it is reported together with schema problems.
   const rawSources = (input as { sources?: unknown }).sources;

@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { alertsConfigSchema } from './alerts.js';
+import { retentionSchema } from './retention.js';
+import { clusterConfigSchema } from './cluster.js';
 import { duration, parseDuration } from './units.js';
 import { formatBytes, maxBodyForHeap, PARSE_HEAP_FACTOR } from '../lib/bodyHeap.js';
 
@@ -14,7 +16,7 @@ export { parseDuration };
 
 /** 10485760, "10MiB", "512 KiB" → bytes. */
 const byteSize = (maxBytes: number) =>
-  z.union([z.number(), z.string()]).transform((v, ctx) => {
+  z.union([z.number(), z.string()]).meta({ description: `a size up to ${maxBytes} bytes: a byte count or e.g. 10MiB, 512KiB` }).transform((v, ctx) => {
     let n: number | null = null;
     if (typeof v === 'number') n = v;
     else {
@@ -229,6 +231,8 @@ export const limitsSchema = z
     commitChunk: z.number().int().min(1).max(100_000).default(2000),
     /** How long shutdown waits for in-flight batches before it gives up on them. */
     shutdownTimeout: duration('100ms', '60s').default(8_000),
+    /** /healthz says degraded once the writer's oldest unanswered request is this old. */
+    writerLagDegraded: duration('1s', '1h').default(30_000),
   })
   .strict();
 
@@ -287,6 +291,8 @@ export const configSchema = z
           )
           .max(1000)
           .optional(),
+        /** Extra Host names accepted on a loopback bind without a token, e.g. behind a local reverse proxy (DNS-rebinding guard). */
+        allowedHosts: z.array(z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s/:[\]]+)$/, 'must be a host name or address without scheme, port or path')).max(100).optional(),
         /** Open WebSocket connections per client IP (more → HTTP 429). */
         maxConnectionsPerIp: z.number().int().min(1).max(100_000).default(32),
         /** Largest accepted client → server WebSocket message (larger → close 1009). */
@@ -326,8 +332,12 @@ export const configSchema = z
       .strict()
       .prefault({}),
     limits: limitsSchema.prefault({}),
+    /** How long items, alerts and dead letters are kept (src/config/retention.ts); default: all. */
+    retention: retentionSchema.prefault({}),
     /** Alert rules and their webhook (src/config/alerts.ts; docs/ALERTS.md). */
     alerts: alertsConfigSchema.prefault({}),
+    /** Cluster mode (docs/CLUSTER.md): absent = one process doing everything on SQLite, as always. */
+    cluster: clusterConfigSchema.optional(),
     /** Ticker linking (docs/TICKERS.md): extra nicknames (name → symbol) and watchlist symbols accepted as cashtags. */
     tickers: z
       .object({

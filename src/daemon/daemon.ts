@@ -1,5 +1,8 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { merge, Observable, tap, type Subscription } from 'rxjs';
 import type { Config, SourceConfig } from '../config/schema.js';
+import { prepareDbPath } from '../config/dbPath.js';
 import { TickerpulseError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { StoredBatch } from '../lib/messages.js';
@@ -7,8 +10,9 @@ import { threadCpuMs } from '../lib/threadCpu.js';
 import type { PollResult, StoredAlert } from '../lib/types.js';
 import { SourceWorker } from '../pool/sourceWorker.js';
 import { validateClassifier } from '../model/hf/loadClassifier.js';
-import { ItemStore, type StoredSourceState } from '../store/itemStore.js';
+import { ItemStore } from '../store/itemStore.js';
 import { startCheckpointer } from '../store/checkpointer.js';
+import { acquireDaemonLock, type DaemonLock } from '../store/daemonLock.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { assertBindAllowed, resolveToken } from '../server/auth.js';
 import { toWireAlert } from '../server/wire.js';
@@ -23,15 +27,19 @@ import { HostBudget } from '../../sources/hostBudget.js';
 import { PollGate } from '../../pipelines/gate.js';
 import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
 import type { RetryNotice } from '../../pipelines/classify.js';
-import { applyReport, applyRetry, initialHealth, type SourceHealth } from './sourceHealth.js';
+import { applyErrorCause, applyReport, applyRetry, initialHealth, type SourceHealth } from './sourceHealth.js';
+import { DaemonMetrics } from './metrics.js';
+import { daemonHealth } from './healthStatus.js';
+import { redactUrls } from '../lib/redactUrls.js';
 import { COMMITS_IN_FLIGHT_PER_POLL, StoreWriter } from './writer.js';
-import type { WriterBackend } from './writerBackend.js';
-import { openStoreReader, type StoreReader } from '../query/storeReader.js';
+import { startRetention, type RetentionTask } from './retentionTask.js';
 
 export interface DaemonOptions {
   log: Logger;
   /** Add the offline demo source (a loopback RSS feed of the shipped demo corpus). */
   demo?: boolean;
+  /** Delay of the first retention run (default 1 min; tests push it out and call `retention.run()`). */
+  retentionFirstDelayMs?: number;
   /** Poll interval of the demo source (default 5 s). */
   demoIntervalMs?: number;
   /**
@@ -54,6 +62,8 @@ export interface Daemon {
   health(): Record<string, unknown>;
   /** Ordered graceful shutdown; idempotent (a second call returns the same promise). */
   shutdown(reason?: string): Promise<void>;
+  /** The retention task (null when config `retention` keeps everything). */
+  readonly retention: RetentionTask | null;
   /** Resolves when every source has completed (e.g. JSONL replays done) — used by benchmarks. */
   readonly idle: Promise<void>;
 }
@@ -67,14 +77,31 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * orchestration, HTTP and WebSocket, and reads through a read-only connection of its own.
  */
 export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Daemon> {
-  const log = opts.log;
   // A server off loopback without a token is refused before anything starts (CONFIG_INVALID).
   const token = resolveToken(cfg.server.token);
   assertBindAllowed(cfg.server.host, token);
-  const pgUrl = cfg.store.kind === 'postgres' ? cfg.store.url : null;
-  if (pgUrl === null && cfg.db === ':memory:') {
+  if (cfg.store.kind === 'postgres') {
+    // The single process stores in SQLite; PostgreSQL is written by PgWriter (src/daemon/pgWriter.ts)
+    // once the cluster's write role is wired to it. Refused rather than silently writing a
+    // local file nobody asked for.
+    throw new TickerpulseError('CONFIG_INVALID', 'store: { kind: postgres } is not wired into tickerpulse start yet (docs/CLUSTER.md); use store: { kind: sqlite, path }');
+  }
+  if (cfg.db === ':memory:') {
     throw new TickerpulseError('CONFIG_INVALID', 'db: ":memory:" cannot be used by the daemon (its writer thread and its server read the same file); give a file path');
   }
+  prepareDbPath(cfg.db);
+  // One daemon per database (DB_IN_USE), taken before anything opens the file for writing.
+  const lock = acquireDaemonLock(cfg.db);
+  try {
+    return await startLocked(cfg, opts, token, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startLocked(cfg: Config, opts: DaemonOptions, token: string | undefined, lock: DaemonLock): Promise<Daemon> {
+  const log = opts.log;
   // The model is loaded once here, before any source starts, so a wrong folder, a missing file
   // or an unusable model stops the daemon with one clear error (MODEL_LOAD_FAILED /
   // MODEL_UNSUPPORTED) instead of every source's worker failing on its first batch.
@@ -85,48 +112,34 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   // The writer creates and migrates the database, then warms the story clusterer and the alert
   // windows from it, before anything else opens it.
   const rules = cfg.alerts.rules.filter((r) => r.enabled);
-  const writerLog = log.child({ component: 'writer' });
-  // SQLite: the writer thread owns the file. PostgreSQL (docs/CLUSTER.md): the same stage over a
-  // pg pool, on this thread (its work is round trips, not CPU); loaded only then, so a SQLite
-  // daemon never loads the pg driver.
-  const writer: WriterBackend =
-    pgUrl !== null
-      ? await (await import('./pgWriter.js')).PgWriter.start({ url: pgUrl, alerts: rules.length ? cfg.alerts : null, watchlist: cfg.tickers.watchlist, clock }, writerLog)
-      : await StoreWriter.start(
-          {
-            path: cfg.db,
-            // 20,000 pages (~80 MB): the backstop; the checkpoint thread keeps the WAL far smaller.
-            autoCheckpointPages: 20_000,
-            cacheMb: cfg.limits.dbCacheMb,
-            tickerIndexLag: cfg.limits.tickerIndexLag,
-            alerts: rules.length ? cfg.alerts : null,
-            watchlist: cfg.tickers.watchlist,
-            clockOffsetMs: clock() - Date.now(),
-            statsIntervalMs: 500,
-          },
-          writerLog,
-        );
-  // The server's reads: SQLite's own read-only connection (WAL: readers never wait for the
-  // writer), or a reader pool on PostgreSQL.
-  let store: ItemStore | StoreReader | undefined;
-  const closeStore = async () => {
-    if (store instanceof ItemStore) store.close();
-    else await store?.close();
-  };
-  // PostgreSQL: each source continues from its stored poll state (whoever polled it last), read once here.
-  let pgSourceStates: Map<string, StoredSourceState> | null = null;
+  const writer = await StoreWriter.start(
+    {
+      path: cfg.db,
+      // 20,000 pages (~80 MB): the backstop; the checkpoint thread keeps the WAL far smaller.
+      autoCheckpointPages: 20_000,
+      cacheMb: cfg.limits.dbCacheMb,
+      tickerIndexLag: cfg.limits.tickerIndexLag,
+      alerts: rules.length ? cfg.alerts : null,
+      watchlist: cfg.tickers.watchlist,
+      clockOffsetMs: clock() - Date.now(),
+      statsIntervalMs: 500,
+    },
+    log.child({ component: 'writer' }),
+  );
+  // Per daemon, not prom-client's global registry: tests run several daemons in one process.
+  const metrics = new DaemonMetrics();
+  writer.onCommitSamples = (samples) => metrics.onCommitSamples(samples);
+  /** The webhook's latest outcome (/healthz degraded while its last delivery failed). */
+  const webhookState = { lastFailed: false, lastError: null as string | null };
+  let store: ItemStore;
   try {
-    if (pgUrl !== null) {
-      const reader = await openStoreReader(pgUrl);
-      store = reader;
-      pgSourceStates = new Map((await reader.listSourceStates()).map((st) => [st.id, st]));
-    } else store = ItemStore.open(cfg.db, { readonly: true, cacheMb: cfg.limits.dbCacheMb });
+    // The server's own read-only connection (WAL: readers never wait for the writer).
+    store = ItemStore.open(cfg.db, { readonly: true, cacheMb: cfg.limits.dbCacheMb });
   } catch (err) {
-    await closeStore();
     await writer.close();
     throw err;
   }
-  const checkpointer = store instanceof ItemStore ? startCheckpointer(store.path, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) }) : null;
+  const checkpointer = startCheckpointer(store.path, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) });
   const abort = new AbortController();
   const sources: RunningSource[] = [];
   const startedAt = new Date().toISOString();
@@ -141,10 +154,15 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
 
   const health = (): Record<string, unknown> => {
     const list = sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth }));
-    // One broken feed must not make a liveness probe restart the whole monitor: the daemon
-    // reports degraded only when every source is failing (the server adds the DB check).
-    const degraded = list.length > 0 && list.every((s) => s.status === 'failing');
-    return { status: degraded ? 'degraded' : 'ok', startedAt, sources: list, alerts: { webhook: alerts.health() }, stages: { main: { cpuMs: threadCpuMs() }, writer: writer.stats() } };
+    // Degraded (HTTP 200) for one broken feed, failing (503) only when nothing works: a probe
+    // must not restart the whole monitor for one feed (the server adds the database check).
+    const { status, reason } = daemonHealth({
+      sources: list,
+      webhook: cfg.alerts.webhook ? webhookState : null,
+      writer: { alive: writer.alive, lagMs: writer.lagMs() },
+      writerLagLimitMs: cfg.limits.writerLagDegraded,
+    });
+    return { status, reason, startedAt, sources: list, alerts: { webhook: alerts.health() }, stages: { main: { cpuMs: threadCpuMs() }, writer: writer.stats() } };
   };
 
   const sv = cfg.server;
@@ -156,6 +174,8 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     log: log.child({ component: 'server' }),
     token,
     allowedOrigins: sv.allowedOrigins,
+    metrics,
+    allowedHosts: sv.allowedHosts,
     limits: {
       maxConnectionsPerIp: sv.maxConnectionsPerIp,
       maxInboundBytes: sv.maxClientMessageBytes,
@@ -167,27 +187,42 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     },
   }).catch(async (err: unknown) => {
     // e.g. the port is in use: release what was opened before it.
-    await checkpointer?.stop();
-    await closeStore();
+    await checkpointer.stop();
+    store.close();
     await writer.close();
     if (demoFeed) await demoFeed.close();
     throw err;
   });
+  metrics.attach({
+    sources: () => sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth })),
+    writer: () => ({ queueDepth: writer.stats().queueDepth, lagMs: writer.lagMs() }),
+    websocket: () => server.stats(),
+    dbPath: store.path,
+  });
   /** Source status / lastError changes → `source` messages on /ws. */
   const publishSources = () => server.broadcastSources(sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth })));
 
-  const alerts = startWebhook(cfg, server, writer, log.child({ component: 'alerts' }));
+  const alerts = startWebhook(cfg, server, writer, log.child({ component: 'alerts' }), (delivered, error) => {
+    metrics.onWebhook(delivered);
+    webhookState.lastFailed = !delivered;
+    webhookState.lastError = error;
+  });
   // The fan-out: every committed batch, in commit order (= seq order), straight from the writer.
   writer.onStored = (batch: StoredBatch) => {
     if (batch.items.length) server.broadcast(batch.items);
-    if (batch.alerts.length) alerts.onAlerts(batch.alerts);
+    if (batch.alerts.length) {
+      metrics.onAlerts(batch.alerts);
+      alerts.onAlerts(batch.alerts);
+    }
   };
+
+  const retention = startRetention(cfg.retention, writer, log.child({ component: 'retention' }), { clock, firstDelayMs: opts.retentionFirstDelayMs });
 
   const pipelines: Observable<IngestReport>[] = [];
   const hostBudget = HostBudget.fromConfig(cfg.hosts);
   for (const sc of sourceConfigs) {
     const slog = log.child({ source: sc.id });
-    const persisted = pgSourceStates ? (pgSourceStates.get(sc.id) ?? null) : (store as ItemStore).getSourceState(sc.id);
+    const persisted = store.getSourceState(sc.id);
     const worker = new SourceWorker({
       sourceId: sc.id,
       modelKind: cfg.model.kind,
@@ -201,6 +236,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     const gate = new PollGate(cfg.limits.maxPendingPolls);
     const running: RunningSource = { cfg: sc, worker, gate, health: initialHealth(sc.id, sc.kind, persisted) };
     sources.push(running);
+    metrics.addSource(sc.id, persisted && persisted.consecutiveErrors === 0 ? persisted.lastPollAt : null);
     const ctx: SourceContext = {
       log: slog,
       signal: abort.signal,
@@ -218,7 +254,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       raw$.pipe(
         ingestPolls({
           sourceId: sc.id,
-          classifier: worker,
+          classifier: metrics.timeClassifier(sc.id, worker),
           store: writer,
           gate,
           batchSize: cfg.limits.batchSize,
@@ -231,6 +267,10 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
           onRetry: (n) => noteRetry(running, n, slog),
         }),
         tap((report) => applyReport(running.health, report)),
+        tap((report) => {
+          applyErrorCause(running.health, report);
+          metrics.onReport(sc.id, report);
+        }),
       ),
     );
   }
@@ -264,7 +304,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     },
   });
 
-  log.info({ port: server.port, url: server.url, ...(pgUrl !== null ? { store: 'postgres' } : { db: cfg.db }), sources: sources.map((s) => s.cfg.id) }, `tickerpulse listening on ${server.url}`);
+  log.info({ port: server.port, url: server.url, db: cfg.db, sources: sources.map((s) => s.cfg.id) }, `tickerpulse listening on ${server.url}`);
 
   function shutdown(reason = 'shutdown'): Promise<void> {
     stopping ??= (async () => {
@@ -283,9 +323,10 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       // Give the webhook a moment for alerts still queued (what it cannot deliver stays
       // marked undelivered in the alerts table), before the final checkpoint.
       await alerts.close();
+      await retention?.stop();
       // 4. Final commit: batches already sent are committed in order before this request; then
       // the newest tickers are indexed and the WAL folded into the main file.
-      await checkpointer?.stop();
+      await checkpointer.stop();
       try {
         await writer.finish();
       } catch (err) {
@@ -293,10 +334,11 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
       }
       // 5. Close client sockets with 1001 (going away) and the HTTP server.
       await server.close();
-      await closeStore();
+      store.close();
       // The last connection to close removes the -wal/-shm files.
       await writer.close();
       if (demoFeed) await demoFeed.close();
+      lock.release();
       log.info('shutdown complete');
     })();
     return stopping;
@@ -308,6 +350,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
     health,
     shutdown,
     idle,
+    retention,
   };
 
   /**
@@ -345,7 +388,7 @@ interface WebhookHealth extends WebhookStats {
  * them); here, on the main thread, they are pushed to WebSocket clients and POSTed to the
  * webhook, whose outcome goes back to the writer.
  */
-function startWebhook(cfg: Config, server: RunningServer, writer: WriterBackend, log: Logger): RunningWebhook {
+function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, log: Logger, onOutcome: (delivered: boolean, error: string | null) => void): RunningWebhook {
   const w = cfg.alerts.webhook;
   const webhook = w
     ? new WebhookDelivery({
@@ -357,8 +400,14 @@ function startWebhook(cfg: Config, server: RunningServer, writer: WriterBackend,
         backoffMs: w.backoff,
         maxBackoffMs: w.maxBackoff,
         log,
-        onDelivered: (payload) => markDelivery(payload, null),
-        onFailed: (payload, f) => markDelivery(payload, `${f.reason}: ${f.message}`),
+        onDelivered: (payload) => {
+          onOutcome(true, null);
+          markDelivery(payload, null);
+        },
+        onFailed: (payload, f) => {
+          onOutcome(false, redactUrls(`${f.reason}: ${f.message}`));
+          markDelivery(payload, `${f.reason}: ${f.message}`);
+        },
       })
     : null;
   let lastFailure: WebhookHealth['lastFailure'] = null;
@@ -387,7 +436,7 @@ function startWebhook(cfg: Config, server: RunningServer, writer: WriterBackend,
   };
 }
 
-function createSource(sc: SourceConfig, ctx: SourceContext, cfg: Config): Observable<PollResult> {
+export function createSource(sc: SourceConfig, ctx: SourceContext, cfg: Config): Observable<PollResult> {
   switch (sc.kind) {
     case 'rss':
     case 'json': {

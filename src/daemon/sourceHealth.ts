@@ -1,6 +1,7 @@
 import type { SourceState } from '../lib/types.js';
 import type { IngestReport } from '../../pipelines/ingest.js';
 import type { RetryNotice } from '../../pipelines/classify.js';
+import { redactUrls } from '../lib/redactUrls.js';
 
 export type SourceStatus = 'starting' | 'ok' | 'retrying' | 'backing-off' | 'failing' | 'done' | 'stopped';
 
@@ -27,13 +28,15 @@ export interface SourceHealth {
   status: SourceStatus;
   lastPollAt: string | null;
   nextPollAt: string | null;
-  /** Items stored by this source in this run. */
+  /** Items stored by this source, all runs together (starts from sources.items_total). */
   items: number;
   /** Failed polls / batches in this run. */
   errors: number;
   consecutiveErrors: number;
   /** The error of the last poll, as the database's sources.last_error has it (null once it recovered). */
   lastError: string | null;
+  /** The cause behind lastError (e.g. `… ENOTFOUND www.sec.gov`; URLs redacted); null after a restart until the next error. */
+  lastErrorMessage: string | null;
   deadLetters: number;
   duplicatesSkipped: number;
   /** Polls waiting in the pipeline plus tasks queued on the source's worker. */
@@ -45,17 +48,18 @@ export interface SourceHealth {
 /** A source with this many failures in a row is reported as failing rather than backing off. */
 const FAILING_AFTER = 3;
 
-export function initialHealth(id: string, kind: string, persisted: SourceState | null): SourceHealth {
+export function initialHealth(id: string, kind: string, persisted: (SourceState & { itemsTotal?: number }) | null): SourceHealth {
   return {
     id,
     kind,
     status: 'starting',
     lastPollAt: persisted?.lastPollAt ?? null,
     nextPollAt: persisted?.nextPollAt ?? null,
-    items: 0,
+    items: persisted?.itemsTotal ?? 0,
     errors: 0,
     consecutiveErrors: persisted?.consecutiveErrors ?? 0,
     lastError: persisted?.lastError ?? null,
+    lastErrorMessage: null,
     deadLetters: 0,
     duplicatesSkipped: 0,
     queueDepth: 0,
@@ -108,4 +112,15 @@ export function applyRetry(h: SourceHealth, n: RetryNotice, now: number): boolea
     message: n.message,
   };
   return first;
+}
+
+/**
+ * After the report has updated lastError: the message of the error it names (the poll's, else
+ * the first dead letter's), cleared with lastError once the source recovered. /healthz needs no
+ * token: URLs in it lose their credentials and query (redactUrls).
+ */
+export function applyErrorCause(h: SourceHealth, r: IngestReport): void {
+  const cause = r.poll.error?.message ?? r.failed[0]?.message;
+  if (cause !== undefined) h.lastErrorMessage = redactUrls(cause);
+  else if (h.lastError === null) h.lastErrorMessage = null;
 }

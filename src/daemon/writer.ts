@@ -16,8 +16,9 @@ import { TickerpulseError, fromWireError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { ItemBatch, StoredBatch } from '../lib/messages.js';
 import type { CheckpointResult } from '../store/itemStore.js';
+import type { PruneCounts, PruneCutoffs } from '../store/retention.js';
 import type { WriterBackend } from './writerBackend.js';
-import type { WriterEvent, WriterReply, WriterRequest, WriterThreadData } from './writerProtocol.js';
+import type { CommitSamples, WriterEvent, WriterReply, WriterRequest, WriterThreadData } from './writerProtocol.js';
 
 /** V8 young generation of the writer thread (MiB). */
 export const WRITER_YOUNG_GENERATION_MB = 8;
@@ -37,6 +38,8 @@ export interface WriterStats {
 }
 
 interface Pending {
+  /** When it was sent (Date.now()): the oldest unanswered request is how far the writer lags. */
+  at: number;
   resolve(v: unknown): void;
   reject(e: unknown): void;
 }
@@ -54,6 +57,8 @@ export class StoreWriter implements WriterBackend {
   onStored: ((batch: StoredBatch) => void) | null = null;
   /** The thread died or its store failed outside a request: the daemon must stop. */
   onFatal: ((err: TickerpulseError) => void) | null = null;
+  /** The commits of each stats interval (the /metrics histograms). */
+  onCommitSamples: ((samples: CommitSamples) => void) | null = null;
 
   private constructor(worker: Worker, private readonly log: Logger) {
     this.worker = worker;
@@ -107,6 +112,7 @@ export class StoreWriter implements WriterBackend {
       }
       case 'stats':
         this.last = { cpuMs: m.cpuMs, busyMs: m.busyMs, commits: m.commits, items: m.items };
+        if (m.samples.ms.length || m.samples.dropped) this.onCommitSamples?.(m.samples);
         return;
       case 'log':
         this.log[m.level](m.obj, m.msg);
@@ -128,7 +134,7 @@ export class StoreWriter implements WriterBackend {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { at: Date.now(), resolve: resolve as (v: unknown) => void, reject });
       this.worker.postMessage({ ...req, id } as WriterRequest);
     });
   }
@@ -148,8 +154,30 @@ export class StoreWriter implements WriterBackend {
     this.request(req).catch((err: unknown) => this.log.warn({ err, alert: alertId }, 'could not record the webhook outcome of an alert'));
   }
 
+  /** Age (ms) of the oldest request the thread has not answered; 0 when none waits. */
+  lagMs(now = Date.now()): number {
+    // A Map iterates in insertion order: the first entry is the oldest.
+    for (const p of this.pending.values()) return Math.max(0, now - p.at);
+    return 0;
+  }
+
+  /** False once the thread died or was closed. */
+  get alive(): boolean {
+    return this.dead === null;
+  }
+
   stats(): WriterStats {
     return { ...this.last, queueDepth: this.pending.size };
+  }
+
+  /** Retention: one prune transaction on the writer thread (src/store/retention.ts). */
+  prune(cutoffs: PruneCutoffs, batch: number): Promise<PruneCounts> {
+    return this.request<PruneCounts>({ op: 'prune', cutoffs, batch });
+  }
+
+  /** Retention: incremental vacuum of up to `pages` pages; resolves to the pages freed. */
+  vacuum(pages: number): Promise<number> {
+    return this.request<number>({ op: 'vacuum', pages });
   }
 
   /** Shutdown: index the newest tickers and checkpoint the WAL (TRUNCATE). */

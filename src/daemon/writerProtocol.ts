@@ -5,6 +5,7 @@
 import type { AlertsConfig } from '../config/alerts.js';
 import type { WireError } from '../lib/errors.js';
 import type { ItemBatch } from '../lib/messages.js';
+import type { PruneCutoffs } from '../store/retention.js';
 
 export interface WriterThreadData {
   path: string;
@@ -24,6 +25,10 @@ export type WriterRequest =
   | { id: number; op: 'commit'; batch: ItemBatch }
   | { id: number; op: 'alertDelivered'; alertId: number }
   | { id: number; op: 'alertFailed'; alertId: number; reason: string }
+  /** Retention: one short transaction deleting at most `batch` rows of each kind (→ PruneCounts). */
+  | { id: number; op: 'prune'; cutoffs: PruneCutoffs; batch: number }
+  /** Retention: give up to `pages` free pages back to the file system (→ pages freed). */
+  | { id: number; op: 'vacuum'; pages: number }
   /** Shutdown step: index the newest tickers, checkpoint the WAL (TRUNCATE). */
   | { id: number; op: 'finish' }
   /** Close the connection and end the thread. */
@@ -35,5 +40,22 @@ export type WriterEvent =
   | { type: 'ready'; latestSeq: number }
   | { type: 'failed'; error: WireError }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; obj: Record<string, unknown>; msg: string }
-  /** Every statsIntervalMs: the thread's own CPU time (null off Linux) and work done. */
-  | { type: 'stats'; cpuMs: number | null; busyMs: number; commits: number; items: number };
+  /**
+   * Every statsIntervalMs: the thread's own CPU time (null off Linux) and work done, plus each
+   * commit since the last stats message (for the /metrics histograms; see CommitSamples).
+   */
+  | { type: 'stats'; cpuMs: number | null; busyMs: number; commits: number; items: number; samples: CommitSamples };
+
+/**
+ * The commits of one stats interval: duration (ms) and items offered (the transaction's size),
+ * index by index. Bounded by MAX_COMMIT_SAMPLES per interval; the overflow is counted in
+ * `dropped`, not sent (the histograms then miss those commits; `commits` still counts them).
+ */
+export interface CommitSamples {
+  ms: number[];
+  items: number[];
+  dropped: number;
+}
+
+/** Commit samples a stats message carries at most (at 500 ms intervals: 20,000 commits/s). */
+export const MAX_COMMIT_SAMPLES = 10_000;

@@ -17,7 +17,8 @@ import { MESSAGE_VERSION, type ItemBatch, type StoredBatch } from '../lib/messag
 import { threadCpuMs } from '../lib/threadCpu.js';
 import type { ClassifiedItem, ItemTicker, StoredAlert, StoredItem } from '../lib/types.js';
 import { ItemStore, type CommitOptions } from '../store/itemStore.js';
-import type { WriterReply, WriterRequest, WriterThreadData, WriterEvent } from './writerProtocol.js';
+import { Pruner } from '../store/retention.js';
+import { MAX_COMMIT_SAMPLES, type CommitSamples, type WriterReply, type WriterRequest, type WriterThreadData, type WriterEvent } from './writerProtocol.js';
 import { ALERT_WARM_ALERTS, ALERT_WARM_ITEMS, STORY_WARM_ITEMS, alertWarmSince, createAlerts, createStories, storyWarmSince, type WriterStories } from './writerState.js';
 
 const data = workerData as WriterThreadData;
@@ -50,11 +51,14 @@ try {
   port.close();
   process.exit(0);
 }
+let pruner: Pruner | undefined;
 /** Per source: the commit options (built once, not per commit). */
 const commitOptions = new Map<string, CommitOptions>();
 let commits = 0;
 let itemsStored = 0;
 let busyMs = 0;
+/** Commits since the last stats message (see CommitSamples). */
+let samples: CommitSamples = { ms: [], items: [], dropped: 0 };
 
 /** The shared story clusterer (writerState.ts), warmed from the stored items of the last 48 h. */
 function startStories(): WriterStories {
@@ -106,7 +110,12 @@ function commit(batch: ItemBatch): StoredBatch {
     if (item.tickers === undefined && typeof item.tickersJson === 'string') item.tickers = JSON.parse(item.tickersJson) as ItemTicker[];
   }
   committedAlerts = [];
+  const t0 = performance.now();
   const stored = store.commitPoll(batch.sourceId, batch.items, batch.final ? batch.state : {}, batch.final ? batch.error : undefined, optionsFor(batch.sourceId));
+  if (samples.ms.length < MAX_COMMIT_SAMPLES) {
+    samples.ms.push(performance.now() - t0);
+    samples.items.push(batch.items.length);
+  } else samples.dropped++;
   commits++;
   itemsStored += stored.length;
   return { v: MESSAGE_VERSION, type: 'StoredBatch', sourceId: batch.sourceId, items: stored, alerts: committedAlerts, offered: batch.items.length };
@@ -124,6 +133,12 @@ function handle(req: WriterRequest): unknown {
     case 'alertFailed':
       store.markAlertFailed(req.alertId, req.reason);
       return null;
+    case 'prune':
+      // Between two commits: the writer handles requests one at a time, so a batch delays the
+      // next commit by its own length at most (docs/OPERATIONS.md, Retention).
+      return (pruner ??= new Pruner(store.database)).step(req.cutoffs, req.batch);
+    case 'vacuum':
+      return (pruner ??= new Pruner(store.database)).incrementalVacuum(req.pages);
     case 'finish':
       // Shutdown: the newest items' tickers go into the index now (so the next start's ticker
       // reads have no tail to scan), then the WAL is folded into the main file.
@@ -157,7 +172,8 @@ port.on('message', (req: WriterRequest) => {
 });
 
 function postStats(): void {
-  send({ type: 'stats', cpuMs: threadCpuMs(), busyMs: Math.round(busyMs), commits, items: itemsStored });
+  send({ type: 'stats', cpuMs: threadCpuMs(), busyMs: Math.round(busyMs), commits, items: itemsStored, samples });
+  samples = { ms: [], items: [], dropped: 0 };
 }
 const statsTimer = setInterval(postStats, data.statsIntervalMs);
 postStats();

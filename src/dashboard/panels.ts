@@ -158,7 +158,9 @@ export class AlertsPanel {
 // ------------------------------------------------------------------------------ sources
 
 interface Health {
+  /** ok | degraded | failing (docs/OPERATIONS.md, Health). */
   status?: string;
+  reason?: string | null;
   sources?: SourceState[];
   websocket?: { clients?: number };
 }
@@ -182,8 +184,11 @@ export class SourcesPanel {
       this.daemonStatus = h.status ?? '?';
       this.sources.clear();
       for (const s of h.sources ?? []) this.sources.set(s.id, s);
-      this.statusEl.textContent = `daemon ${this.daemonStatus}`;
-      this.statusEl.className = `daemon st-${this.daemonStatus === 'ok' ? 'ok' : 'failing'}`;
+      // Degraded is amber, not red: the daemon works, something in it needs a look (the reason).
+      const reason = this.daemonStatus === 'ok' ? '' : (h.reason ?? '');
+      this.statusEl.textContent = reason ? `daemon ${this.daemonStatus}: ${reason}` : `daemon ${this.daemonStatus}`;
+      this.statusEl.title = reason;
+      this.statusEl.className = `daemon st-${this.daemonStatus === 'ok' ? 'ok' : this.daemonStatus === 'degraded' ? 'degraded' : 'failing'}`;
     } catch (err) {
       this.statusEl.textContent = 'daemon unreachable';
       this.statusEl.className = 'daemon st-failing';
@@ -194,8 +199,20 @@ export class SourcesPanel {
 
   update(s: SourceState): void {
     if (!s || typeof s.id !== 'string') return;
+    const before = this.sources.get(s.id)?.status;
     this.sources.set(s.id, { ...this.sources.get(s.id), ...s });
     this.render();
+    // The header's status depends on which sources fail: re-read it now, not at the next 10 s refresh.
+    if ((before === 'failing') !== (s.status === 'failing')) this.refreshSoon();
+  }
+
+  private refreshTimer = 0;
+  private refreshSoon(): void {
+    if (this.refreshTimer) return;
+    this.refreshTimer = window.setTimeout(() => {
+      this.refreshTimer = 0;
+      void this.refresh();
+    }, 500);
   }
 
   /** Re-renders the relative times ("12 s ago"). */
@@ -224,7 +241,9 @@ export class SourcesPanel {
         const next = r.next === 'split' ? 'retrying in halves now' : `attempt ${r.attempt + 1} of ${r.attempts} ${fmtRelative(r.nextAttemptAt)}`;
         this.body.append(el('tr.err', { 'data-retry': s.id }, el('td', { colspan: 5, title: r.message }, `${s.id}: ${r.error}, ${next}`)));
       } else if (s.lastError && s.consecutiveErrors > 0) {
-        this.body.append(el('tr.err', {}, el('td', { colspan: 5 }, `${s.id}: ${s.lastError}`)));
+        // The cause (`… ENOTFOUND www.sec.gov`) says what to fix; the code alone does not.
+        const cause = s.lastErrorMessage ? ` — ${s.lastErrorMessage}` : '';
+        this.body.append(el('tr.err', {}, el('td', { colspan: 5 }, `${s.id}: ${s.lastError}${cause}`)));
       }
     }
   }

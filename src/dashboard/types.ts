@@ -88,6 +88,8 @@ export interface SourceState {
   consecutiveErrors: number;
   errors?: number;
   lastError: string | null;
+  /** The cause behind lastError (e.g. `… ENOTFOUND www.sec.gov`), when known. */
+  lastErrorMessage?: string | null;
   items: number;
   /** While status is 'retrying': its classify batch failed and is tried again. */
   retry?: { error: string; message: string; nextAttemptAt: string; attempt: number; attempts: number; next: 'retry' | 'split'; retries: number } | null;

@@ -137,7 +137,7 @@ export async function startDemoFeed(opts: DemoFeedOptions = {}): Promise<DemoFee
       '    <description>Synthetic market headlines for the tickerpulse offline demo. Not real news.</description>\n' +
       '    <language>en-us</language>\n' +
       `    <lastBuildDate>${lastBuild}</lastBuildDate>\n` +
-      `    <ttl>1</ttl>\n` +
+      // No <ttl>: it is a floor on the next poll in minutes, and the demo releases every few seconds.
       items.join('') +
       '  </channel>\n' +
       '</rss>\n';

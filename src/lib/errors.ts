@@ -29,7 +29,11 @@ export type ErrorCode =
   | 'WORKER_FAILED'
   | 'WORKER_QUEUE_FULL'
   | 'STORE_FAILED'
+  /** The database is held by another daemon (src/store/daemonLock.ts). */
+  | 'DB_IN_USE'
   | 'SERVER_FAILED'
+  /** Cluster mode: NATS unreachable or a cluster role stopped (lease lost, node shutting down). */
+  | 'CLUSTER_FAILED'
   | 'DATA_MISSING'
   | 'INTERNAL';
 

@@ -10,6 +10,7 @@ import type { RawItem } from '../lib/types.js';
 import { workerFailure, type BatchResult } from './classifierPool.js';
 import { sharedTickerTable } from './sharedTickerTable.js';
 import { sharedModelTables } from './sharedModelTables.js';
+import { NativeGate } from '../lib/nativeGate.js';
 
 export interface SourceWorkerOptions {
   sourceId: string;
@@ -38,6 +39,8 @@ export interface SourceWorkerOptions {
  * 3,000 templated headlines: 231 vs 149 ms of GC per ~2 s), which is not the bottleneck thread.
  */
 export const WORKER_YOUNG_GENERATION_MB = 8;
+/** At close, how long a model call still running may take (one batch; bounded for a thread that died inside one). */
+const CLOSE_WAIT_MS = 10_000;
 
 /** A batch's predictions plus, per text, the tickers it names (JSON; null: none) and the story signatures. */
 export interface LinkedBatchResult extends BatchResult {
@@ -73,6 +76,7 @@ export class SourceWorker {
   private readonly maxQueue: number;
   readonly sourceId: string;
   private inFlight = 0;
+  private readonly gate = new NativeGate();
 
   constructor(opts: SourceWorkerOptions) {
     this.sourceId = opts.sourceId;
@@ -88,6 +92,7 @@ export class SourceWorker {
       // one copy of the dictionary for all sources, shared, not cloned, with each thread
       tickerTable: sharedTickerTable(opts.tickers) ?? undefined,
       rowTables: sharedModelTables(builtinModelDir(opts)),
+      nativeGate: this.gate.buffer,
     };
     this.pool = new Piscina({
       filename: workerFile('source'),
@@ -190,7 +195,12 @@ export class SourceWorker {
     return { model: reply.model, predictions: reply.predictions, tickers: reply.tickers, sigs: reply.sigs };
   }
 
+  /**
+   * Terminates the thread, but not inside a model call (that aborts the process, see
+   * src/lib/nativeGate.ts): new calls are refused and the one running, if any, is waited for.
+   */
   async close(): Promise<void> {
+    await this.gate.close(CLOSE_WAIT_MS);
     await this.pool.destroy();
   }
 }

@@ -26,7 +26,11 @@ import { serveDashboard } from './static.js';
 import { CloseCode, PROTOCOL_VERSION, toApiRows, toWireAlert, toWireItem, type DeliveryMessage, type ProtocolErrorCode, type RollupMessage, type ServerMessage, type WireSource } from './wire.js';
 import { assertBindAllowed, OriginPolicy, redactUrl, TokenCheck } from './auth.js';
 import { RollupFeed, rollupMessage } from './rollupFeed.js';
-import { FlushScheduler, Outbound, textFrame } from './outbound.js';
+import { FlushScheduler, textFrame } from './outbound.js';
+import { CountingOutbound } from './countingOutbound.js';
+import { healthResponse, type MetricsEndpoint } from './health.js';
+import { HostCheck } from './hostCheck.js';
+import { RefusalLog } from './refusalLog.js';
 import {
   EMPTY_FILTER,
   filterFromSearch,
@@ -109,8 +113,13 @@ export interface ServerOptions {
    * PostgreSQL, asynchronously).
    */
   store: ItemStore | StoreReader;
-  /** Extra fields for /healthz; `status: 'degraded'` (or anything but 'ok') makes it degraded. */
+  /**
+   * Extra fields for /healthz: `status` ok | degraded | failing with its `reason` (health.ts);
+   * failing (or the database not answering) makes /healthz and /readyz answer 503.
+   */
   health: () => Record<string, unknown>;
+  /** Served on /metrics (same access rules as /api/*); without it /metrics is 404. */
+  metrics?: MetricsEndpoint;
   log: Logger;
   limits?: Partial<ServerLimits>;
   /**
@@ -120,6 +129,8 @@ export interface ServerOptions {
   token?: string;
   /** Browser origins allowed on /ws and /api/* (default: this server's own, see auth.ts); "*" = any. */
   allowedOrigins?: readonly string[];
+  /** Extra names accepted in Host on a loopback bind without a token (src/server/hostCheck.ts). */
+  allowedHosts?: readonly string[];
 }
 
 /** A source's state as the daemon reports it (/healthz `sources`); see broadcastSources. */
@@ -130,6 +141,13 @@ export interface ServerStats {
   clients: number;
   /** Of which still replaying history. */
   replaying: number;
+  /** Items the replaying clients have yet to be sent (newest seq − their position, summed). */
+  replayBacklog: number;
+  /** Messages (and their bytes) queued to clients since start. */
+  messagesSent: number;
+  bytesSent: number;
+  /** Connections closed since start, by close code (the one the server sent, else the peer's). */
+  closedByCode: Record<string, number>;
 }
 
 export interface RunningServer {
@@ -191,7 +209,7 @@ interface Client {
   ws: WebSocket;
   remote: string;
   /** Frames waiting for the socket (bounded by maxBufferedBytes: over it → 4008). */
-  out: Outbound;
+  out: CountingOutbound;
   cls: FilterClass;
   /** Highest seq sent to this client (its stream position). */
   lastSent: number;
@@ -233,6 +251,8 @@ function socketOf(ws: WebSocket): Duplex | undefined {
   const s = (ws as unknown as { _socket?: unknown })._socket as Duplex | undefined;
   return s && typeof s.write === 'function' && typeof s.writableNeedDrain === 'boolean' && !s.destroyed ? s : undefined;
 }
+/** ws's error codes for the closes it sends itself (it then closes with these codes). */
+const WS_ERROR_CLOSE_CODES: Readonly<Record<string, number>> = { WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MESSAGE_TOO_BIG, WS_ERR_INVALID_UTF8: CloseCode.INVALID_PAYLOAD };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
@@ -256,6 +276,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const tokenCheck = token === undefined ? null : new TokenCheck(token);
   // Replaced once the real port is known (port 0): the default origins name it.
   let origins = new OriginPolicy(opts.allowedOrigins, opts.host, opts.port);
+  const perIpRefusals = new RefusalLog(log, 'websocket connections per IP limit reached, refusing connections (429)');
+  const hostCheck = HostCheck.needed(opts.host, token) ? new HostCheck(opts.host, () => port, opts.allowedHosts) : null;
+  const HOST_REFUSED = 'Host header not allowed: this server answers to localhost, 127.0.0.1, [::1] and its bind address on its port (DNS-rebinding guard; see server.allowedHosts)';
   const rollups = new RollupFeed(reader ? null : () => store.database);
   /** Sockets upgrading or upgraded per remote IP (maxConnectionsPerIp). */
   const perIp = new Map<string, number>();
@@ -273,6 +296,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let maxBroadcastSeq = 0;
   let warnedOrder = false;
   let port = 0;
+  const sent = { messages: 0, bytes: 0 };
+  const countSent = (messages: number, bytes: number) => {
+    sent.messages += messages;
+    sent.bytes += bytes;
+  };
+  const closedByCode = new Map<number, number>();
+  /** The close code this side sent (the peer may answer with another, or drop: 1006). */
+  const sentClose = new WeakMap<WebSocket, number>();
 
   const http: Server = createServer((req, res) => {
     try {
@@ -289,26 +320,32 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // ------------------------------------------------------------------------------ HTTP
 
   function handleHttp(req: IncomingMessage, res: ServerResponse): void {
+    if (hostCheck && !hostCheck.allows(req.headers.host)) return sendError(res, 403, 'FORBIDDEN', HOST_REFUSED);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported`);
     }
     const apiKind = Object.prototype.hasOwnProperty.call(API_ROUTES, url.pathname) ? API_ROUTES[url.pathname] : undefined;
-    if (apiKind !== undefined) {
+    if (apiKind !== undefined || (url.pathname === '/metrics' && opts.metrics)) {
       const denied = checkAccess(req, url);
       if (denied) {
         if (denied.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
         return sendError(res, denied.status, denied.code, denied.message);
       }
       url.searchParams.delete('token');
+      if (apiKind === undefined) return void serveMetrics(opts.metrics!, res);
       return apiQuery(apiKind, url.searchParams, res);
     }
     if (serveDashboard(req, res, url.pathname)) return; // dist/dashboard: / and /assets/* (src/server/static.ts)
     switch (url.pathname) {
       case '/healthz':
-        if (reader) return void reader.healthy().then((ok) => healthz(res, ok), () => healthz(res, false));
-        return healthz(res, store.healthy());
+        return healthWithDb(res, false);
+      case '/readyz':
+        return healthWithDb(res, true);
+      case '/livez':
+        // Answered by the event loop itself: 200 as long as the process works (restart on timeout).
+        return sendJson(res, 200, { status: 'alive' });
       case '/':
         return sendHtml(res, PLACEHOLDER_HTML);
       default:
@@ -316,20 +353,26 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
   }
 
-  function healthz(res: ServerResponse, dbOk: boolean): void {
-    let extra: Record<string, unknown>;
-    let healthFailed = false;
+  /** The store's health: synchronous for SQLite, awaited for a StoreReader. */
+  function healthWithDb(res: ServerResponse, brief: boolean): void {
+    if (reader) return void reader.healthy().then((ok) => healthz(res, brief, ok), () => healthz(res, brief, false));
+    healthz(res, brief, store.healthy());
+  }
+
+  /** /healthz (everything) and /readyz (status and reason only); 503 when failing. */
+  function healthz(res: ServerResponse, brief: boolean, dbOk: boolean): void {
+    const h = healthResponse(dbOk, opts.health);
+    if (brief) return sendJson(res, h.httpStatus, { status: h.status, reason: h.reason });
+    sendJson(res, h.httpStatus, { status: h.status, reason: h.reason, port, db: h.db, websocket: stats(), ...h.rest });
+  }
+
+  async function serveMetrics(m: MetricsEndpoint, res: ServerResponse): Promise<void> {
     try {
-      extra = opts.health() ?? {};
+      sendBody(res, 200, m.contentType, await m.render());
     } catch (err) {
-      healthFailed = true;
-      extra = { healthError: err instanceof Error ? err.message : String(err) };
+      log.error({ err }, '/metrics failed');
+      if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'internal error');
     }
-    const { status: extraStatus, port: _p, db: extraDb, ...rest } = extra;
-    const ok = dbOk && !healthFailed && (extraStatus === undefined || extraStatus === 'ok');
-    const db = typeof extraDb === 'object' && extraDb !== null ? { ...extraDb, ok: dbOk } : { ok: dbOk };
-    const s = stats();
-    sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', port, db, websocket: s, ...rest });
   }
 
   /**
@@ -403,6 +446,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
+    if (hostCheck && !hostCheck.allows(req.headers.host)) return rejectUpgrade(socket, 403, HOST_REFUSED);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws') return rejectUpgrade(socket, 404, 'Not Found');
     if (closing) return rejectUpgrade(socket, 503, 'Service Unavailable');
@@ -418,7 +462,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const ip = req.socket.remoteAddress ?? '?';
     const open = perIp.get(ip) ?? 0;
     if (open >= limits.maxConnectionsPerIp) {
-      log.warn({ remote: ip, max: limits.maxConnectionsPerIp }, 'websocket connections per IP limit reached, refusing connection (429)');
+      perIpRefusals.refused({ remote: ip, max: limits.maxConnectionsPerIp });
       return rejectUpgrade(socket, 429, 'Too Many Requests: too many connections from this address');
     }
     if (clients.size >= limits.maxClients) {
@@ -440,7 +484,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ws.close(CloseCode.GOING_AWAY, 'server shutting down');
       return;
     }
-    ws.on('error', (err) => log.debug({ err, remote }, 'websocket error'));
+    ws.on('error', (err) => {
+      log.debug({ err, remote }, 'websocket error');
+      // ws closes with 1009 / 1007 itself on these; record what it sent, not the peer's echo.
+      const code = WS_ERROR_CLOSE_CODES[(err as { code?: string }).code ?? ''];
+      if (code && !sentClose.has(ws)) sentClose.set(ws, code);
+    });
+    ws.once('close', (code) => {
+      const c = sentClose.get(ws) ?? code;
+      closedByCode.set(c, (closedByCode.get(c) ?? 0) + 1);
+    });
 
     const sinceValues = url.searchParams.getAll('since');
     let since: number | undefined;
@@ -499,7 +552,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       id: nextClientId++,
       ws,
       remote,
-      out: new Outbound(sock, limits.maxWriteBytes, () => ws.readyState === WebSocket.OPEN, start, flushes),
+      out: new CountingOutbound(countSent, sock, limits.maxWriteBytes, () => ws.readyState === WebSocket.OPEN, start, flushes),
       cls: joinClass(filter),
       lastSent: start,
       replaying: replayFrom !== undefined,
@@ -560,6 +613,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   function closeAfterQueued(c: Client, code: number, reason: string): void {
     c.out.flushAll();
     c.closing = true;
+    if (!sentClose.has(c.ws)) sentClose.set(c.ws, code);
     c.ws.close(code, reason);
   }
 
@@ -894,7 +948,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     try {
       for (const s of list) {
         if (!s || typeof s.id !== 'string') continue;
-        const state = `${s.status}\u0000${s.lastError ?? ''}`;
+        const state = `${s.status}\u0000${s.lastError ?? ''}\u0000${s.lastErrorMessage ?? ''}`;
         if (sourceStates.get(s.id) === state) continue;
         sourceStates.set(s.id, state);
         if (clients.size === 0) continue;
@@ -925,6 +979,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     c.out.drop();
     c.closing = true;
     log.warn({ client: c.id, remote: c.remote, buffered, since }, 'websocket client too slow, closing (4008)');
+    sentClose.set(c.ws, CloseCode.TOO_SLOW);
     c.ws.close(CloseCode.TOO_SLOW, `too slow, reconnect with since=${since}`);
     c.killTimer = setTimeout(() => c.ws.terminate(), limits.slowCloseGraceMs);
     c.killTimer.unref();
@@ -951,15 +1006,29 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const rollupTimer = setInterval(sendRollups, limits.rollupIntervalMs);
   rollupTimer.unref();
 
+  /** The store's newest seq; `fallback` when it cannot answer (stats must not fail /healthz). */
+  function latestSeqOr(fallback: number): number {
+    try {
+      return store.latestSeq();
+    } catch {
+      return fallback;
+    }
+  }
+
   function stats(): ServerStats {
     let open = 0;
     let replaying = 0;
+    let behind = 0;
+    let newest: number | null = null;
     for (const c of clients) {
       if (!isOpen(c)) continue;
       open++;
-      if (c.replaying) replaying++;
+      if (!c.replaying) continue;
+      replaying++;
+      newest ??= Math.max(maxBroadcastSeq, latestSeqOr(maxBroadcastSeq));
+      behind += Math.max(0, newest - c.lastSent);
     }
-    return { clients: open, replaying };
+    return { clients: open, replaying, replayBacklog: behind, messagesSent: sent.messages, bytesSent: sent.bytes, closedByCode: Object.fromEntries(closedByCode) };
   }
 
   // ------------------------------------------------------------------------------ lifecycle
@@ -995,6 +1064,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   log.info({ url, ws: `ws://${hostForUrl}:${port}/ws` }, 'server listening');
 
   async function close(): Promise<void> {
+    perIpRefusals.flush();
     closing = true;
     clearInterval(heartbeat);
     clearInterval(rollupTimer);

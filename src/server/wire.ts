@@ -181,6 +181,8 @@ export interface WireSource {
   nextPollAt: string | null;
   consecutiveErrors: number;
   lastError: string | null;
+  /** The cause behind lastError (the error's message), when known. */
+  lastErrorMessage?: string | null;
   items: number;
   [k: string]: unknown;
 }

@@ -5,7 +5,7 @@
  * is), so within one Node thread a commit and a read can never interleave. Every statement is
  * prepared once, in the constructor or on first use of a filter combination.
  */
-import { mkdirSync } from 'node:fs';
+import { makeDirs } from '../lib/makeDirs.js';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { TickerpulseError, type ErrorCode } from '../lib/errors.js';
@@ -346,7 +346,7 @@ export class ItemStore {
     const readonly = opts.readonly === true;
     let db: Db | undefined;
     try {
-      if (!readonly && file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+      if (!readonly && file !== ':memory:') makeDirs(dirname(file));
       try {
         db = new Database(file, { readonly, fileMustExist: readonly });
       } catch (err) {
@@ -845,6 +845,9 @@ export class ItemStore {
 function configure(db: Db, readonly: boolean, busyTimeoutMs: number, autoCheckpointPages: number, cacheMb: number): void {
   db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(busyTimeoutMs))}`);
   if (!readonly) {
+    // Pages freed by retention can be given back (PRAGMA incremental_vacuum). Takes effect only
+    // on a new database, and only if set before WAL mode; a no-op on an existing one.
+    db.pragma('auto_vacuum = INCREMENTAL');
     // WAL: readers (the query CLI, the HTTP API) never block the writer and vice versa.
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (String(mode).toLowerCase() !== 'wal' && db.name !== ':memory:') {

@@ -71,3 +71,45 @@ test('a missing model gives MODEL_LOAD_FAILED naming the path', () => {
   assert.match(r.stderr, /MODEL_LOAD_FAILED/);
   assert.match(r.stderr, /\/nonexistent\/model-dir/);
 });
+
+test('a binary file is refused before anything is classified: INPUT_INVALID naming it, exit 2', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tp-classify-'));
+  // An executable's shape: a header with NUL bytes, then code bytes, some of which look like newlines.
+  const exe = join(dir, 'prog');
+  const bytes = Buffer.alloc(20_000);
+  let x = 12345;
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  Buffer.from('\x7fELF\x02\x01\x01\x00\x00\x00', 'latin1').copy(bytes);
+  writeFileSync(exe, bytes);
+  let r = classify([exe]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stdout, '', 'no result printed');
+  assert.match(r.stderr, /INPUT_INVALID/);
+  assert.ok(r.stderr.includes(exe), r.stderr);
+  assert.match(r.stderr, /NUL bytes/);
+
+  // Without NUL bytes, but mostly not UTF-8 (compressed or random data), on stdin.
+  const noisy = Buffer.from(bytes.map((b) => b | 0x80));
+  r = spawnSync(process.execPath, [CLI, 'classify'], { input: noisy, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /INPUT_INVALID: standard input is not text \(\d+% of its first \d+ bytes are not valid UTF-8\)/);
+
+  // Text whose tail is binary (past the bytes inspected up front): refused when reached.
+  const tail = join(dir, 'tail.txt');
+  writeFileSync(tail, Buffer.concat([Buffer.from('Acme beats profit forecast\n'.repeat(5000)), bytes]));
+  r = classify([tail]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /INPUT_INVALID: .*tail\.txt is not text \(it contains NUL bytes\)/);
+});
+
+test('text in a legacy encoding is not binary: a few undecodable bytes are classified as U+FFFD', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tp-classify-'));
+  const file = join(dir, 'latin1.txt');
+  writeFileSync(file, Buffer.from('Soci\u00e9t\u00e9 G\u00e9n\u00e9rale beats profit forecast\nNestl\u00e9 cuts guidance\n', 'latin1'));
+  const r = classify([file]);
+  assert.equal(r.status, 0, r.stderr);
+  const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(out.length, 2);
+  assert.equal(out[1].text, 'Nestl\ufffd cuts guidance');
+});

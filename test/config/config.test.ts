@@ -76,6 +76,23 @@ test('every problem is reported at once, each with its path', () => {
   assert.match(issues.find((i) => i.path === 'sources[3].id')!.message, /duplicate/);
 });
 
+test('a missing required field is named in words, not as zod\'s "expected string, received undefined"', () => {
+  const issues = issuesOf(() =>
+    resolveConfig({
+      alerts: { rules: [{ id: 'r' }] },
+      sources: [{ id: 'a', kind: 'rss' }, { kind: 'jsonl', path: 'x.jsonl' }, { id: 'c' }, { id: 'd', kind: 'rss', url: 'https://example.com/f', interval: 5 }],
+    }),
+  );
+  const at = (p: string) => issues.find((i) => i.path === p)?.message;
+  assert.equal(at('sources[0].url'), 'required field "url" is missing (expected a string)');
+  assert.equal(at('sources[1].id'), 'required field "id" is missing (expected a string)');
+  assert.equal(at('sources[2].kind'), 'required field "kind" is missing (one of rss, atom, json, websocket, jsonl)');
+  assert.match(at('alerts.rules[0].kind') ?? '', /^required field "kind" is missing \(one of .*threshold/);
+  for (const i of issues) assert.doesNotMatch(i.message, /received undefined/, `${i.path}: ${i.message}`);
+  // A field that is present but wrong keeps saying what it got.
+  assert.match(at('sources[3].interval') ?? '', /expected string, received number/);
+});
+
 test('a file that is not YAML is CONFIG_INVALID naming the file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tp-config-'));
   const file = join(dir, 'broken.yaml');

@@ -24,11 +24,33 @@ test('--demo: within 10 s items are in the database, on /ws and in `tickerpulse 
     const health = await getJson(d.port, '/healthz');
     assert.equal(health.port, d.port);
     assert.ok(health.sources.some((s: { id: string }) => s.id === 'demo'));
-    const q = spawnSync(process.execPath, [CLI, 'query', '--db', db, '--source', 'demo', '--format', 'json', '--limit', '5'], { encoding: 'utf8' });
+    const q = spawnSync(process.execPath, [CLI, 'query', '--db', db, '--source', 'demo', '--format', 'json', '--limit', '5'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(q.status, 0, q.stderr);
     const rows = q.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(rows.length, 5);
     for (const r of rows) assert.equal(r.source, 'demo');
+    client.ws.close();
+  } finally {
+    assert.equal((await stopDaemon(d)).code, 0);
+  }
+});
+
+test('--demo without --config: the demo source only, polled every few seconds (no feed floor), new items keep coming', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tp-demo-only-'));
+  const d = await startDaemonProcess(['--demo', '--db', join(dir, 'demo.db')]);
+  try {
+    const client = await connectWs(d.port, '?since=0');
+    const health = await waitFor('the first demo poll done', async () => {
+      const h = await getJson(d.port, '/healthz');
+      return h.sources[0]?.lastPollAt && h.sources[0]?.nextPollAt ? h : undefined;
+    }, 30_000);
+    assert.deepEqual(health.sources.map((s: { id: string }) => s.id), ['demo']);
+    const s = health.sources[0];
+    assert.ok(Date.parse(s.nextPollAt) - Date.parse(s.lastPollAt) < 60_000, `next poll ${s.nextPollAt} after ${s.lastPollAt}: the demo must not be held to a one-minute floor`);
+    const first = await waitFor('the initial demo batch', () => itemsOf(client).length || undefined, 30_000);
+    await waitFor('items released after the first poll', () => itemsOf(client).length > first, 60_000);
+    const warnings = d.logs.filter((l) => typeof l.level === 'number' && l.level >= 40);
+    assert.deepEqual(warnings, [], 'the offline demo logs no warnings');
     client.ws.close();
   } finally {
     assert.equal((await stopDaemon(d)).code, 0);

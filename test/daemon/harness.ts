@@ -96,11 +96,22 @@ export interface DaemonProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `tickerpulse start` and resolves once it logs the port it listens on. */
-export async function startDaemonProcess(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<DaemonProcess> {
+export interface DaemonSpawnOptions {
+  /** 'pipe' for a source reading standard input. */
+  stdin?: 'ignore' | 'pipe';
+  /** Working directory (relative defaults such as data/tickerpulse.db resolve against it). */
+  cwd?: string;
+}
+
+/**
+ * Starts `tickerpulse start` and resolves once it logs the port it listens on. The child is
+ * killed when the test file's tests end (see `children`), and at once if it never listens.
+ */
+export async function startDaemonProcess(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000, opts: DaemonSpawnOptions = {}): Promise<DaemonProcess> {
   const child = spawn(process.execPath, [CLI, 'start', '--port', '0', ...args], {
     env: { ...process.env, ...env, TICKERPULSE_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
+    cwd: opts.cwd,
   });
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -109,7 +120,10 @@ export async function startDaemonProcess(args: string[], env: Record<string, str
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not report its port within ${timeoutMs} ms; stderr: ${stderr.join('\n')}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`daemon did not report its port within ${timeoutMs} ms; stderr: ${stderr.join('\n')}`));
+    }, timeoutMs);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let rec: Record<string, unknown>;
       try {
@@ -131,10 +145,22 @@ export async function startDaemonProcess(args: string[], env: Record<string, str
   return { child, port, logs, stderr, exited };
 }
 
+/** How long a signalled daemon may take to exit before it is killed (far above a normal shutdown). */
+const STOP_GRACE_MS = 60_000;
+
+/**
+ * Sends `signal` and waits for the exit. A daemon that has not exited after STOP_GRACE_MS is
+ * killed, so a stuck shutdown fails the test (exit by SIGKILL) instead of hanging the suite.
+ */
 export async function stopDaemon(d: DaemonProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (d.child.exitCode !== null || d.child.signalCode !== null) return d.exited;
   d.child.kill(signal);
-  return d.exited;
+  const timer = setTimeout(() => d.child.kill('SIGKILL'), STOP_GRACE_MS);
+  try {
+    return await d.exited;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface WsClient {

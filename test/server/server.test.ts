@@ -112,29 +112,46 @@ describe('server: HTTP', () => {
     assert.equal(srv.url, `http://127.0.0.1:${srv.port}`);
   });
 
-  test('/healthz: ok, then degraded when health() says so or the db is down', async () => {
+  test('/healthz and /readyz: ok; degraded with its reason (200); failing when health() says so or the db is down (503); /livez 200 throughout', async () => {
+    const probe = async (path: string) => {
+      const res = await fetch(srv.url + path);
+      return { code: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
     let res = await fetch(srv.url + '/healthz');
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /application\/json/);
     let body = (await res.json()) as Record<string, unknown>;
     assert.equal(body.status, 'ok');
+    assert.equal(body.reason, null);
     assert.equal(body.port, srv.port);
     assert.deepEqual(body.db, { ok: true });
     assert.equal(body.sources, 0);
+    assert.deepEqual(await probe('/readyz'), { code: 200, body: { status: 'ok', reason: null } });
 
-    health = { status: 'degraded', reason: 'all sources failing' };
-    res = await fetch(srv.url + '/healthz');
-    assert.equal(res.status, 503);
-    body = (await res.json()) as Record<string, unknown>;
-    assert.equal(body.status, 'degraded');
-    assert.equal(body.reason, 'all sources failing');
+    health = { status: 'degraded', reason: '1 of 2 sources failing: b (FEED_FETCH_FAILED)' };
+    assert.deepEqual(await probe('/readyz'), { code: 200, body: { status: 'degraded', reason: '1 of 2 sources failing: b (FEED_FETCH_FAILED)' } });
+    let h = await probe('/healthz');
+    assert.equal(h.code, 200);
+    assert.equal(h.body.status, 'degraded');
+    assert.equal(h.body.reason, '1 of 2 sources failing: b (FEED_FETCH_FAILED)');
+
+    health = { status: 'failing', reason: 'every source is failing' };
+    h = await probe('/healthz');
+    assert.equal(h.code, 503);
+    assert.equal(h.body.status, 'failing');
+    assert.equal(h.body.reason, 'every source is failing');
+    assert.equal((await probe('/readyz')).code, 503);
+    assert.deepEqual(await probe('/livez'), { code: 200, body: { status: 'alive' } });
 
     health = {};
     store.close();
-    res = await fetch(srv.url + '/healthz');
-    assert.equal(res.status, 503);
-    body = (await res.json()) as Record<string, unknown>;
-    assert.deepEqual(body.db, { ok: false });
+    h = await probe('/healthz');
+    assert.equal(h.code, 503);
+    assert.equal(h.body.status, 'failing');
+    assert.equal(h.body.reason, 'the database does not answer');
+    assert.deepEqual(h.body.db, { ok: false });
+    assert.equal((await probe('/readyz')).code, 503);
+    assert.deepEqual(await probe('/livez'), { code: 200, body: { status: 'alive' } });
     store = ItemStore.open(join(dir, `s${nDb}.db`)); // for teardown
   });
 

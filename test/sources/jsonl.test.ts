@@ -217,6 +217,15 @@ describe('parseJsonlLine', () => {
     assert.equal(typeof parseJsonlLine('{"title":""}', at), 'string');
     assert.equal(typeof parseJsonlLine('null', at), 'string');
   });
+
+  it('a placeholder year (0000, 0001: .NET defaults) is no date, not 2000 or 2001', () => {
+    for (const publishedAt of ['0000-01-01', '0001-01-01T00:00:00Z', '0099-01-01T00:00:00Z']) {
+      const r = parseJsonlLine(JSON.stringify({ title: 'T', publishedAt }), at);
+      assert.ok(typeof r !== 'string');
+      assert.equal(r.publishedAt, at, publishedAt);
+      assert.equal(r.dateMissing, true, publishedAt);
+    }
+  });
 });
 
 describe('parseJsonlLines (the worker half of a jsonl source)', () => {

@@ -189,13 +189,21 @@ describe('ItemStore: commitPoll', () => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.once('data', () => resolve());
-      child.once('exit', (c) => reject(new Error(`child exited early (${c}): ${stderr}`)));
-    });
-    await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const deadline = setTimeout(() => reject(new Error(`child wrote nothing within 60 s: ${stderr}`)), 60_000);
+        child.stdout.once('data', () => resolve());
+        child.once('exit', (c) => reject(new Error(`child exited early (${c}): ${stderr}`)));
+        void exited.finally(() => clearTimeout(deadline));
+        child.stdout.once('data', () => clearTimeout(deadline));
+      });
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+    } finally {
+      // Also when it never started writing: a child left running would keep the test runner alive.
+      child.kill('SIGKILL');
+      await exited;
+    }
     const s = ItemStore.open(path);
     const count = s.countItems();
     assert.ok(count >= 2100, `${count} items`);

@@ -359,6 +359,18 @@ describe('helpers', () => {
       ['2014-03-04T24:00:00.000Z', '2014-03-05T00:00:00.000Z'],
       ['1969-12-31T23:59:59.000Z', null],
       ['2201-01-01T00:00:00.000Z', null],
+      // Four-digit years are never read as two-digit ones: .NET's default 0001-01-01 is no date.
+      ['0001-01-01T00:00:00Z', null],
+      ['0001-01-01T00:00:00.000Z', null],
+      ['0099-12-31T23:59:59Z', null],
+      ['0000-01-01', null],
+      ['0050-06-01 10:00', null],
+      ['Mon, 01 Jan 0001 00:00:00 GMT', null],
+      ['1 January 0069', null],
+      ['January 1, 0001', null],
+      // Two-digit years still have a century: 00–49 → 20xx, 50–99 → 19xx.
+      ['1 Jan 70 00:00 GMT', '1970-01-01T00:00:00.000Z'],
+      ['04 Mar 49 10:00 GMT', '2049-03-04T10:00:00.000Z'],
       ['tomorrow', null],
       ['', null],
     ];

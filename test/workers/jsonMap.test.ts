@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TickerpulseError } from '../../src/lib/errors.js';
+import { dropKnown } from '../../pipelines/dedupe.js';
 import { coerceDate, DEFAULT_FIELDS, getPath, makeMapping, mapItem, mapJsonDocument, mapJsonMessages, splitPath } from '../../workers/jsonMap.js';
 
 const meta = { url: 'https://api.example.com/v1/news', fetchedAt: '2025-01-06T10:00:00.000Z' };
@@ -202,6 +203,24 @@ describe('mapJsonMessages', () => {
     assert.equal(r.ignored, 1);
     assert.equal(r.skipped, 1);
     assert.equal(r.invalid, 0);
+  });
+
+  it('a guid repeated within the batch is kept, for the pipeline to drop and count as a duplicate', () => {
+    // The first copies and a resend after a reconnect, in one micro-batch.
+    const m = makeMapping('data', undefined);
+    const first = JSON.stringify({ data: [{ id: 'a', title: 'A' }, { id: 'b', title: 'B' }] });
+    const resent = JSON.stringify({ data: [{ id: 'a', title: 'A' }, { id: 'b', title: 'B' }, { id: 'c', title: 'C' }] });
+    const r = mapJsonMessages([first, resent], m, meta);
+    assert.deepEqual(
+      r.items.map((i) => i.guid),
+      ['a', 'b', 'a', 'b', 'c'],
+    );
+    const fresh = dropKnown(r.items, new Set());
+    assert.deepEqual(
+      fresh.map((i) => i.guid),
+      ['a', 'b', 'c'],
+    );
+    assert.equal(r.items.length - fresh.length, 2, 'the repeats are what the pipeline reports as duplicates');
   });
 
   it('invalid messages are counted and described, the rest of the batch goes on', () => {

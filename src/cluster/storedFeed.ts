@@ -1,0 +1,103 @@
+/**
+ * The serve role's live feed: StoredBatches the active writer publishes on tp.stored, handed to
+ * the server's broadcast in seq order with no gap and no duplicate.
+ *
+ * The server itself already makes one client's switch from replay (?since) to live seamless: it
+ * queues live items while the replay reads the store and drops every seq the client was sent
+ * (src/server/server.ts replay()). That relies on broadcast() getting every committed item once,
+ * in seq order — which a core NATS subject does not promise (a writer that died between commit
+ * and publish, a serve node that was disconnected). So this feed keeps the last seq it
+ * broadcast and:
+ *  - drops items with seq <= it (a batch the catch-up already read from the store);
+ *  - on a gap (the batch starts past it + 1) first reads the missing seqs from the store, which
+ *    has them: a StoredBatch is published only after its commit;
+ *  - every serve.catchUpInterval, reads the store for seqs past it (the last batches of a writer
+ *    that died before publishing them, or published while this node was disconnected).
+ * Alerts come only with their StoredBatch (the store replay does not resend them).
+ */
+import type { Subscription } from '@nats-io/transport-node';
+import type { Logger } from '../lib/log.js';
+import type { StoredAlert, StoredItem } from '../lib/types.js';
+import { decodeStoredBatch } from './codec.js';
+import type { NatsLink } from './natsLink.js';
+import type { StoreTail } from './stores.js';
+import { STORED_SUBJECT } from './topology.js';
+
+export interface FeedTarget {
+  broadcast(items: StoredItem[]): void;
+  broadcastAlert(alert: StoredAlert): void;
+}
+
+export interface StoredFeed {
+  readonly lastSeq: number;
+  /** Items read from the store because their StoredBatch was missing or late. */
+  readonly filledFromStore: number;
+  stop(): void;
+}
+
+const FILL_PAGE = 1000;
+
+export function startStoredFeed(link: NatsLink, store: StoreTail, target: FeedTarget, catchUpMs: number, log: Logger): StoredFeed {
+  let last = store.latestSeq();
+  let filled = 0;
+
+  /** Broadcasts what the store holds past `last`, up to `through` (inclusive; Infinity: all). */
+  function fillFromStore(through: number): void {
+    for (;;) {
+      const page = store.itemsAfter(last, FILL_PAGE).filter((i) => i.seq <= through);
+      if (page.length === 0) return;
+      target.broadcast(page);
+      last = page[page.length - 1].seq;
+      filled += page.length;
+      if (page.length < FILL_PAGE) return;
+    }
+  }
+
+  function onBatch(items: StoredItem[], alerts: StoredAlert[]): void {
+    const fresh = items.filter((i) => i.seq > last).sort((a, b) => a.seq - b.seq);
+    if (fresh.length) {
+      if (fresh[0].seq > last + 1) fillFromStore(fresh[0].seq - 1);
+      const rest = fresh.filter((i) => i.seq > last);
+      if (rest.length) {
+        target.broadcast(rest);
+        last = rest[rest.length - 1].seq;
+      }
+    }
+    for (const a of alerts) target.broadcastAlert(a);
+  }
+
+  const sub: Subscription = link.nc.subscribe(STORED_SUBJECT, {
+    callback: (err, msg) => {
+      if (err) {
+        log.warn({ err }, 'tp.stored subscription error');
+        return;
+      }
+      try {
+        const b = decodeStoredBatch(msg.data);
+        onBatch(b.items, b.alerts);
+      } catch (e) {
+        log.error({ err: e }, 'could not handle a StoredBatch; the catch-up will read its items from the store');
+      }
+    },
+  });
+  const timer = setInterval(() => {
+    try {
+      if (store.latestSeq() > last) fillFromStore(Infinity);
+    } catch (err) {
+      log.warn({ err }, 'catch-up read of the store failed');
+    }
+  }, catchUpMs);
+
+  return {
+    get lastSeq() {
+      return last;
+    },
+    get filledFromStore() {
+      return filled;
+    },
+    stop: () => {
+      clearInterval(timer);
+      sub.unsubscribe();
+    },
+  };
+}
