@@ -17,13 +17,21 @@ const GOOD = new Set([
   'gdp', 'economy', 'growth', 'payrolls', 'payroll', 'jobs', 'hiring', 'employment', 'retail', 'spending', 'consumption',
   'confidence', 'sentiment', 'pmi', 'ism', 'exports', 'output', 'production', 'manufacturing', 'factory', 'activity',
   'housing', 'starts', 'permits', 'investment', 'surplus', 'orders', 'expansion', 'recovery', 'productivity', 'sales',
+  'openings', 'vacancies', 'rating', 'outlook',
 ]);
 /** Macro quantities where "up" is bad news for markets. */
 const BAD = new Set([
   'unemployment', 'jobless', 'claims', 'inflation', 'cpi', 'pce', 'deficit', 'debt', 'defaults', 'default', 'bankruptcies',
   'bankruptcy', 'insolvencies', 'foreclosures', 'delinquencies', 'recession', 'layoffs', 'redundancies', 'stagflation',
-  'shortfall', 'deflation', 'contraction', 'downturn', 'slowdown', 'arrears', 'joblessness',
+  'shortfall', 'deflation', 'contraction', 'downturn', 'slowdown', 'arrears', 'joblessness', 'layoff',
 ]);
+/**
+ * States rather than quantities: "slips into recession" is bad although "slips" is a down word,
+ * "exits recession", "returns to growth" are good. Checked before the direction words.
+ */
+const STATE_BAD = new Set(['recession', 'contraction', 'deflation', 'stagflation', 'default']);
+const ENTER = new Set(['into', 'enters', 'entered', 'entering', 'enter']);
+const LEAVE = new Set(['exits', 'exited', 'exit', 'exiting', 'avoids', 'avoided', 'avoid', 'escapes', 'escaped', 'emerges', 'emerged']);
 /** "consumer prices", "producer prices": prices are bad-when-up only after these. */
 const PRICE_QUALIFIERS = new Set(['consumer', 'producer', 'import', 'food', 'energy', 'core', 'wholesale']);
 
@@ -33,8 +41,10 @@ const UP = new Set([
   'improved', 'improves', 'gained', 'gains', 'expanded', 'expands', 'expand', 'expanding', 'accelerated', 'accelerates',
   'accelerating', 'rebounded', 'rebounds', 'rebound', 'added', 'adds', 'add', 'created', 'creates', 'picked', 'picks',
   'strengthened', 'strengthens', 'spiked', 'spikes', 'hotter', 'firmer', 'stronger', 'strong', 'robust', 'solid',
-  'advanced', 'advances', 'edged', 'edges', 'quickened', 'quickens', 'swelled', 'swells', 'widened', 'widens', 'record',
+  'advanced', 'advances', 'edged', 'edges', 'quickened', 'quickens', 'swelled', 'swells', 'widened', 'widens',
   'climbing', 'booming', 'boom', 'high', 'highest', 'peak', 'heated', 'mounted', 'mounting', 'ballooned', 'balloons',
+  'raise', 'raises', 'raised', 'lifts', 'lifted', 'lift', 'upgrades', 'upgraded', 'upgrade', 'brightens', 'brightened',
+  'accelerate', 'soar', 'improve', 'strengthen', 'quicken', 'swell', 'balloon', 'mount', 'spike',
 ]);
 const DOWN = new Set([
   'fell', 'fall', 'falls', 'falling', 'fallen', 'decreased', 'decreases', 'declined', 'decline', 'declines', 'declining',
@@ -45,6 +55,9 @@ const DOWN = new Set([
   'cooled', 'cools', 'cooling', 'cooler', 'moderated', 'moderates', 'moderating', 'retreated', 'retreats', 'receded',
   'recedes', 'weakened', 'weakens', 'decelerated', 'decelerates', 'stalled', 'stalls', 'lowest', 'low', 'sluggish',
   'subdued', 'tame', 'tamer', 'halved', 'collapsed', 'collapses', 'deteriorated', 'deteriorates', 'worsened', 'worsens',
+  'lowers', 'lowered', 'downgrades', 'downgraded', 'downgrade', 'trims', 'trimmed', 'darkens', 'darkened', 'sours', 'soured',
+  'ease', 'cool', 'slow', 'slide', 'plunge', 'tumble', 'sink', 'slip', 'dip', 'retreat', 'weaken', 'soften', 'moderate',
+  'recede', 'stall', 'contract', 'slump', 'worsen', 'deteriorate', 'collapse', 'plummet', 'shrink',
 ]);
 /** The figure did not move or matched the forecast. */
 const FLAT = new Set(['unchanged', 'steady', 'flat', 'stable', 'holds', 'held', 'stagnant', 'stagnates', 'stagnated']);
@@ -62,7 +75,7 @@ const LEVEL_DOWN = new Set(['lower', 'weaker', 'cooler', 'softer', 'tamer', 'few
 const MOVE_UP = new Set(['more', 'faster', 'bigger', 'larger', 'greater', 'steeper', 'sharper', 'further']);
 const MOVE_DOWN = new Set(['less', 'slower', 'smaller', 'milder', 'shallower']);
 /** "above / below forecasts", "beats / misses estimates". */
-const VS_UP = new Set(['above', 'beat', 'beats', 'beating', 'tops', 'topped', 'top', 'exceeds', 'exceeded', 'surpasses', 'surpassed', 'outpaced', 'outpaces']);
+const VS_UP = new Set(['above', 'beat', 'beats', 'beating', 'smashes', 'smashed', 'crushes', 'crushed', 'tops', 'topped', 'top', 'exceeds', 'exceeded', 'surpasses', 'surpassed', 'outpaced', 'outpaces']);
 const VS_DOWN = new Set(['below', 'miss', 'misses', 'missed', 'missing', 'undershoots', 'undershot', 'trails', 'trailed', 'short']);
 const SURPRISE = new Set(['unexpectedly', 'surprise', 'surprisingly', 'surprises', 'shock', 'unexpected']);
 /** Central-bank action words (a decision, not an outcome for markets). */
@@ -73,15 +86,17 @@ const CB = new Set([
 /** Market-outcome subjects: a stated move of these decides a central-bank headline. */
 const MARKET = new Set(['stocks', 'shares', 'equities', 'markets', 'market', 'indexes', 'indices', 'index', 'dow', 'nasdaq', 's&p', 'ftse', 'dax', 'nikkei', 'sensex', 'nifty', 'stoxx', 'wall']);
 const MKT_UP = new Set(['rally', 'rallies', 'rallied', 'surge', 'surges', 'surged', 'jump', 'jumps', 'jumped', 'climb', 'climbs', 'climbed', 'rise', 'rises', 'rose', 'gain', 'gains', 'gained', 'soar', 'soars', 'soared', 'cheer', 'cheers', 'cheered', 'higher', 'advance', 'advances', 'record']);
-const MKT_DOWN = new Set(['fall', 'falls', 'fell', 'slide', 'slides', 'slid', 'drop', 'drops', 'dropped', 'tumble', 'tumbles', 'tumbled', 'sink', 'sinks', 'sank', 'slump', 'slumps', 'slumped', 'plunge', 'plunges', 'plunged', 'lower', 'selloff', 'sell-off', 'rout', 'retreat', 'retreats', 'retreated', 'skid', 'skids', 'lose', 'loses', 'lost']);
+const MKT_DOWN = new Set(['fall', 'falls', 'fell', 'slide', 'slides', 'slid', 'drop', 'drops', 'dropped', 'tumble', 'tumbles', 'tumbled', 'sink', 'sinks', 'sank', 'slump', 'slumps', 'slumped', 'plunge', 'plunges', 'plunged', 'lower', 'selloff', 'sell-off', 'rout', 'sell', 'retreat', 'retreats', 'retreated', 'skid', 'skids', 'lose', 'loses', 'lost']);
 const PMI = new Set(['pmi', 'ism']);
 
-const WINDOW = 4;
+/** How far a direction word looks for its metric: headlines put the subject first ("defaults on auto loans hit …"). */
+const WINDOW_LEFT = 6;
+const WINDOW_RIGHT = 4;
 
 export const MACRO_FEATURE_NAMES = [
   'mac_metric', 'mac_good_up', 'mac_good_down', 'mac_bad_up', 'mac_bad_down', 'mac_pos', 'mac_neg', 'mac_flat',
   'mac_exp_pos', 'mac_exp_neg', 'mac_exp_none', 'mac_final_pos', 'mac_final_neg', 'mac_final_neutral', 'mac_surprise',
-  'mac_pmi_above', 'mac_pmi_below', 'mac_cb', 'mac_cb_only', 'mac_mkt_pos', 'mac_mkt_neg',
+  'mac_pmi_above', 'mac_pmi_below', 'mac_cb', 'mac_cb_only', 'mac_mkt_pos', 'mac_mkt_neg', 'mac_state_pos', 'mac_state_neg',
 ] as const;
 export type MacroFeature = (typeof MACRO_FEATURE_NAMES)[number];
 
@@ -139,6 +154,23 @@ export function macroFeatures(base: readonly string[], neg: readonly boolean[], 
   if (!anyMetric) return;
   out('mac_metric');
 
+  // states: entering / leaving a recession, returning to growth
+  let state = 0;
+  for (let i = 0; i < n; i++) {
+    const w = base[i];
+    if (STATE_BAD.has(w)) {
+      const p1 = base[i - 1] ?? '';
+      const p2 = base[i - 2] ?? '';
+      if (neg[i] && !ENTER.has(p1)) state = 1;
+      else if (ENTER.has(p1)) state = -1;
+      else if (LEAVE.has(p1) || (p1 === 'of' && p2 === 'out')) state = 1;
+    } else if ((w === 'growth' || w === 'expansion') && base[i - 1] === 'to' && (base[i - 2] === 'returns' || base[i - 2] === 'returned' || base[i - 2] === 'back')) {
+      state = 1;
+    }
+  }
+  if (state > 0) out('mac_state_pos');
+  else if (state < 0) out('mac_state_neg');
+
   // plain direction: a direction word near a metric word
   let dirSum = 0;
   let lastDir = 0;
@@ -148,12 +180,14 @@ export function macroFeatures(base: readonly string[], neg: readonly boolean[], 
     if (FLAT.has(w)) flat = true;
     let dir = UP.has(w) ? 1 : DOWN.has(w) ? -1 : 0;
     if (dir === 0) continue;
+    // "slips into recession": the verb moves into a state, it is not the metric's direction
+    if (ENTER.has(base[i + 1] ?? '')) continue;
     if (neg[i]) dir = -dir;
     lastDir = dir;
     let m = 0;
-    for (let d = 1; d <= WINDOW && m === 0; d++) {
+    for (let d = 1; d <= WINDOW_LEFT && m === 0; d++) {
       if (i - d >= 0 && metric[i - d] !== 0) m = metric[i - d];
-      else if (i + d < n && metric[i + d] !== 0) m = metric[i + d];
+      else if (d <= WINDOW_RIGHT && i + d < n && metric[i + d] !== 0) m = metric[i + d];
     }
     if (m === 0) continue;
     out(m > 0 ? (dir > 0 ? 'mac_good_up' : 'mac_good_down') : dir > 0 ? 'mac_bad_up' : 'mac_bad_down');
@@ -212,7 +246,7 @@ export function macroFeatures(base: readonly string[], neg: readonly boolean[], 
   else if (dirSum < 0) out('mac_neg');
   else if (flat) out('mac_flat');
   // the comparison with expectations decides when there is one (MACRO_RUBRIC.md rule 3)
-  const final = exp !== 0 ? exp : dirSum;
+  const final = exp !== 0 ? exp : state !== 0 ? state : dirSum;
   if (final > 0) out('mac_final_pos');
   else if (final < 0) out('mac_final_neg');
   else out('mac_final_neutral');

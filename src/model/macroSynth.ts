@@ -36,7 +36,7 @@ const UP_S = ['rises', 'climbs', 'jumps', 'increases', 'accelerates', 'picks up'
 const UP_P = ['rise', 'climb', 'jump', 'increase', 'accelerate', 'pick up', 'surge', 'edge up', 'grow', 'soar'];
 const DOWN_S = ['falls', 'drops', 'declines', 'slows', 'eases', 'cools', 'shrinks', 'contracts', 'slips', 'dips', 'retreats', 'slumps'];
 const DOWN_P = ['fall', 'drop', 'decline', 'slow', 'ease', 'cool', 'shrink', 'contract', 'slip', 'dip', 'retreat', 'slump'];
-const AMOUNTS = ['to 3.8%', 'by 0.4%', '0.6%', 'to 4.1%', 'by 1.2%', '2.3%', 'from 2.9% to 3.1%', ''];
+const AMOUNTS = ['to 3.8%', 'by 0.4%', '0.6%', 'to 4.1%', 'by 1.2%', '2.3%', '{FROM_TO}', ''];
 
 /**
  * [suffix, comparison with the forecast, relative to the move]: "falls more than expected" is
@@ -110,7 +110,7 @@ export function macroSynthRows(count = 1500): Row[] {
     const surprise = vsDir === 0 && h(5) % 4 === 0;
     const place = pick(PLACES, h(6));
     const text = fill(`{P} {M} ${surprise ? 'unexpectedly ' : ''}{V} {A} {T}${vs ? ', ' + vs : ''}`, {
-      P: place, M: metric, V: verb, A: pick(AMOUNTS, h(7)), T: pick(PERIODS, h(8)),
+      P: place, M: metric, V: verb, A: pick(AMOUNTS, h(7)).replace('{FROM_TO}', up ? 'from 2.9% to 3.1%' : 'from 3.1% to 2.9%'), T: pick(PERIODS, h(8)),
     });
     const polarity = good ? 1 : -1;
     const signal = vsDir !== 0 ? vsDir * polarity : (up ? 1 : -1) * polarity;
