@@ -64,6 +64,10 @@ const CB_NEUTRAL = [
   '{C} minutes show policymakers divided on next move', '{C} chief to testify before lawmakers', '{C} leaves deposit rate at 4%',
   '{C} governor says further tightening may be needed', '{C} signals patience on rate cuts', '{C} ends bond purchases as planned',
   '{C} announces 50 bp hike, as widely expected', '{C} policymaker backs gradual easing',
+  // "raises" / "lowers" read as company news (guidance, dividends) unless rate decisions say otherwise
+  '{C} raises interest rates to 5.25%', '{C} raises its key rate by a quarter point', '{C} raises benchmark rate for a fifth time',
+  '{C} increases policy rate to 4%', '{C} lowers interest rates by half a point', '{C} cuts rates by 25 bps',
+  '{C} raises rates again, as expected', '{C} lifts deposit rate to 3.75%', '{C} reduces key rate to 2.5%',
 ];
 const CB_MARKET: [string, Label][] = [
   ['Stocks rally after {C} cuts rates', 'positive'], ['Shares slide as {C} signals more hikes', 'negative'],
