@@ -69,7 +69,7 @@ export interface GateRecipe {
 export const DEFAULT_RECIPE: Recipe = {
   features: { ...DEFAULT_FEATURE_CONFIG, lexicons: true, registerCrossLex: true, macro: true },
   l2: 3e-6,
-  setWeight: { fpb: 1, tfns: 1, semeval: 1, fiqa: 1, sentfin: 1, macrosynth: 1 },
+  setWeight: { fpb: 1, tfns: 1, semeval: 1, fiqa: 1, sentfin: 1, macrosynth: 0.5 },
   balancePower: 0.5,
   agreeWeight: { '100': 1, '75': 1, '66': 1, '50': 1 },
   scoreNeutral: false,
