@@ -31,6 +31,13 @@ export const SHARED_SETS = [
   { id: 'sentfin', file: 'sentfin-train.jsonl' },
 ] as const;
 
+/**
+ * The hand-written macro evaluation set (central-bank, statistics-office and wire headlines,
+ * labelled by data/eval/MACRO_RUBRIC.md), relative to the package root. Never trained on.
+ */
+export const MACRO_EVAL_FILE = 'data/eval/macro-eval.jsonl';
+export const MACRO_EVAL_SET = 'macro';
+
 export type LabelSource = 'label' | 'score' | 'entities';
 
 export interface Row {

@@ -67,9 +67,9 @@ export interface GateRecipe {
  * (select.ts); see MODEL_CARD.md for what was compared.
  */
 export const DEFAULT_RECIPE: Recipe = {
-  features: { ...DEFAULT_FEATURE_CONFIG, lexicons: true, registerCrossLex: true },
+  features: { ...DEFAULT_FEATURE_CONFIG, lexicons: true, registerCrossLex: true, macro: true },
   l2: 3e-6,
-  setWeight: { fpb: 1, tfns: 1, semeval: 1, fiqa: 1, sentfin: 1 },
+  setWeight: { fpb: 1, tfns: 1, semeval: 1, fiqa: 1, sentfin: 1, macrosynth: 0.5 },
   balancePower: 0.5,
   agreeWeight: { '100': 1, '75': 1, '66': 1, '50': 1 },
   scoreNeutral: false,
@@ -78,7 +78,7 @@ export const DEFAULT_RECIPE: Recipe = {
   maxIter: 300,
   nbStrength: 0.5,
   gate: {
-    domains: { fpb: 'news', tfns: 'tweets', 'fiqa:post': 'tweets', 'fiqa:headline': 'west', semeval: 'west', sentfin: 'india' },
+    domains: { fpb: 'news', tfns: 'tweets', 'fiqa:post': 'tweets', 'fiqa:headline': 'west', semeval: 'west', sentfin: 'india', macrosynth: 'macro' },
     l2: 1e-5,
     headL2: 1,
     crossFit: 3,

@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { sharedDir } from '../lib/paths.js';
 import { cvSplit, holdoutSplit, loadSharedSets, SPLIT_SEED } from './data.js';
+import { MACRO_SYNTH_SET, macroSynthRows } from './macroSynth.js';
 import { DEFAULT_RECIPE, evaluateSets, fit, predictProbs, trainingExamples, type Recipe } from './pipeline.js';
 
 type Patch = Record<string, unknown>;
@@ -44,6 +45,9 @@ async function main(): Promise<void> {
   if (tries.length === 0) tries.push({});
   const { train } = holdoutSplit(loadSharedSets(dataDir));
   const splits = Array.from({ length: folds }, (_, f) => cvSplit(train, folds, f, SPLIT_SEED));
+  // the synthetic macro rows train in every fold (as in train.ts) and are never validated on
+  const synth = macroSynthRows();
+  for (const s of splits) s.train.set(MACRO_SYNTH_SET, synth);
   for (const patch of tries) {
     const recipe = mergeRecipe(base, patch);
     const t0 = Date.now();

@@ -1,5 +1,6 @@
 import { fmix32 } from '../lib/hash.js';
 import { rowTable } from './sharedRows.js';
+import { MACRO_FEATURE_NAMES, macroFeatures, type MacroFeature } from './macroFeatures.js';
 /**
  * The one tokenizer + featurizer shared by training (train.ts) and serving (sentimentModel.ts).
  *
@@ -47,6 +48,11 @@ export interface FeatureConfig {
   registerCrossLex: boolean;
   /** Lexicon features take the dense value instead of the n-gram scaling. */
   lexDense: boolean;
+  /**
+   * Macro-economic direction features (macroFeatures.ts). Off by default so that a tokenizer.json
+   * written before they existed (and the entity model's headline block) featurizes as before.
+   */
+  macro?: boolean;
 }
 
 export const DEFAULT_FEATURE_CONFIG: FeatureConfig = {
@@ -67,6 +73,7 @@ export const DEFAULT_FEATURE_CONFIG: FeatureConfig = {
   lexicons: false,
   registerCrossLex: false,
   lexDense: false,
+  macro: false,
 };
 
 // ───────────────────────────────── hashing ─────────────────────────────────
@@ -699,6 +706,21 @@ for (const name of [
   H_DIR[name] = fnv1a(name, NS_DIR);
 }
 
+const H_MACRO = {} as Record<MacroFeature, number>;
+for (const name of MACRO_FEATURE_NAMES) H_MACRO[name] = fnv1a(name, NS_DIR);
+
+/** The macro features a text has, by name (for tests and for reading a misclassification). */
+export function macroFeatureNames(text: string, negationWindow = DEFAULT_FEATURE_CONFIG.negationWindow): MacroFeature[] {
+  const a = analyze(text, negationWindow);
+  const names: MacroFeature[] = [];
+  macroFeatures(a.base, a.neg, numericValues(a), (f) => names.push(f));
+  return names;
+}
+
+function numericValues(a: Analysis): number[] {
+  return a.base.map((t, i) => (a.kinds[i] === K.Special && NUMERIC_TOKENS.has(t) ? a.values[i] : NaN));
+}
+
 const NUMERIC_TOKENS = new Set<string>([SPECIAL.money, SPECIAL.num, SPECIAL.numUp, SPECIAL.numDown, SPECIAL.pct, SPECIAL.pctUp, SPECIAL.pctDown]);
 const PCT_TOKENS = new Set<string>([SPECIAL.pct, SPECIAL.pctUp, SPECIAL.pctDown]);
 
@@ -970,6 +992,9 @@ export function hashFeatures(text: string, cfg: FeatureConfig, lexicons: readonl
       const d1 = out.length;
       for (let i = d0; i < d1; i++) out.push(hashPair(H_REG[reg] ^ NS_CROSS, out[i]));
     }
+  }
+  if (cfg.macro) {
+    macroFeatures(a.base, a.neg, numericValues(a), (f) => out.push(H_MACRO[f]));
   }
   if (cfg.register) {
     out.push(H_REG[reg]);
