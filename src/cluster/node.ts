@@ -17,6 +17,7 @@ import { startCheckpointer } from '../store/checkpointer.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { assertBindAllowed, resolveToken } from '../server/auth.js';
 import { StoreWriter } from '../daemon/writer.js';
+import { serverLimits } from '../daemon/configOptions.js';
 import { daemonHealth } from '../daemon/healthStatus.js';
 import { startHealthServer, type HealthServer } from './healthServer.js';
 import { openNatsLink, type NatsLink } from './natsLink.js';
@@ -144,15 +145,7 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
         log: log.child({ component: 'server' }),
         token,
         allowedOrigins: sv.allowedOrigins,
-        limits: {
-          maxConnectionsPerIp: sv.maxConnectionsPerIp,
-          maxInboundBytes: sv.maxClientMessageBytes,
-          clientMessagesPerSecond: sv.clientMessagesPerSecond,
-          clientMessageBurst: 2 * sv.clientMessagesPerSecond,
-          maxBufferedBytes: sv.maxBufferedBytes,
-          pingIntervalMs: sv.pingInterval,
-          rollupIntervalMs: sv.rollupInterval,
-        },
+        limits: serverLimits(sv),
       });
       feed = startStoredFeed(link, store!, server, cl.serve.catchUpInterval, log.child({ component: 'feed' }));
     } else {

@@ -20,6 +20,7 @@ import { PollGate } from '../../pipelines/gate.js';
 import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
 import type { ItemPublisher } from './itemPublisher.js';
 import type { PollStateReader } from './stores.js';
+import { sourceWorkerOptions } from '../daemon/configOptions.js';
 
 export interface SourceRunnerOptions {
   cfg: Config;
@@ -53,16 +54,7 @@ export class SourceRunner {
   static async start(opts: SourceRunnerOptions): Promise<SourceRunner> {
     const { cfg, source: sc, log } = opts;
     const persisted = await opts.reader.getSourceState(sc.id);
-    const worker = new SourceWorker({
-      sourceId: sc.id,
-      modelKind: cfg.model.kind,
-      modelPath: cfg.model.path ?? cfg.model.dir,
-      windowStride: cfg.model.stride,
-      intraOpNumThreads: cfg.model.intraOpNumThreads,
-      maxQueue: cfg.limits.workerQueue,
-      maxHeapMb: cfg.limits.workerHeapMb,
-      tickers: { extraAliases: cfg.tickers.extraAliases, watchlist: cfg.tickers.watchlist },
-    });
+    const worker = new SourceWorker(sourceWorkerOptions(cfg, sc.id));
     const gate = new PollGate(cfg.limits.maxPendingPolls);
     return new SourceRunner(opts, worker, gate, initialHealth(sc.id, sc.kind, persisted), (r) =>
       new Promise<void>((resolve, reject) => {

@@ -29,6 +29,7 @@ import { Lease } from './lease.js';
 import type { NatsLink } from './natsLink.js';
 import type { ClusterWriter, ClusterWriterFactory } from './stores.js';
 import { ITEMS_STREAM, STORED_SUBJECT, WRITER_CONSUMER, WRITER_LEASE_KEY } from './topology.js';
+import { webhookOptions } from '../daemon/configOptions.js';
 
 export interface WriteRoleHealth {
   state: 'standby' | 'active' | 'stopping';
@@ -205,13 +206,7 @@ function startWebhook(cfg: Config, writer: () => ClusterWriter | null, log: Logg
     if (typeof id === 'number') writer()?.markAlert(id, failure);
   };
   return new WebhookDelivery({
-    url: w.url,
-    headers: w.headers,
-    timeoutMs: w.timeout,
-    maxAttempts: w.maxAttempts,
-    maxQueue: w.maxQueue,
-    backoffMs: w.backoff,
-    maxBackoffMs: w.maxBackoff,
+    ...webhookOptions(w),
     log,
     onDelivered: (payload) => mark(payload, null),
     onFailed: (payload, f) => mark(payload, `${f.reason}: ${f.message}`),

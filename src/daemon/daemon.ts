@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { merge, Observable, tap, type Subscription } from 'rxjs';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { prepareDbPath } from '../config/dbPath.js';
@@ -27,6 +25,7 @@ import { HostBudget } from '../../sources/hostBudget.js';
 import { PollGate } from '../../pipelines/gate.js';
 import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
 import type { RetryNotice } from '../../pipelines/classify.js';
+import { serverLimits, sourceWorkerOptions, webhookOptions } from './configOptions.js';
 import { applyErrorCause, applyReport, applyRetry, initialHealth, type SourceHealth } from './sourceHealth.js';
 import { DaemonMetrics } from './metrics.js';
 import { daemonHealth } from './healthStatus.js';
@@ -176,15 +175,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
     allowedOrigins: sv.allowedOrigins,
     metrics,
     allowedHosts: sv.allowedHosts,
-    limits: {
-      maxConnectionsPerIp: sv.maxConnectionsPerIp,
-      maxInboundBytes: sv.maxClientMessageBytes,
-      clientMessagesPerSecond: sv.clientMessagesPerSecond,
-      clientMessageBurst: 2 * sv.clientMessagesPerSecond,
-      maxBufferedBytes: sv.maxBufferedBytes,
-      pingIntervalMs: sv.pingInterval,
-      rollupIntervalMs: sv.rollupInterval,
-    },
+    limits: serverLimits(sv),
   }).catch(async (err: unknown) => {
     // e.g. the port is in use: release what was opened before it.
     await checkpointer.stop();
@@ -223,16 +214,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
   for (const sc of sourceConfigs) {
     const slog = log.child({ source: sc.id });
     const persisted = store.getSourceState(sc.id);
-    const worker = new SourceWorker({
-      sourceId: sc.id,
-      modelKind: cfg.model.kind,
-      modelPath,
-      windowStride: cfg.model.stride,
-      intraOpNumThreads: cfg.model.intraOpNumThreads,
-      maxQueue: cfg.limits.workerQueue,
-      maxHeapMb: cfg.limits.workerHeapMb,
-      tickers: { extraAliases: cfg.tickers.extraAliases, watchlist: cfg.tickers.watchlist },
-    });
+    const worker = new SourceWorker(sourceWorkerOptions(cfg, sc.id));
     const gate = new PollGate(cfg.limits.maxPendingPolls);
     const running: RunningSource = { cfg: sc, worker, gate, health: initialHealth(sc.id, sc.kind, persisted) };
     sources.push(running);
@@ -392,13 +374,7 @@ function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, l
   const w = cfg.alerts.webhook;
   const webhook = w
     ? new WebhookDelivery({
-        url: w.url,
-        headers: w.headers,
-        timeoutMs: w.timeout,
-        maxAttempts: w.maxAttempts,
-        maxQueue: w.maxQueue,
-        backoffMs: w.backoff,
-        maxBackoffMs: w.maxBackoff,
+        ...webhookOptions(w),
         log,
         onDelivered: (payload) => {
           onOutcome(true, null);
