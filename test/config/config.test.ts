@@ -7,16 +7,7 @@ import { loadConfig, resolveConfig } from '../../src/config/load.js';
 import { TickerpulseError } from '../../src/lib/errors.js';
 import { maxBodyForHeap } from '../../src/lib/bodyHeap.js';
 
-function issuesOf(fn: () => unknown): { path: string; message: string }[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof TickerpulseError);
-    assert.equal(err.code, 'CONFIG_INVALID');
-    return (err.details as { issues: { path: string; message: string }[] }).issues;
-  }
-  assert.fail('expected CONFIG_INVALID');
-}
+import { issuesOf } from './issues.js';
 
 test('defaults: no config file gives the built-in feeds and safe limits', () => {
   const cfg = loadConfig(undefined);

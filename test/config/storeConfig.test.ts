@@ -2,18 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/config/load.js';
-import { TickerpulseError } from '../../src/lib/errors.js';
 
-function issuesOf(fn: () => unknown): { path: string; message: string }[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof TickerpulseError);
-    assert.equal(err.code, 'CONFIG_INVALID');
-    return (err.details as { issues: { path: string; message: string }[] }).issues;
-  }
-  assert.fail('expected CONFIG_INVALID');
-}
+import { issuesOf } from './issues.js';
 
 test('store defaults to the SQLite file data/tickerpulse.db, and db mirrors it', () => {
   const cfg = resolveConfig({});
