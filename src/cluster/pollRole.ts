@@ -5,7 +5,8 @@
  *
  * Every renewInterval the node renews its presence key, counts the live poll nodes, and tries
  * the leases of sources nobody holds until it runs its fair share, ceil(sources / live nodes);
- * so two nodes started together split the sources, and one left alone takes them all. (A node
+ * a node takes sources from its second tick on (the first announces it), so two nodes started
+ * within a renewInterval of each other split the sources, and one left alone takes them all. (A node
  * does not give up sources when another joins: the newcomer gets those freed later.)
  *
  * A new owner first waits (up to publish.handoverWait) until the stream holds no batch of the
@@ -132,11 +133,18 @@ export async function startPollRole(cfg: Config, sources: SourceConfig[], link: 
   }
 
   let ticking = false;
+  let announced = false;
   async function tick(): Promise<void> {
     if (ticking || stopped) return;
     ticking = true;
     try {
-      if (!presence.held) await presence.tryAcquire();
+      // The tick that first announces this node takes no source: nodes started together then all
+      // count each other at their next tick. (Measured: without it the first node to tick counted
+      // itself alone and took 6 or all 8 of 8 sources from its twin — npm run bench -- --cluster.)
+      if (!presence.held && (await presence.tryAcquire()) && !announced) {
+        announced = true;
+        return;
+      }
       liveNodes = await countLiveNodes();
       const share = Math.ceil(sources.length / liveNodes);
       for (const sc of sources) {
