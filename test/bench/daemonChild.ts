@@ -20,8 +20,19 @@ export interface DaemonChild {
   stop(graceMs?: number): Promise<void>;
 }
 
-export async function startDaemonChild(configFile: string, opts: { startTimeoutMs?: number } = {}): Promise<DaemonChild> {
-  const proc = spawn(process.execPath, [CLI, 'start', '--config', configFile], { env: { ...process.env, TICKERPULSE_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** The daemon exited before it listened; `exitCode` 2 = it refused its config (tickerpulse start's contract). */
+export class DaemonStartError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+  ) {
+    super(message);
+  }
+}
+
+/** `args`: more `tickerpulse start` arguments, e.g. `['--role', 'poll']` for a cluster node. */
+export async function startDaemonChild(configFile: string, opts: { startTimeoutMs?: number; args?: string[] } = {}): Promise<DaemonChild> {
+  const proc = spawn(process.execPath, [CLI, 'start', '--config', configFile, ...(opts.args ?? [])], { env: { ...process.env, TICKERPULSE_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   const messages: string[] = [];
   createInterface({ input: proc.stderr! }).on('line', (l) => stderr.length < 200 && stderr.push(l));
@@ -51,7 +62,7 @@ export async function startDaemonChild(configFile: string, opts: { startTimeoutM
       });
       void exited.then(() => {
         clearTimeout(timer);
-        reject(new Error(`daemon exited with ${proc.exitCode ?? proc.signalCode}; stderr: ${stderr.join('\n')}`));
+        reject(new DaemonStartError(`daemon exited with ${proc.exitCode ?? proc.signalCode}; stderr: ${stderr.join('\n')}`, proc.exitCode));
       });
     });
     return { proc, pid: proc.pid!, port, countLogs: (re) => messages.filter((m) => re.test(m)).length, stop };

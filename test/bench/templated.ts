@@ -58,7 +58,7 @@ export function alertRules(symbols: string[]): unknown {
   };
 }
 
-async function writeLines(path: string, items: readonly TemplatedItem[]): Promise<void> {
+export async function writeLines(path: string, items: readonly TemplatedItem[]): Promise<void> {
   const out = createWriteStream(path);
   for (const it of items) if (!out.write(jsonlLine(it))) await once(out, 'drain');
   out.end();
