@@ -50,13 +50,13 @@ export function clusterSection(r: ClusterBenchResult, command: string): string {
     `| Templated corpus (seed 13), ${n(r.items)} items in ${r.sources} jsonl sources, through **2 poll nodes + active writer + standby + 1 serve node** (separate processes, one nats-server, ${r.store === 'sqlite' ? 'one shared SQLite file' : 'PostgreSQL'}): first ItemBatch published → last item received by a \`/ws?since=0\` client of the serve node (median of ${r.cluster.length}: ${r.cluster.map((c) => n(c.perSec)).join(' / ')}; sources per poll node ${r.cluster.map((c) => c.split.join('/')).join(', ')}) | **${n(m.perSec)} items/s** (${m.seconds.toFixed(1)} s; ${m.fromPollStartSeconds.toFixed(1)} s from starting the poll nodes) | |`,
     `| The single-node templated replay, ${r.sources} sources × ${n(r.items / r.sources)}, same corpus, rounds alternating with the cluster's (daemon start → all committed; ${r.single.map((x) => n(x.perSec)).join(' / ')}) | ${n(r.median.single.perSec)} items/s | |`,
     `| Cluster ÷ single node (median of per-round ratios) | **${r.ratio.toFixed(2)} ×** | |`,
-    ...m.processes.map((p) => `| ${p.name}: CPU over the median round's window, peak RSS (VmHWM) | ${p.cpuSeconds} s (${p.cpuPercent} % of one core), ${p.peakRssMb} MiB | |`),
+    ...[...m.processes].sort((a, b) => a.name.localeCompare(b.name)).map((p) => `| ${p.name}: CPU over the median round's window, peak RSS (VmHWM) | ${p.cpuSeconds} s (${p.cpuPercent} % of one core), ${p.peakRssMb} MiB | |`),
   ];
   const w = r.writerFailover;
   if (w) {
     rows.push(
       `| Writer failover: kill -9 of the active writer after ${n(w.killedAtReceived)} of ${n(w.items)} items were received (half the corpus in the followed files; the other half appended right after the kill) → first commit by the standby (its first StoredBatch on \`tp.stored\`) | **${s1(w.toFirstCommitMs)}** | ≤ 15 s |`,
-      `| … → every batch published before the kill committed (the consumer's ack floor; the dead writer's ${w.redelivered} delivered-unacked batches come back after \`writer.ackWait\`) / all ${n(w.items)} items received | ${s1(w.toCatchUpMs)} / ${s1(w.toAllMs)} | |`,
+      `| … → every batch published before the kill committed (the consumer's ack floor: the batches delivered to the dead writer and not acked come back after \`writer.ackWait\`; the standby got ${w.redelivered} redelivered) / all ${n(w.items)} items received | ${s1(w.toCatchUpMs)} / ${s1(w.toAllMs)} | |`,
     );
   }
   const p = r.pollFailover;
@@ -82,12 +82,14 @@ with a throwaway \`nats-server -js\`; docs/CLUSTER.md has the sizing read from t
 |---|---|---|
 ${rows.join('\n')}
 
-All processes share the 2 cores: the poll nodes' worker threads (parse, classify, link, sign),
-the writer's commits, the serve node's fan-out, nats-server and the bench's own \`/ws\` client
-compete for them, so on one machine the cluster cannot beat the single daemon — it pays for
-encoding, NATS round trips and a second store connection on top of the same work. The figures
-show what the cluster costs; its gain is more machines. CPU is utime + stime from
-\`/proc/PID/stat\` between the first publish and the last item received; peak RSS is VmHWM.
+All processes share the 2 cores (with whatever else runs: see the load average): the poll
+nodes' worker threads (parse, classify, link, sign), the writer's commits, the serve node's
+fan-out, nats-server and the bench's own \`/ws\` client. The cluster does the single daemon's
+work plus encoding, NATS round trips and the hand-off between processes; on one machine it has
+no more cores to spread it over, so the ratio shows what the cluster costs, and its gain is more
+machines. The two sides alternate round by round, so both see the same state of the shared
+machine. CPU is utime + stime from \`/proc/PID/stat\` between the first publish and the last
+item received (the nodes' start-up is not in it); peak RSS is VmHWM.
 `;
 }
 
