@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { SKIP_NO_NATS } from '../cluster/natsServer.js';
 import { pgSkipReason } from '../store/pg/pgServer.js';
 import { benchCluster, type ClusterBenchOptions } from './clusterBench.js';
-import { clusterProblems, clusterSection, withClusterSection, CLUSTER_HEADING } from './clusterReport.js';
+import { clusterHeading, clusterProblems, clusterSection, clusterSectionsOf, withClusterSection } from './clusterReport.js';
 import { StoreUnavailable } from './clusterStore.js';
 
 const ITEMS = 500;
@@ -50,7 +50,7 @@ test('cluster bench on 500 templated items: throughput round, writer failover, p
   assert.ok(p.victimSources.length > 0, 'the killed poll node ran sources');
 
   const section = clusterSection(r, 'npm run bench -- --cluster (test)');
-  assert.ok(section.startsWith(CLUSTER_HEADING));
+  assert.ok(section.startsWith(clusterHeading('sqlite')));
   assert.match(section, /every run stored each of the 500 items once/);
 });
 
@@ -68,10 +68,15 @@ test('--cluster-store postgres: runs on PostgreSQL, or says the cluster does not
   assert.deepEqual(r.cluster[0].stored, { items: ITEMS, distinct: ITEMS, minSeq: 1, maxSeq: ITEMS });
 });
 
-test('the Cluster section replaces its old self and leaves the rest of BENCHMARKS.md alone', () => {
+test('a store\'s Cluster section replaces its old self and leaves the other store\'s and the rest of BENCHMARKS.md alone', () => {
   const before = `# Benchmarks\n\nintro\n\n## Staged ingest\n\nrows\n`;
-  const once = withClusterSection(before, `${CLUSTER_HEADING}\n\nfirst\n`);
-  assert.equal(once, `${before}\n${CLUSTER_HEADING}\n\nfirst\n`);
-  const twice = withClusterSection(`${once}\n## Later\n\nkept\n`, `${CLUSTER_HEADING}\n\nsecond\n`);
-  assert.equal(twice, `${before}\n${CLUSTER_HEADING}\n\nsecond\n\n## Later\n\nkept\n`);
+  const sqlite = (x: string) => `${clusterHeading('sqlite')}\n\n${x}\n`;
+  const postgres = (x: string) => `${clusterHeading('postgres')}\n\n${x}\n`;
+  const once = withClusterSection(before, sqlite('first'));
+  assert.equal(once, `${before}\n${sqlite('first')}`);
+  const both = withClusterSection(`${once}\n## Later\n\nkept\n`, postgres('pg'));
+  const again = withClusterSection(both, sqlite('second'));
+  assert.equal(again, `${before}\n${sqlite('second')}\n## Later\n\nkept\n\n${postgres('pg')}`);
+  // What the full `npm run bench` carries over when it rewrites the file.
+  assert.equal(clusterSectionsOf(again), `${sqlite('second')}\n${postgres('pg')}`);
 });

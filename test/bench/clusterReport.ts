@@ -1,14 +1,16 @@
 /**
- * The cluster figures (test/bench/clusterBench.ts) as console lines and as the "Cluster" section
- * of docs/BENCHMARKS.md. `npm run bench -- --cluster` replaces that section alone; the full
- * `npm run bench` rewrites the rest of the file and keeps the section as it was (the cluster run
- * is separate: it needs nats-server and takes the machine for minutes).
+ * The cluster figures (test/bench/clusterBench.ts) as console lines and as a "Cluster" section of
+ * docs/BENCHMARKS.md, one per store kind (`## Cluster (issue 14), sqlite store`, `… postgres
+ * store`). `npm run bench -- --cluster --cluster-store K` replaces K's section alone; the full
+ * `npm run bench` rewrites the rest of the file and keeps every Cluster section as it was (the
+ * cluster run is separate: it needs nats-server and takes the machine for minutes).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import type { ClusterBenchResult } from './clusterBench.js';
 
 export const CLUSTER_HEADING = '## Cluster (issue 14)';
+export const clusterHeading = (store: string): string => `${CLUSTER_HEADING}, ${store} store`;
 
 const n = (x: number) => x.toLocaleString('en');
 const s1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -66,7 +68,7 @@ export function clusterSection(r: ClusterBenchResult, command: string): string {
     );
   }
   const checks = clusterProblems(r);
-  return `${CLUSTER_HEADING}
+  return `${clusterHeading(r.store)}
 
 Measured by \`npm run bench -- --cluster\` (test/bench/clusterBench.ts), which rewrites this section
 only. Every node is \`tickerpulse start --role …\` in a process of its own, all on this machine
@@ -93,26 +95,31 @@ item received (the nodes' start-up is not in it); peak RSS is VmHWM.
 `;
 }
 
-/** Replaces the Cluster section of `md` (or appends it). */
+/** Replaces the section of `md` with the same heading (its first line) as `section`, or appends it. */
 export function withClusterSection(md: string, section: string): string {
-  const at = md.indexOf(`\n${CLUSTER_HEADING}`);
+  const heading = section.slice(0, section.indexOf('\n'));
+  const at = md.indexOf(`\n${heading}\n`);
   if (at < 0) return `${md.trimEnd()}\n\n${section}`;
   const next = md.indexOf('\n## ', at + 1);
   return `${md.slice(0, at).trimEnd()}\n\n${section}${next < 0 ? '' : `\n${md.slice(next + 1)}`}`;
 }
 
-/** The Cluster section of the file at `path`, or '' (the full bench keeps it when it rewrites the rest). */
+/** Every Cluster section of the markdown, in order, or '' (the full bench keeps them when it rewrites the rest). */
+export function clusterSectionsOf(md: string): string {
+  const parts: string[] = [];
+  for (let at = md.indexOf(`\n${CLUSTER_HEADING}`); at >= 0; at = md.indexOf(`\n${CLUSTER_HEADING}`, at + 1)) {
+    const next = md.indexOf('\n## ', at + 1);
+    parts.push(md.slice(at + 1, next < 0 ? undefined : next + 1).trimEnd() + '\n');
+  }
+  return parts.join('\n');
+}
+
 export function existingClusterSection(path: string): string {
-  let md: string;
   try {
-    md = readFileSync(path, 'utf8');
+    return clusterSectionsOf(readFileSync(path, 'utf8'));
   } catch {
     return '';
   }
-  const at = md.indexOf(`\n${CLUSTER_HEADING}`);
-  if (at < 0) return '';
-  const next = md.indexOf('\n## ', at + 1);
-  return md.slice(at + 1, next < 0 ? undefined : next + 1);
 }
 
 export function writeClusterSection(path: string, section: string): void {
