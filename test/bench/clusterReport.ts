@@ -50,7 +50,7 @@ export function clusterSection(r: ClusterBenchResult, command: string): string {
   const t = r.timings;
   const rows = [
     `| Templated corpus (seed 13), ${n(r.items)} items in ${r.sources} jsonl sources, through **2 poll nodes + active writer + standby + 1 serve node** (separate processes, one nats-server, ${r.store === 'sqlite' ? 'one shared SQLite file' : 'PostgreSQL'}): first ItemBatch published → last item received by a \`/ws?since=0\` client of the serve node (median of ${r.cluster.length}: ${r.cluster.map((c) => n(c.perSec)).join(' / ')}; sources per poll node ${r.cluster.map((c) => c.split.join('/')).join(', ')}) | **${n(m.perSec)} items/s** (${m.seconds.toFixed(1)} s; ${m.fromPollStartSeconds.toFixed(1)} s from starting the poll nodes) | |`,
-    `| The single-node templated replay, ${r.sources} sources × ${n(r.items / r.sources)}, same corpus, rounds alternating with the cluster's (daemon start → all committed; ${r.single.map((x) => n(x.perSec)).join(' / ')}) | ${n(r.median.single.perSec)} items/s | |`,
+    `| The single-node templated replay (the default daemon, SQLite), ${r.sources} sources × ${n(r.items / r.sources)}, same corpus, rounds alternating with the cluster's (daemon start → all committed; ${r.single.map((x) => n(x.perSec)).join(' / ')}) | ${n(r.median.single.perSec)} items/s | |`,
     `| Cluster ÷ single node (median of per-round ratios) | **${r.ratio.toFixed(2)} ×** | |`,
     ...[...m.processes].sort((a, b) => a.name.localeCompare(b.name)).map((p) => `| ${p.name}: CPU over the median round's window, peak RSS (VmHWM) | ${p.cpuSeconds} s (${p.cpuPercent} % of one core), ${p.peakRssMb} MiB | |`),
   ];
