@@ -32,6 +32,9 @@ import { daemonHealth } from './healthStatus.js';
 import { redactUrls } from '../lib/redactUrls.js';
 import { COMMITS_IN_FLIGHT_PER_POLL, StoreWriter } from './writer.js';
 import { startRetention, type RetentionTask } from './retentionTask.js';
+import type { StoreReader } from '../query/storeReader.js';
+import type { DaemonPgStore } from './pgStore.js';
+import type { PgWriter } from './pgWriter.js';
 
 export interface DaemonOptions {
   log: Logger;
@@ -79,12 +82,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   // A server off loopback without a token is refused before anything starts (CONFIG_INVALID).
   const token = resolveToken(cfg.server.token);
   assertBindAllowed(cfg.server.host, token);
-  if (cfg.store.kind === 'postgres') {
-    // The single process stores in SQLite; PostgreSQL is written by PgWriter (src/daemon/pgWriter.ts)
-    // once the cluster's write role is wired to it. Refused rather than silently writing a
-    // local file nobody asked for.
-    throw new TickerpulseError('CONFIG_INVALID', 'store: { kind: postgres } is not wired into tickerpulse start yet (docs/CLUSTER.md); use store: { kind: sqlite, path }');
-  }
+  if (cfg.store.kind === 'postgres') return startLocked(cfg, opts, token, null);
   if (cfg.db === ':memory:') {
     throw new TickerpulseError('CONFIG_INVALID', 'db: ":memory:" cannot be used by the daemon (its writer thread and its server read the same file); give a file path');
   }
@@ -99,7 +97,11 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   }
 }
 
-async function startLocked(cfg: Config, opts: DaemonOptions, token: string | undefined, lock: DaemonLock): Promise<Daemon> {
+/**
+ * `lock`: SQLite's `<db>.lock`, taken by the caller; null for PostgreSQL, whose writer lock is
+ * taken with the rest of its store (pgStore.ts).
+ */
+async function startLocked(cfg: Config, opts: DaemonOptions, token: string | undefined, lock: DaemonLock | null): Promise<Daemon> {
   const log = opts.log;
   // The model is loaded once here, before any source starts, so a wrong folder, a missing file
   // or an unusable model stops the daemon with one clear error (MODEL_LOAD_FAILED /
@@ -111,7 +113,10 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
   // The writer creates and migrates the database, then warms the story clusterer and the alert
   // windows from it, before anything else opens it.
   const rules = cfg.alerts.rules.filter((r) => r.enabled);
-  const writer = await StoreWriter.start(
+  // PostgreSQL (docs/CLUSTER.md): its writer lock, PgWriter and a reader pool instead of the
+  // file's lock, writer thread and read-only connection; loaded only then.
+  const pgStore: DaemonPgStore | null = cfg.store.kind === 'postgres' ? await (await import('./pgStore.js')).openDaemonPgStore(cfg, cfg.store.url, log, clock) : null;
+  const writer: StoreWriter | PgWriter = pgStore ? pgStore.writer : await StoreWriter.start(
     {
       path: cfg.db,
       // 20,000 pages (~80 MB): the backstop; the checkpoint thread keeps the WAL far smaller.
@@ -127,18 +132,22 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
   );
   // Per daemon, not prom-client's global registry: tests run several daemons in one process.
   const metrics = new DaemonMetrics();
-  writer.onCommitSamples = (samples) => metrics.onCommitSamples(samples);
+  if (writer instanceof StoreWriter) writer.onCommitSamples = (samples) => metrics.onCommitSamples(samples);
   /** The webhook's latest outcome (/healthz degraded while its last delivery failed). */
   const webhookState = { lastFailed: false, lastError: null as string | null };
-  let store: ItemStore;
+  let store: ItemStore | StoreReader;
   try {
     // The server's own read-only connection (WAL: readers never wait for the writer).
-    store = ItemStore.open(cfg.db, { readonly: true, cacheMb: cfg.limits.dbCacheMb });
+    store = pgStore ? pgStore.reader : ItemStore.open(cfg.db, { readonly: true, cacheMb: cfg.limits.dbCacheMb });
   } catch (err) {
     await writer.close();
     throw err;
   }
-  const checkpointer = startCheckpointer(store.path, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) });
+  const closeStore = async () => {
+    if (store instanceof ItemStore) store.close();
+    else await store.close();
+  };
+  const checkpointer = store instanceof ItemStore ? startCheckpointer(store.path, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) }) : null;
   const abort = new AbortController();
   const sources: RunningSource[] = [];
   const startedAt = new Date().toISOString();
@@ -161,7 +170,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
       writer: { alive: writer.alive, lagMs: writer.lagMs() },
       writerLagLimitMs: cfg.limits.writerLagDegraded,
     });
-    return { status, reason, startedAt, sources: list, alerts: { webhook: alerts.health() }, stages: { main: { cpuMs: threadCpuMs() }, writer: writer.stats() } };
+    return { status, reason, startedAt, ...(pgStore ? { db: pgStore.health() } : {}), sources: list, alerts: { webhook: alerts.health() }, stages: { main: { cpuMs: threadCpuMs() }, writer: writer.stats() } };
   };
 
   const sv = cfg.server;
@@ -178,9 +187,10 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
     limits: serverLimits(sv),
   }).catch(async (err: unknown) => {
     // e.g. the port is in use: release what was opened before it.
-    await checkpointer.stop();
-    store.close();
+    await checkpointer?.stop();
+    await closeStore();
     await writer.close();
+    await pgStore?.release();
     if (demoFeed) await demoFeed.close();
     throw err;
   });
@@ -188,7 +198,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
     sources: () => sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth })),
     writer: () => ({ queueDepth: writer.stats().queueDepth, lagMs: writer.lagMs() }),
     websocket: () => server.stats(),
-    dbPath: store.path,
+    dbPath: store instanceof ItemStore ? store.path : null,
   });
   /** Source status / lastError changes → `source` messages on /ws. */
   const publishSources = () => server.broadcastSources(sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth })));
@@ -213,7 +223,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
   const hostBudget = HostBudget.fromConfig(cfg.hosts);
   for (const sc of sourceConfigs) {
     const slog = log.child({ source: sc.id });
-    const persisted = store.getSourceState(sc.id);
+    const persisted = pgStore ? (pgStore.sourceStates.get(sc.id) ?? null) : (store as ItemStore).getSourceState(sc.id);
     const worker = new SourceWorker(sourceWorkerOptions(cfg, sc.id));
     const gate = new PollGate(cfg.limits.maxPendingPolls);
     const running: RunningSource = { cfg: sc, worker, gate, health: initialHealth(sc.id, sc.kind, persisted) };
@@ -274,6 +284,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
   };
   // The writer thread died (or its store failed outside a commit): stop rather than run on a broken DB.
   writer.onFatal = (err) => fatal(err, 'writer thread failed');
+  if (pgStore) pgStore.onFatal = (err) => fatal(err, 'another writer took the PostgreSQL writer lock');
 
   const subscription: Subscription = merge(...pipelines).subscribe({
     next: () => publishSources(),
@@ -286,7 +297,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
     },
   });
 
-  log.info({ port: server.port, url: server.url, db: cfg.db, sources: sources.map((s) => s.cfg.id) }, `tickerpulse listening on ${server.url}`);
+  log.info({ port: server.port, url: server.url, store: pgStore ? 'postgres' : cfg.db, sources: sources.map((s) => s.cfg.id) }, `tickerpulse listening on ${server.url}`);
 
   function shutdown(reason = 'shutdown'): Promise<void> {
     stopping ??= (async () => {
@@ -308,7 +319,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
       await retention?.stop();
       // 4. Final commit: batches already sent are committed in order before this request; then
       // the newest tickers are indexed and the WAL folded into the main file.
-      await checkpointer.stop();
+      await checkpointer?.stop();
       try {
         await writer.finish();
       } catch (err) {
@@ -316,11 +327,13 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
       }
       // 5. Close client sockets with 1001 (going away) and the HTTP server.
       await server.close();
-      store.close();
+      await closeStore();
       // The last connection to close removes the -wal/-shm files.
       await writer.close();
+      // PostgreSQL: no other writer may start before this one's last commit.
+      await pgStore?.release();
       if (demoFeed) await demoFeed.close();
-      lock.release();
+      lock?.release();
       log.info('shutdown complete');
     })();
     return stopping;
@@ -370,7 +383,7 @@ interface WebhookHealth extends WebhookStats {
  * them); here, on the main thread, they are pushed to WebSocket clients and POSTed to the
  * webhook, whose outcome goes back to the writer.
  */
-function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, log: Logger, onOutcome: (delivered: boolean, error: string | null) => void): RunningWebhook {
+function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter | PgWriter, log: Logger, onOutcome: (delivered: boolean, error: string | null) => void): RunningWebhook {
   const w = cfg.alerts.webhook;
   const webhook = w
     ? new WebhookDelivery({

@@ -21,8 +21,8 @@ export interface MetricsSources {
   writer(): { queueDepth: number; lagMs: number };
   /** The server's stats (its counters run from the start of the daemon). */
   websocket(): { clients: number; replaying: number; replayBacklog: number; messagesSent: number; bytesSent: number; closedByCode: Record<string, number> };
-  /** The database file (its `-wal` file is measured). */
-  dbPath: string;
+  /** The SQLite database file (its `-wal` file is measured); null on PostgreSQL (the gauge stays 0). */
+  dbPath: string | null;
 }
 
 /** The source statuses exported as a state set (one series per status, 1 for the current one). */
@@ -115,7 +115,7 @@ export class DaemonMetrics {
       help: 'Size of the database\'s write-ahead log file (0 when absent).',
       registers: reg,
       collect() {
-        this.set(self.live ? walBytes(self.live.dbPath) : 0);
+        this.set(self.live?.dbPath ? walBytes(self.live.dbPath) : 0);
       },
     });
     // The server counts these itself (it has no metrics dependency); copied at scrape time.

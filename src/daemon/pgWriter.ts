@@ -28,6 +28,8 @@ import type { CommitOptions } from '../store/itemStore.js';
 import { createPgPool } from '../store/pg/pool.js';
 import { PgReader } from '../store/pg/reader.js';
 import { PgItemWriter } from '../store/pg/writer.js';
+import { pgPruneStep } from '../store/pg/retention.js';
+import type { PruneCounts, PruneCutoffs } from '../store/retention.js';
 import type { WriterStats } from './writer.js';
 import type { WriterBackend } from './writerBackend.js';
 import { ALERT_WARM_ALERTS, ALERT_WARM_ITEMS, STORY_WARM_ITEMS, alertWarmSince, createAlerts, createStories, storyWarmSince, type WriterStories } from './writerState.js';
@@ -53,6 +55,8 @@ export class PgWriter implements WriterBackend {
   private stale = false;
   private chain: Promise<unknown> = Promise.resolve();
   private queued = 0;
+  /** When each queued commit was asked for (Date.now()), oldest first: commits finish in order. */
+  private readonly queuedAt: number[] = [];
   private closed: Promise<void> | null = null;
   private commits = 0;
   private items = 0;
@@ -107,10 +111,12 @@ export class PgWriter implements WriterBackend {
   commit(batch: ItemBatch): Promise<StoredBatch> {
     if (this.closed) return Promise.reject(new TickerpulseError('STORE_FAILED', 'the writer is closed'));
     this.queued++;
+    this.queuedAt.push(Date.now());
     const run = this.chain.then(() => this.commitNow(batch));
     this.chain = run.catch(() => undefined);
     return run.finally(() => {
       this.queued--;
+      this.queuedAt.shift();
     });
   }
 
@@ -158,6 +164,27 @@ export class PgWriter implements WriterBackend {
   markAlert(alertId: number, failure: string | null): void {
     const done = failure === null ? this.writer.markAlertDelivered(alertId) : this.writer.markAlertFailed(alertId, failure);
     done.catch((err: unknown) => this.log.warn({ err, alert: alertId }, 'could not record the webhook outcome of an alert'));
+  }
+
+  /** Retention (src/daemon/retentionTask.ts): one prune transaction, queued on the store's seq lock like a commit. */
+  prune(cutoffs: PruneCutoffs, batch: number): Promise<PruneCounts> {
+    if (this.closed) return Promise.reject(new TickerpulseError('STORE_FAILED', 'the writer is closed'));
+    return pgPruneStep(this.pool, cutoffs, batch);
+  }
+
+  /** PostgreSQL's autovacuum reclaims what retention deleted: no pages for the daemon to give back. */
+  async vacuum(_pages: number): Promise<number> {
+    return 0;
+  }
+
+  /** Age (ms) of the oldest commit not answered yet; 0 when none waits (/healthz writer lag). */
+  lagMs(now = Date.now()): number {
+    return this.queuedAt.length ? Math.max(0, now - this.queuedAt[0]) : 0;
+  }
+
+  /** False once closed. */
+  get alive(): boolean {
+    return this.closed === null;
   }
 
   stats(): WriterStats {
