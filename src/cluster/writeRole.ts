@@ -19,6 +19,7 @@
  */
 import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Config } from '../config/schema.js';
+import { TickerpulseError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { ItemBatch, StoredBatch } from '../lib/messages.js';
 import type { StoredAlert } from '../lib/types.js';
@@ -76,7 +77,16 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
     let writer: ClusterWriter | null = null;
     const webhook = startWebhook(cfg, () => writer, log.child({ component: 'alerts' }));
     try {
-      writer = await makeWriter();
+      try {
+        writer = await makeWriter();
+      } catch (err) {
+        // The store is away (PostgreSQL down) or still held by the previous writer (its
+        // session not gone yet): stand by and try again, rather than exit.
+        if (!standByOn(err)) throw err;
+        log.warn({ err }, 'cannot open the store as the active writer; standing by and trying again');
+        await sleep(cl.lease.renewInterval);
+        return;
+      }
       writer.onFatal = (err) => onFatal(err);
       const c = await consumer();
       while (lease.held && !stopped) {
@@ -100,7 +110,7 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
           }
         } catch (err) {
           if (errorIsStore(err)) throw err;
-          log.warn({ err }, 'pull interrupted (NATS reconnecting?)');
+          if (!(err instanceof LeaseGone)) log.warn({ err }, 'pull interrupted (NATS reconnecting?)');
         } finally {
           clearTimeout(watchdog);
           pull = null;
@@ -133,13 +143,32 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
     }
     if (m.redelivered) h.redelivered++;
     let stored: StoredBatch;
-    try {
-      stored = await writer.commit(await withoutStored(writer, batch));
-    } catch (err) {
-      // The store failed: this node cannot be the writer; the batch is redelivered to the next.
-      onFatal(err);
-      throw new StoreFailure(err);
+    let attempt = 0;
+    for (;;) {
+      attempt++;
+      try {
+        stored = await writer.commit(await withoutStored(writer, batch));
+        break;
+      } catch (err) {
+        if (isRetryable(err) && lease.held && !stopped) {
+          // The store is away for a while (PostgreSQL restarting, a cut connection): the batch
+          // stays unacked in the stream, and is tried again here until the store answers or
+          // the lease moves on (the next writer then gets it redelivered).
+          if (attempt === 1) log.warn({ err }, 'commit failed (retryable); trying again until the store answers');
+          m.working();
+          await sleep(Math.min(cl.lease.renewInterval, 250 * attempt));
+          continue;
+        }
+        if (isRetryable(err)) {
+          // The lease is gone: leave the batch unacked for the next writer.
+          throw new LeaseGone();
+        }
+        // The store failed: this node cannot be the writer; the batch is redelivered to the next.
+        onFatal(err);
+        throw new StoreFailure(err);
+      }
     }
+    if (attempt > 1) log.info({ attempts: attempt }, 'commit succeeded again: the store is back');
     h.commits++;
     h.items += stored.items.length;
     if (stored.items.length || stored.alerts.length) link.nc.publish(STORED_SUBJECT, encodeBatch(stored));
@@ -170,6 +199,17 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
     },
   };
 }
+
+/** A retryable store failure outlasted the lease: the batch is left to the next writer. */
+class LeaseGone extends Error {
+  constructor() {
+    super('the writer lease was lost while the store was failing');
+  }
+}
+
+const isRetryable = (err: unknown): boolean => err instanceof TickerpulseError && err.retryable;
+/** makeWriter failures a standby waits out: the store away, or the previous writer's lock not released yet. */
+const standByOn = (err: unknown): boolean => err instanceof TickerpulseError && (err.retryable || err.code === 'DB_IN_USE');
 
 class StoreFailure extends Error {
   constructor(readonly original: unknown) {

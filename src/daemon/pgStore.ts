@@ -13,15 +13,12 @@
  * loads the pg driver.
  */
 import type { Config } from '../config/schema.js';
-import { TickerpulseError } from '../lib/errors.js';
+import type { TickerpulseError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { openStoreReader, type StoreReader } from '../query/storeReader.js';
 import type { StoredSourceState } from '../store/itemStore.js';
-import { acquirePgWriterLock, type PgWriterLock } from '../store/pg/writerLock.js';
+import { keepPgWriterLock } from '../store/pg/writerLock.js';
 import { PgWriter } from './pgWriter.js';
-
-/** How often a lost writer lock is tried again while PostgreSQL is away. */
-const RELOCK_MS = 1000;
 
 export interface DaemonPgStore {
   writer: PgWriter;
@@ -36,42 +33,18 @@ export interface DaemonPgStore {
 }
 
 export async function openDaemonPgStore(cfg: Config, url: string, log: Logger, clock: () => number): Promise<DaemonPgStore> {
-  let released = false;
-  let lock: PgWriterLock;
-  let relocking = false;
   const out: DaemonPgStore = {
     writer: null as unknown as PgWriter,
     reader: null as unknown as StoreReader,
     sourceStates: new Map(),
     health: () => ({ kind: 'postgres', writerLock: lock.held }),
     onFatal: null,
-    release: async () => {
-      released = true;
-      await lock.release();
-    },
+    release: () => lock.release(),
   };
-  const onLost = (err: TickerpulseError) => {
-    if (released || relocking) return;
-    relocking = true;
-    log.warn({ err }, 'PostgreSQL writer lock lost with its session; taking it again');
-    void (async () => {
-      while (!released) {
-        try {
-          lock = await acquirePgWriterLock(url, { onLost });
-          log.info('PostgreSQL writer lock taken again');
-          break;
-        } catch (e) {
-          if (e instanceof TickerpulseError && e.code === 'DB_IN_USE') {
-            out.onFatal?.(e);
-            break;
-          }
-          await new Promise((r) => setTimeout(r, RELOCK_MS));
-        }
-      }
-      relocking = false;
-    })();
-  };
-  lock = await acquirePgWriterLock(url, { onLost });
+  const lock = await keepPgWriterLock(url, {
+    onRelocking: (err) => log.warn({ err }, 'PostgreSQL writer lock lost with its session; taking it again'),
+    onTaken: (err) => out.onFatal?.(err),
+  });
   try {
     const rules = cfg.alerts.rules.filter((r) => r.enabled);
     // Creates or upgrades the schema, then warms the story clusterer and alert windows from it.
@@ -86,7 +59,7 @@ export async function openDaemonPgStore(cfg: Config, url: string, log: Logger, c
       throw err;
     }
   } catch (err) {
-    await out.release();
+    await lock.release();
     throw err;
   }
   return out;

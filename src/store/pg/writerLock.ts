@@ -115,3 +115,59 @@ async function lockHolder(client: pg.Client): Promise<string | null> {
     return null;
   }
 }
+
+/** How often a lost writer lock is tried again while PostgreSQL is away. */
+const RELOCK_MS = 1000;
+
+export interface KeptPgWriterLock {
+  /** False between losing the lock's session and taking it again. */
+  readonly held: boolean;
+  release(): Promise<void>;
+}
+
+/**
+ * The writer lock for as long as its owner writes: taken as acquirePgWriterLock does, and taken
+ * again when its session ends (PostgreSQL restarted, the connection was cut) — commits stay
+ * correct meanwhile (the seq_counter lock). `onTaken` is told when another writer took it in
+ * between: the owner must stop writing.
+ */
+export async function keepPgWriterLock(
+  url: string,
+  opts: Omit<PgWriterLockOptions, 'onLost'> & { onTaken: (err: TickerpulseError) => void; onRelocking?: (err: TickerpulseError) => void },
+): Promise<KeptPgWriterLock> {
+  let released = false;
+  let relocking = false;
+  let lock: PgWriterLock;
+  const onLost = (err: TickerpulseError) => {
+    if (released || relocking) return;
+    relocking = true;
+    opts.onRelocking?.(err);
+    void (async () => {
+      while (!released) {
+        try {
+          const again = await acquirePgWriterLock(url, { onLost });
+          if (released) await again.release();
+          else lock = again;
+          break;
+        } catch (e) {
+          if (e instanceof TickerpulseError && e.code === 'DB_IN_USE') {
+            opts.onTaken(e);
+            break;
+          }
+          await sleep(RELOCK_MS);
+        }
+      }
+      relocking = false;
+    })();
+  };
+  lock = await acquirePgWriterLock(url, { ...opts, onLost });
+  return {
+    get held() {
+      return !released && lock.held;
+    },
+    async release() {
+      released = true;
+      await lock.release();
+    },
+  };
+}
