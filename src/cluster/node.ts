@@ -115,8 +115,8 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
     const own = daemonHealth({ sources: poll?.sources ?? [], webhook: null, writer: { alive: true, lagMs: 0 }, writerLagLimitMs: Infinity });
     // PostgreSQL away: poll nodes go on publishing into JetStream, the writer retries, servers
     // answer what needs no store — degraded, not failing (a serve node's /healthz adds its own db check).
-    const pgDown = pgStore !== null && !pgStore.ok();
-    const reasons = [nats.connected ? null : 'not connected to NATS', pgDown ? 'PostgreSQL does not answer' : null, own.reason].filter((r): r is string => r !== null);
+    const pgDown = (pgStore !== null && !pgStore.ok()) || writeRole?.health().storeOk === false;
+    const reasons = [nats.connected ? null : 'not connected to NATS', pgDown ? 'the store does not answer' : null, own.reason].filter((r): r is string => r !== null);
     return {
       status: nats.connected ? (pgDown && own.status === 'ok' ? 'degraded' : own.status) : 'failing',
       reason: reasons.length ? reasons.join('; ') : null,
@@ -126,7 +126,7 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
         node: cl.node,
         roles: [...roles],
         nats,
-        ...(pgUrl !== null ? { store: { kind: 'postgres', ok: pgStore ? pgStore.ok() : null } } : {}),
+        ...(pgStore ? { store: { kind: 'postgres', ok: pgStore.ok() } } : {}),
         ...(poll ? { poll: { owned: poll.owned, liveNodes: poll.liveNodes, publishSlotsInUse: poll.publishSlotsInUse } } : {}),
         ...(writeRole ? { write: writeRole.health() } : {}),
         ...(feed ? { serve: { lastSeq: feed.lastSeq, filledFromStore: feed.filledFromStore } } : {}),
@@ -224,6 +224,8 @@ async function startSqliteWriter(cfg: Config, log: Logger): Promise<ClusterWrite
     set onFatal(f) {
       writer.onFatal = f;
     },
+    prune: (cutoffs, batch) => writer.prune(cutoffs, batch),
+    vacuum: (pages) => writer.vacuum(pages),
     finish: async () => {
       await stopCheckpointer();
       return writer.finish();

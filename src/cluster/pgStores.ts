@@ -129,6 +129,8 @@ export function pgWriterFactory(cfg: Config, url: string, log: Logger): ClusterW
         w.onFatal = f;
       },
       finish: () => w.finish(),
+      prune: (cutoffs, batch) => w.prune(cutoffs, batch),
+      vacuum: (pages) => w.vacuum(pages),
       close: async () => {
         await w.close();
         await lock.release();

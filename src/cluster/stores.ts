@@ -11,6 +11,7 @@ import type { TickerpulseError } from '../lib/errors.js';
 import type { ItemBatch, StoredBatch } from '../lib/messages.js';
 import type { SourceState } from '../lib/types.js';
 import type { ItemStore } from '../store/itemStore.js';
+import type { PruneCounts, PruneCutoffs } from '../store/retention.js';
 import type { StoredItem } from '../lib/types.js';
 
 export interface PollStateReader {
@@ -30,6 +31,9 @@ export interface ClusterWriter {
   onFatal: ((err: TickerpulseError) => void) | null;
   /** Shutdown step (index, checkpoint). */
   finish(): Promise<unknown>;
+  /** Retention (config `retention`), run by the active writer only: src/daemon/retentionTask.ts. */
+  prune(cutoffs: PruneCutoffs, batch: number): Promise<PruneCounts>;
+  vacuum(pages: number): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -31,6 +31,7 @@ import type { NatsLink } from './natsLink.js';
 import type { ClusterWriter, ClusterWriterFactory } from './stores.js';
 import { ITEMS_STREAM, STORED_SUBJECT, WRITER_CONSUMER, WRITER_LEASE_KEY } from './topology.js';
 import { webhookOptions } from '../daemon/configOptions.js';
+import { startRetention, type RetentionTask } from '../daemon/retentionTask.js';
 
 export interface WriteRoleHealth {
   state: 'standby' | 'active' | 'stopping';
@@ -38,6 +39,8 @@ export interface WriteRoleHealth {
   commits: number;
   items: number;
   redelivered: number;
+  /** False while the store fails (commits retried, or it cannot be opened); true after the next success. */
+  storeOk: boolean;
 }
 
 export interface WriteRole {
@@ -49,7 +52,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: ClusterWriterFactory, log: Logger, onFatal: (err: unknown) => void): Promise<WriteRole> {
   const cl = cfg.cluster!;
-  const h: WriteRoleHealth = { state: 'standby', commits: 0, items: 0, redelivered: 0 };
+  const h: WriteRoleHealth = { state: 'standby', commits: 0, items: 0, redelivered: 0, storeOk: true };
   let stopped = false;
   /** The pull in progress: ended at once when the lease is lost (a pull waits out NATS outages otherwise). */
   let pull: ConsumerMessages | null = null;
@@ -75,6 +78,7 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
     h.state = 'active';
     log.info('writer lease acquired: this node is the active writer');
     let writer: ClusterWriter | null = null;
+    let retention: RetentionTask | null = null;
     const webhook = startWebhook(cfg, () => writer, log.child({ component: 'alerts' }));
     try {
       try {
@@ -83,11 +87,15 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
         // The store is away (PostgreSQL down) or still held by the previous writer (its
         // session not gone yet): stand by and try again, rather than exit.
         if (!standByOn(err)) throw err;
+        if (isRetryable(err)) h.storeOk = false;
         log.warn({ err }, 'cannot open the store as the active writer; standing by and trying again');
         await sleep(cl.lease.renewInterval);
         return;
       }
       writer.onFatal = (err) => onFatal(err);
+      h.storeOk = true;
+      // Retention belongs to whoever writes: one pruner in the cluster, beside the commits.
+      retention = startRetention(cfg.retention, writer, log.child({ component: 'retention' }));
       const c = await consumer();
       while (lease.held && !stopped) {
         let msgs: ConsumerMessages;
@@ -121,6 +129,7 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
     } finally {
       h.state = 'stopping';
       await webhook?.close(2000);
+      await retention?.stop();
       if (writer) {
         await writer.finish().catch((err: unknown) => log.error({ err }, 'final index/WAL checkpoint failed'));
         await writer.close();
@@ -155,6 +164,7 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
           // stays unacked in the stream, and is tried again here until the store answers or
           // the lease moves on (the next writer then gets it redelivered).
           if (attempt === 1) log.warn({ err }, 'commit failed (retryable); trying again until the store answers');
+          h.storeOk = false;
           m.working();
           await sleep(Math.min(cl.lease.renewInterval, 250 * attempt));
           continue;
@@ -169,6 +179,7 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
       }
     }
     if (attempt > 1) log.info({ attempts: attempt }, 'commit succeeded again: the store is back');
+    h.storeOk = true;
     h.commits++;
     h.items += stored.items.length;
     if (stored.items.length || stored.alerts.length) link.nc.publish(STORED_SUBJECT, encodeBatch(stored));

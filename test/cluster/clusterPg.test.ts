@@ -1,6 +1,7 @@
 /**
  * The multi-process cluster scenario (clusterScenario.ts) on PostgreSQL: the same failovers
- * (kill -9 of the active writer and of a poll node, a NATS restart), the same invariants.
+ * (kill -9 of the active writer and of a poll node, a NATS restart) plus PostgreSQL itself
+ * going down (immediate shutdown) while lines arrive and coming back; the same invariants.
  */
 import { after, before, test } from 'node:test';
 import pg from 'pg';
@@ -18,10 +19,13 @@ after(() => server?.stop());
 test(`PostgreSQL: ${SCENARIO}`, { skip, timeout: 400_000 }, async (t) => {
   const url = await server!.createDatabase('cluster');
   const db = new pg.Pool({ connectionString: url, max: 1 });
+  // The outage cuts this pool's idle connection too; the next query opens a new one.
+  db.on('error', () => undefined);
   try {
     await runClusterScenario(t, {
       config: { store: { kind: 'postgres', url } },
       spec: url,
+      outage: { kill: () => server!.kill(), restart: () => server!.restart() },
       count: async () => {
         try {
           return Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM items')).rows[0].n);

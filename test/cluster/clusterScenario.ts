@@ -5,7 +5,8 @@
  * Two followed JSONL sources and a loopback RSS feed grow while the active writer is killed (kill -9), then the poll node
  * running the sources, then NATS itself. In the end every line is stored exactly once, seq is
  * gap-free, both serve nodes stream exactly the store (one client live through it all, one
- * replaying ?since=0 afterwards), and `tickerpulse query` totals match.
+ * replaying ?since=0 afterwards), and `tickerpulse query` totals match. A store with an `outage`
+ * (PostgreSQL) is also stopped and started again while lines arrive.
  */
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +28,8 @@ export interface ScenarioStore {
   count(): Promise<number>;
   /** Every item, by seq. */
   all(): Promise<{ seq: number; source: string; guid: string }[]>;
+  /** The store's own outage, after the NATS restart (PostgreSQL: kill and restart the server). */
+  outage?: { kill(): Promise<void>; restart(): Promise<void> };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'tp-cluster-'));
@@ -132,6 +135,27 @@ export async function runClusterScenario(t: TestContext, store: ScenarioStore): 
     await waitFor('the writer to give up its lease', async () => (await health(w2))?.cluster?.write?.state === 'standby', 60_000, 200);
     await nats.restart();
     grow(200);
+
+    // 4. The store goes away while lines arrive (poll nodes keep publishing into JetStream, the
+    // writer retries its commit), and comes back.
+    if (store.outage) {
+      // Back to normal after the NATS restart first: the sources run again (a source that
+      // changes hands needs its stored state, so it waits for the store), the writer is active.
+      await waitFor(`all ${total()} lines stored before the store outage`, async () => (await storedCount()) >= total(), 120_000, 200);
+      await waitFor('the survivor to run every source again', async () => ((await health(survivor))?.sources ?? []).length === 3, 60_000, 200);
+      await store.outage.kill();
+      await waitFor('serve-1 to see the store down', async () => (await health(s1))?.db?.ok === false, 30_000, 200);
+      const published = async () => (((await health(survivor))?.sources ?? []) as { items: number }[]).reduce((n, x) => n + x.items, 0);
+      const before = await published();
+      grow(300);
+      await waitFor('the survivor to publish new lines without the store', async () => (await published()) > before, 30_000, 200);
+      await store.outage.restart();
+      // The outage was felt where it matters: the writer had batches it could not commit.
+      assert.ok(
+        w2.logs.some((l) => typeof l.msg === 'string' && /trying again until the store answers|cannot open the store as the active writer/.test(l.msg)),
+        'the active writer retried through the outage',
+      );
+    }
 
     await waitFor(`all ${total()} lines stored`, async () => (await storedCount()) >= total(), Number(process.env.TP_CLUSTER_WAIT ?? 240_000), 500);
 
