@@ -15,6 +15,11 @@ import { acquirePgWriterLock, keepPgWriterLock, PG_WRITER_LOCK_KEY } from '../..
 import { pgSkipReason, startPgServer, type PgServer } from './pgServer.js';
 import { T0, batch, range } from './fixtures.js';
 import { waitFor } from '../../daemon/harness.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { runPrune } from '../../../src/cli/prune.js';
 
 const skip = pgSkipReason() ?? false;
 const log = createLogger({ level: 'silent' });
@@ -126,4 +131,18 @@ describe('PostgreSQL retention', { skip }, () => {
     const next = await w.commit(batch('old', range(100, 101)));
     assert.equal(next.items[0].seq, 51);
   });
+});
+
+test('tickerpulse prune refuses a postgres config instead of pruning the default SQLite file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tp-prune-pg-'));
+  try {
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ store: { kind: 'postgres', url: 'postgres://tp@127.0.0.1:1/tp' }, retention: { items: '30d' } }));
+    let text = '';
+    const sink = new Writable({ write: (c: Buffer, _e, cb) => ((text += c.toString()), cb()) });
+    assert.equal(await runPrune(['--config', config], sink, sink), 2);
+    assert.match(text, /stores in PostgreSQL; prune works on SQLite files/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
