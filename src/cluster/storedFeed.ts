@@ -48,11 +48,19 @@ export async function startStoredFeed(link: NatsLink, store: StoreTail, target: 
    */
   let chain: Promise<void> = Promise.resolve();
   let queued = 0;
+  /** Failures in a row: the first is a warning, the rest (a store outage, retried every catch-up) debug. */
+  let failing = 0;
   const run = (what: string, step: () => Promise<void>) => {
     queued++;
     chain = chain
       .then(step)
-      .catch((err: unknown) => log.warn({ err }, `${what} failed; the catch-up reads what is missing from the store`))
+      .then(
+        () => {
+          if (failing > 0) log.info({ failures: failing }, 'store reads work again');
+          failing = 0;
+        },
+        (err: unknown) => log[failing++ === 0 ? 'warn' : 'debug']({ err }, `${what} failed; the catch-up reads what is missing from the store`),
+      )
       .finally(() => {
         queued--;
       });
