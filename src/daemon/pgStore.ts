@@ -5,7 +5,8 @@
  *  - the writer lock (src/store/pg/writerLock.ts): one daemon per database, as `<db>.lock` is
  *    for SQLite (DB_IN_USE otherwise); a lock lost with its session (PostgreSQL restarted) is
  *    taken again, and the daemon stops only if another writer took it meanwhile;
- *  - PgWriter (pgWriter.ts) as the writer stage, on this thread (its work is round trips);
+ *  - PgWriter (pgWriter.ts) as the writer stage, on this thread (its work is round trips),
+ *    retrying commits through a PostgreSQL outage;
  *  - a PostgreSQL StoreReader for the server (/api/*, /ws ?since replay, /healthz);
  *  - every source's stored poll state, read once at start.
  *
@@ -19,6 +20,9 @@ import { openStoreReader, type StoreReader } from '../query/storeReader.js';
 import type { StoredSourceState } from '../store/itemStore.js';
 import { keepPgWriterLock } from '../store/pg/writerLock.js';
 import { PgWriter } from './pgWriter.js';
+
+/** Longest pause between two attempts of a commit while PostgreSQL does not answer. */
+const PG_RETRY_MAX_MS = 5000;
 
 export interface DaemonPgStore {
   writer: PgWriter;
@@ -48,7 +52,9 @@ export async function openDaemonPgStore(cfg: Config, url: string, log: Logger, c
   try {
     const rules = cfg.alerts.rules.filter((r) => r.enabled);
     // Creates or upgrades the schema, then warms the story clusterer and alert windows from it.
-    out.writer = await PgWriter.start({ url, alerts: rules.length ? cfg.alerts : null, watchlist: cfg.tickers.watchlist, clock }, log.child({ component: 'writer' }));
+    // A PostgreSQL restart is waited out (sources pause behind their PollGates) rather than
+    // taking the daemon down: nothing is lost, nothing is stored twice.
+    out.writer = await PgWriter.start({ url, alerts: rules.length ? cfg.alerts : null, watchlist: cfg.tickers.watchlist, clock, retryRetryableUpToMs: PG_RETRY_MAX_MS }, log.child({ component: 'writer' }));
     try {
       out.reader = await openStoreReader(url, { poolSize: 4 });
       // Each source continues from the poll state stored by whoever polled it last.

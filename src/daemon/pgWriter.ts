@@ -42,7 +42,18 @@ export interface PgWriterOptions {
   clock?: () => number;
   /** Connections (default 2: commits, plus known-guid lookups and alert outcomes beside them). */
   poolSize?: number;
+  /**
+   * Retry a retryable failure (PostgreSQL restarting, a cut connection) of a commit or a
+   * known-guid lookup, with backoff up to this many ms, until it succeeds or the writer is
+   * closed: the single-process daemon, which has nobody to hand the batch to. Unset (a
+   * cluster's write role, which retries while it holds the writer lease): fail at once.
+   */
+  retryRetryableUpToMs?: number;
+  /** Told of the first retryable failure of an episode, and of the recovery. */
+  onStoreState?: (ok: boolean, err?: TickerpulseError) => void;
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class PgWriter implements WriterBackend {
   onStored: ((batch: StoredBatch) => void) | null = null;
@@ -105,14 +116,40 @@ export class PgWriter implements WriterBackend {
   knownGuids(sourceId: string, guids: string[]): Promise<Set<string>> {
     if (this.closed) return Promise.reject(new TickerpulseError('STORE_FAILED', 'the writer is closed'));
     if (guids.length === 0) return Promise.resolve(new Set());
-    return this.writer.knownGuids(sourceId, guids);
+    return this.retrying(() => this.writer.knownGuids(sourceId, guids));
+  }
+
+  /** Runs `fn`, again and again on retryable failures when configured (retryRetryableUpToMs). */
+  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
+    const max = this.opts.retryRetryableUpToMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const out = await fn();
+        if (attempt > 0) this.storeState(true);
+        return out;
+      } catch (err) {
+        if (max === undefined || this.closed || !(err instanceof TickerpulseError && err.retryable)) throw err;
+        if (attempt === 0) this.storeState(false, err);
+        await sleep(Math.min(max, 100 * 2 ** Math.min(attempt, 10)));
+        if (this.closed) throw err;
+      }
+    }
+  }
+
+  private storeFailing = false;
+  private storeState(ok: boolean, err?: TickerpulseError): void {
+    if (this.storeFailing === !ok) return;
+    this.storeFailing = !ok;
+    if (ok) this.log.info('PostgreSQL answers again; continuing');
+    else this.log.warn({ err }, 'PostgreSQL failed (retryable); retrying until it answers');
+    this.opts.onStoreState?.(ok, err);
   }
 
   commit(batch: ItemBatch): Promise<StoredBatch> {
     if (this.closed) return Promise.reject(new TickerpulseError('STORE_FAILED', 'the writer is closed'));
     this.queued++;
     this.queuedAt.push(Date.now());
-    const run = this.chain.then(() => this.commitNow(batch));
+    const run = this.chain.then(() => this.retrying(() => this.commitNow(batch)));
     this.chain = run.catch(() => undefined);
     return run.finally(() => {
       this.queued--;

@@ -3,7 +3,8 @@
  * RSS feed and a JSONL replay ingested, kill -9 mid-ingest, restart — each item stored exactly
  * once with gap-free seqs, the JSONL cursor and the feed's state continued from PostgreSQL, the
  * `?since` stream and `tickerpulse query --store` agreeing with the table; a second daemon on the
- * same database refused (DB_IN_USE) while the first runs.
+ * same database refused (DB_IN_USE) while the first runs; PostgreSQL stopped and started again
+ * under the running daemon, which waits it out and loses nothing.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,6 +51,8 @@ test('daemon on PostgreSQL: kill -9 mid-ingest, restart, every item once, seqs g
     }),
   );
   const db = new pg.Pool({ connectionString: url, max: 1 });
+  // The outage cuts this pool's idle connection too; the next query opens a new one.
+  db.on('error', () => undefined);
   const count = async (source?: string) => {
     try {
       const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM items${source ? ' WHERE source = $1' : ''}`, source ? [source] : []);
@@ -117,6 +120,25 @@ test('daemon on PostgreSQL: kill -9 mid-ingest, restart, every item once, seqs g
     assert.equal((Array.isArray(api) ? api : api.items).length, FEED_ITEMS);
     const health = (await getJson(d.port, '/healthz')) as { db: { ok: boolean; kind: string; writerLock: boolean } };
     assert.deepEqual(health.db, { kind: 'postgres', writerLock: true, ok: true });
+
+    // PostgreSQL goes away while the feed grows: the daemon waits it out (the poll waits on the
+    // store), then stores the new items once, and a live client gets them in order.
+    const watcher = await connectWs(d.port, `?since=${TOTAL}`);
+    await server!.kill();
+    const dbOk = async () => ((await getJson(d!.port, '/healthz').catch(() => null)) as { db?: { ok?: boolean } } | null)?.db?.ok;
+    await waitFor('the daemon to see the database down', async () => (await dbOk()) === false, 30_000, 200);
+    feed.items = makeItems(FEED_ITEMS + 50, 'k');
+    const polls = feed.requests;
+    await waitFor('a poll of the grown feed while the database is down', () => feed.requests > polls, 30_000, 100);
+    await server!.restart();
+    await waitFor(`all ${TOTAL + 50} items`, async () => (await count()) >= TOTAL + 50, 60_000, 200);
+    assert.equal(d.child.exitCode, null, 'the daemon kept running through the outage');
+    const after = (await db.query<{ seq: string; source: string; guid: string }>('SELECT seq, source, guid FROM items ORDER BY seq')).rows;
+    assert.deepEqual(after.map((r) => Number(r.seq)), Array.from({ length: TOTAL + 50 }, (_, i) => i + 1), 'still gap-free');
+    assert.equal(new Set(after.map((r) => `${r.source}/${r.guid}`)).size, TOTAL + 50, 'each item once');
+    await waitFor('the live client to get the new items', () => itemsOf(watcher).length >= 50, 30_000);
+    assert.deepEqual(itemsOf(watcher).map((i) => i.seq), Array.from({ length: 50 }, (_, i) => TOTAL + i + 1));
+    watcher.ws.close();
     assert.equal((await stopDaemon(d)).code, 0);
     d = null;
   } finally {
