@@ -12,6 +12,7 @@ import { createLogger } from '../../../src/lib/log.js';
 import { runQuery } from '../../../src/cli/query.js';
 import { validateParams } from '../../../src/query/params.js';
 import { openStoreReader, type StoreReader } from '../../../src/query/storeReader.js';
+import { startServer } from '../../../src/server/server.js';
 import { pgSkipReason, startPgServer, type PgServer } from './pgServer.js';
 import { batch, range } from './fixtures.js';
 
@@ -115,5 +116,29 @@ describe('PostgreSQL store: export and cursors', { skip }, () => {
     assert.equal(back.length, N);
     assert.deepEqual(fwd, [...back].reverse());
     assert.equal(new Set(fwd).size, N);
+  });
+
+  test('a serve node (server on the PostgreSQL reader): /api/items Link walks both ways', async () => {
+    const srv = await startServer({ host: '127.0.0.1', port: 0, store: reader!, health: () => ({}), log });
+    try {
+      const walk = async (first: string): Promise<number[]> => {
+        const out: number[] = [];
+        for (let path: string | null = first; path !== null; ) {
+          const res: Response = await fetch(srv.url + path);
+          assert.equal(res.status, 200, path);
+          out.push(...((await res.json()) as { seq: number }[]).map((r) => r.seq));
+          path = /^<([^>]+)>; rel="next"$/.exec(res.headers.get('link') ?? '')?.[1] ?? null;
+        }
+        return out;
+      };
+      const back = await walk('/api/items?before=999999999&limit=1000');
+      assert.equal(back.length, N);
+      assert.deepEqual(await walk('/api/items?after=0&limit=900'), [...back].reverse());
+      const bad = await fetch(srv.url + '/api/items?after=-5');
+      assert.equal(bad.status, 400);
+      assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'INPUT_INVALID');
+    } finally {
+      await srv.close();
+    }
   });
 });
