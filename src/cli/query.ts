@@ -160,7 +160,9 @@ export async function runQuery(argv: string[], out: NodeJS.WritableStream, err: 
   }
 
   const storeFailed = async (e: unknown): Promise<number> => {
-    const code = e instanceof TickerpulseError ? e.code : 'STORE_FAILED';
+    // An export can also fail writing (ENOSPC on `> file`): name that error's own code.
+    const own = (e as { code?: unknown })?.code;
+    const code = e instanceof TickerpulseError ? e.code : typeof own === 'string' ? own : 'STORE_FAILED';
     const detail = e instanceof TickerpulseError ? (e.details?.sqliteCode ?? e.details?.sqlState) : undefined;
     await write(err, `tickerpulse query: ${e instanceof Error ? e.message : String(e)} [${code}${typeof detail === 'string' ? ' ' + detail : ''}]\n`);
     return 1;
