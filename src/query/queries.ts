@@ -419,8 +419,8 @@ function alertsPlan(src: QuerySource, p: AlertsParams): Plan<StoredAlert> {
  * handed out in chunks of at most `chunkRows` as QueryResults, so memory does not grow with the
  * row count. The statement holds one read snapshot until the iteration ends (a consistent
  * export; in WAL mode the writer keeps going, checkpoints cannot pass the snapshot meanwhile).
- * Stopping early (`break`, `return()`) resets the statement. The connection runs nothing else
- * meanwhile (better-sqlite3 refuses while an iterator is open).
+ * Stopping early (`break`, `return()`) resets the statement; until then the (cached) statement
+ * is busy, so the same query shape cannot run on this connection meanwhile.
  */
 export function* iterateQuery(src: QuerySource, p: QueryParams, now: Date = new Date(), chunkRows = 500): Generator<QueryResult, void, undefined> {
   const plan: Plan<unknown> = guarded(() => (p.kind === 'items' ? itemsPlan(src, p) : p.kind === 'tickers' ? tickersPlan(src, p, now) : p.kind === 'series' ? seriesPlan(src, p) : alertsPlan(src, p)));

@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { ItemStore } from '../../src/store/itemStore.js';
 import { runQuery } from '../../src/cli/query.js';
 import { BackpressureWriter, EXPORT_CHUNK_ROWS } from '../../src/cli/queryExport.js';
+import { validateParams } from '../../src/query/params.js';
+import { openStoreReader } from '../../src/query/storeReader.js';
 import { insertAlerts, insertItems, type FixtureItem } from '../query/fixtures.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -174,6 +176,30 @@ class SlowSink extends Writable {
     return ok;
   }
 }
+
+describe('StoreReader.stream on SQLite', () => {
+  test('chunks of the asked size, lazily; stopping early frees the connection for the next query', async () => {
+    const reader = await openStoreReader(db);
+    try {
+      const p = validateParams('items', { limit: '0', sort: 'seq', order: 'asc' }, { channel: 'cli', allowUnlimited: true });
+      const sizes: number[] = [];
+      for await (const c of reader.stream(p, new Date(), 1200)) sizes.push(c.rows.length);
+      assert.deepEqual(sizes, [1200, 1200, 1200, 1200, 200]);
+      // The statement is cached per shape: iterating it again while a walk left it open would
+      // throw ("statement is busy"), so these walks prove that breaking off resets it.
+      for (let k = 0; k < 3; k++) {
+        for await (const c of reader.stream(p, new Date(), 10)) {
+          assert.equal(c.rows.length, 10);
+          break;
+        }
+      }
+      assert.equal(await reader.countItems(), N);
+      assert.equal((await reader.query({ ...p, limit: 3 })).rows.length, 3);
+    } finally {
+      await reader.close();
+    }
+  });
+});
 
 describe('bounded memory', () => {
   test('the export never queues more than about one chunk in the output, whatever the row count', async () => {
