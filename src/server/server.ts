@@ -1167,7 +1167,7 @@ const PLACEHOLDER_HTML = `<!doctype html>
 <p>The daemon is running. The live dashboard comes in a later version.</p>
 <ul>
 <li><a href="/healthz">/healthz</a> &mdash; daemon health (JSON)</li>
-<li><a href="/api/items">/api/items</a> &mdash; latest items (filters: <code>source</code>, <code>ticker</code>, <code>label</code>, <code>since</code>, <code>search</code>, <code>limit</code>, <code>sort</code>, <code>order</code>)</li>
+<li><a href="/api/items">/api/items</a> &mdash; latest items (filters: <code>source</code>, <code>ticker</code>, <code>label</code>, <code>since</code>, <code>search</code>, <code>limit</code>, <code>sort</code>, <code>order</code>; cursors <code>before</code>/<code>after</code>)</li>
 <li><a href="/api/tickers">/api/tickers</a> &mdash; most mentioned tickers (<code>since</code>, <code>limit</code>, <code>sort</code>, <code>order</code>)</li>
 <li><code>/api/series?ticker=AAPL&amp;bucket=1h</code> &mdash; a ticker's (or <code>source</code>'s) counts and sentiment per bucket</li>
 <li><a href="/api/alerts">/api/alerts</a> &mdash; alerts (<code>since</code>, <code>ticker</code>, <code>rule</code>, <code>kind</code>, <code>limit</code>)</li>
