@@ -24,6 +24,7 @@ export class SourceSet {
   private readonly leaving = new Set<DaemonSource>();
   private readonly finished = new WeakSet<DaemonSource>();
   private closed = false;
+  private armed = false;
 
   constructor(private readonly opts: SourceSetOptions) {}
 
@@ -54,7 +55,7 @@ export class SourceSet {
     void s.done.then(
       () => {
         this.finished.add(s);
-        this.checkAllDone();
+        this.fireIfAllDone();
       },
       () => undefined,
     );
@@ -74,9 +75,17 @@ export class SourceSet {
     }
   }
 
-  /** Calls onAllDone when no running source is still going (at once with none). */
+  /**
+   * Calls onAllDone when no running source is still going (at once with none); from this first
+   * call on (after the start-up's sources are all started), also whenever the last one completes.
+   */
   checkAllDone(): void {
-    if ([...this.running.values()].every((s) => this.finished.has(s))) this.opts.onAllDone();
+    this.armed = true;
+    this.fireIfAllDone();
+  }
+
+  private fireIfAllDone(): void {
+    if (this.armed && [...this.running.values()].every((s) => this.finished.has(s))) this.opts.onAllDone();
   }
 
   /**
