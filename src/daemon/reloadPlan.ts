@@ -50,8 +50,14 @@ export function planReload(running: Config, next: Config, extra: readonly string
   for (const sc of after) {
     const old = before.get(sc.id);
     if (!old) plan.added.push(sc);
-    else if (fingerprint(running, old) !== fingerprint(effective, sc)) plan.changed.push(sc);
-    else plan.unchanged.push(sc.id);
+    else if (fingerprint(running, old) === fingerprint(effective, sc)) plan.unchanged.push(sc.id);
+    else if (old.kind === 'jsonl' && old.stdin) {
+      // Standard input cannot be handed from one reader to the next without losing what the
+      // first had already taken from the pipe: the source runs on as it is until a restart.
+      plan.unchanged.push(sc.id);
+      plan.needsRestart.push(`sources.${sc.id}`);
+      effective.sources = effective.sources.map((s) => (s.id === sc.id ? old : s));
+    } else plan.changed.push(sc);
   }
   const kept = new Set(after.map((s) => s.id));
   for (const id of before.keys()) if (!kept.has(id) && !extra.includes(id)) plan.removed.push(id);

@@ -78,3 +78,14 @@ test('restartState: continues from the store; a new URL drops validators and bac
   assert.deepEqual({ etag: moved?.etag, nextPollAt: moved?.nextPollAt, consecutiveErrors: moved?.consecutiveErrors }, { etag: null, nextPollAt: null, consecutiveErrors: 0 });
   assert.equal(restartState(hourly, hourly, null), null);
 });
+
+test('a source reading standard input is not restarted (the pipe cannot be handed over): it needs a restart', () => {
+  const a = cfg({ sources: [{ id: 'in', kind: 'jsonl', path: '-' }] });
+  const p = planReload(a, cfg({ sources: [{ id: 'in', kind: 'jsonl', path: '-', chunkSize: 10 }] }));
+  assert.deepEqual(p.changed, []);
+  assert.deepEqual(p.unchanged, ['in']);
+  assert.deepEqual(p.needsRestart, ['sources.in']);
+  assert.deepEqual(p.effective.sources, a.sources);
+  // Removing it stops it as any other source.
+  assert.deepEqual(planReload(a, cfg({ sources: [] })).removed, ['in']);
+});
