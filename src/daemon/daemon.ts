@@ -240,8 +240,6 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
   // The writer thread died (or its store failed outside a commit): stop rather than run on a broken DB.
   writer.onFatal = (err) => fatal(err, 'writer thread failed');
 
-  for (const sc of sourceConfigs) await sources.start(sc, cfg);
-  sources.checkAllDone();
   const reloader = new Reloader({
     log: log.child({ component: 'reload' }),
     load: opts.loadConfig ?? (() => cfg),
@@ -252,6 +250,8 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
     statusFile: reloadStatusPath(cfg.db),
     stopping: () => stopping !== null,
   });
+  for (const sc of sourceConfigs) await sources.start(sc, cfg);
+  sources.checkAllDone();
 
   log.info({ port: server.port, url: server.url, db: cfg.db, sources: sources.ids }, `tickerpulse listening on ${server.url}`);
 

@@ -38,6 +38,8 @@ export class DaemonSource {
   private readonly abort = new AbortController();
   private subscription: Subscription | null = null;
   private stopping: Promise<boolean> | null = null;
+  private readonly worker: SourceWorker;
+  private readonly gate: PollGate;
 
   constructor(
     readonly cfg: SourceConfig,
@@ -48,12 +50,9 @@ export class DaemonSource {
     readonly log: Logger,
   ) {
     const sc = cfg;
-    const worker = new SourceWorker(sourceWorkerOptions(daemonCfg, sc.id));
-    const gate = new PollGate(daemonCfg.limits.maxPendingPolls);
-    this.worker = worker;
-    this.gate = gate;
+    const worker = (this.worker = new SourceWorker(sourceWorkerOptions(daemonCfg, sc.id)));
+    const gate = (this.gate = new PollGate(daemonCfg.limits.maxPendingPolls));
     this.health = initialHealth(sc.id, sc.kind, persisted);
-    deps.metrics.addSource(sc.id, persisted && persisted.consecutiveErrors === 0 ? persisted.lastPollAt : null);
     const limits = daemonCfg.limits;
     const ctx: SourceContext = {
       log,
@@ -67,8 +66,16 @@ export class DaemonSource {
       waitForRoom: () => gate.waitForRoom(),
       hostBudget: deps.hostBudget,
     };
+    let raw$: ReturnType<typeof createSource>;
+    try {
+      raw$ = createSource(sc, ctx, daemonCfg);
+    } catch (err) {
+      // Thrown to the caller (a reload reports the source as not started), not left running half-built.
+      void worker.close().catch(() => undefined);
+      throw err;
+    }
     this.done = new Promise<void>((resolve, reject) => {
-      this.subscription = createSource(sc, ctx, daemonCfg)
+      this.subscription = raw$
         .pipe(
           ingestPolls({
             sourceId: sc.id,
@@ -106,11 +113,9 @@ export class DaemonSource {
         });
     });
     this.done.catch(() => undefined);
+    deps.metrics.addSource(sc.id, persisted && persisted.consecutiveErrors === 0 ? persisted.lastPollAt : null);
     log.info({ kind: sc.kind }, 'source started');
   }
-
-  private readonly worker: SourceWorker;
-  private readonly gate: PollGate;
 
   get id(): string {
     return this.cfg.id;
