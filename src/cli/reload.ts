@@ -60,7 +60,14 @@ export async function runReload(argv: string[], out: NodeJS.WritableStream = pro
     }
     throw e;
   }
-  const pid = findLockHolder(db);
+  let pid: number | null;
+  try {
+    pid = findLockHolder(db);
+  } catch (e) {
+    if (!(e instanceof TickerpulseError)) throw e;
+    err.write(`tickerpulse reload: ${e.message}\n`);
+    return 1;
+  }
   if (pid === null) {
     err.write(`tickerpulse reload: no tickerpulse daemon is running on ${db} (nobody holds ${db}.lock); start one with tickerpulse start\n`);
     return 1;

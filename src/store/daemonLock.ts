@@ -15,7 +15,7 @@
  * same process (tests) is refused the same way.
  */
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { TickerpulseError } from '../lib/errors.js';
 
@@ -100,6 +100,12 @@ export function acquireDaemonLock(dbPath: string): DaemonLock {
 export function findLockHolder(dbPath: string): number | null {
   const path = lockPathFor(dbPath);
   if (!existsSync(path)) return null;
+  try {
+    accessSync(path, fsConstants.R_OK | fsConstants.W_OK);
+  } catch (err) {
+    // Most often the daemon runs as another user (a service account): say so rather than "no daemon".
+    throw new TickerpulseError('STORE_FAILED', `cannot open the lock file ${path}: ${(err as Error).message}; run this as the daemon's user`, { cause: err });
+  }
   const owner = readOwner(path);
   if (!owner || owner.host !== hostname() || !processExists(owner.pid)) return null;
   let db: Database.Database;
