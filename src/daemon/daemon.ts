@@ -246,7 +246,11 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
     config: cfg,
     sources,
     extra: demoFeed ? ['demo'] : [],
-    onOutcome: (outcome) => metrics.onReload(outcome),
+    onOutcome: (outcome) => {
+      metrics.onReload(outcome);
+      // The dashboard's sources panel follows additions and removals at once, not at their first poll.
+      publishSources();
+    },
     statusFile: reloadStatusPath(cfg.db),
     stopping: () => stopping !== null,
   });

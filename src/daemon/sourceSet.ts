@@ -36,8 +36,9 @@ export class SourceSet {
     return this.running.get(id);
   }
 
+  /** Running sources, and those a reload is stopping until they have (a dashboard sees them turn `stopped`). */
   reports() {
-    return [...this.running.values()].map((s) => s.report());
+    return [...this.running.values(), ...this.leaving].map((s) => s.report());
   }
 
   /**

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { CLI, getJson, makeItems, startDaemonProcess, startFeedServer, stopDaemon, waitFor, type DaemonProcess, type FeedServer } from './harness.js';
+import { CLI, connectWs, getJson, makeItems, startDaemonProcess, startFeedServer, stopDaemon, waitFor, type DaemonProcess, type FeedServer } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tp-reload-'));
 const db = join(dir, 'tp.db');
@@ -79,6 +79,7 @@ test('SIGHUP adds, removes and restarts changed sources, leaves the others; a br
 
     // 1. A valid new config: drop removed, change points at another feed, added is new, keep
     // is as it was; limits.dbCacheMb cannot change at runtime.
+    const ws = await connectWs(port);
     const second = { ...base, limits: { dbCacheMb: 32 }, sources: [rss('keep', keep.url, '1h'), rss('change', newFeed.url, '1h'), rss('added', added.url, '1h')] };
     writeConfig(second);
     d.child.kill('SIGHUP');
@@ -88,6 +89,12 @@ test('SIGHUP adds, removes and restarts changed sources, leaves the others; a br
     assert.deepEqual(done.needsRestart, ['limits.dbCacheMb']);
     // The setting that needs a restart is named in a warning (the line after, maybe in a later chunk).
     await waitFor('the needs-a-restart warning', () => daemon.logs.some((l) => l.level === 40 && Array.isArray(l.settings) && (l.settings as string[]).includes('limits.dbCacheMb')));
+    // Open dashboards see the removed source stop and the added one appear, without a poll of it.
+    await waitFor('the /ws source messages of the reload', () => {
+      const seen = ws.messages.filter((m) => m.type === 'source').map((m) => `${m.source.id}:${m.source.status}`);
+      return seen.includes('drop:stopped') && seen.some((x) => x.startsWith('added:'));
+    });
+    ws.ws.close();
     // The removed source stopped before the reload finished: no request of it from now on.
     const dropRequests = drop.requests;
     assert.equal(logsWith(d, 'source stopped', 'drop').length, 1);
