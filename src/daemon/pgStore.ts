@@ -8,7 +8,7 @@
  *  - PgWriter (pgWriter.ts) as the writer stage, on this thread (its work is round trips),
  *    retrying commits through a PostgreSQL outage;
  *  - a PostgreSQL StoreReader for the server (/api/*, /ws ?since replay, /healthz);
- *  - every source's stored poll state, read once at start.
+ *  - each source's stored poll state, read when the source starts.
  *
  * Loaded only for a postgres store (a dynamic import in daemon.ts): the SQLite daemon never
  * loads the pg driver.
@@ -16,7 +16,9 @@
 import type { Config } from '../config/schema.js';
 import type { TickerpulseError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import { openStoreReader, type StoreReader } from '../query/storeReader.js';
+import { pgReader, type StoreReader } from '../query/storeReader.js';
+import { createPgPool } from '../store/pg/pool.js';
+import { PgReader } from '../store/pg/reader.js';
 import type { StoredSourceState } from '../store/itemStore.js';
 import { keepPgWriterLock } from '../store/pg/writerLock.js';
 import { PgWriter } from './pgWriter.js';
@@ -27,7 +29,8 @@ const PG_RETRY_MAX_MS = 5000;
 export interface DaemonPgStore {
   writer: PgWriter;
   reader: StoreReader;
-  sourceStates: Map<string, StoredSourceState>;
+  /** A source's stored poll state, read when it starts (at start and when a reload adds it). */
+  getSourceState(id: string): Promise<StoredSourceState | null>;
   /** For /healthz `db`. */
   health(): { kind: 'postgres'; writerLock: boolean };
   /** Called when the daemon cannot go on (another writer took the lock). */
@@ -37,10 +40,11 @@ export interface DaemonPgStore {
 }
 
 export async function openDaemonPgStore(cfg: Config, url: string, log: Logger, clock: () => number): Promise<DaemonPgStore> {
+  let pg: PgReader | null = null;
   const out: DaemonPgStore = {
     writer: null as unknown as PgWriter,
     reader: null as unknown as StoreReader,
-    sourceStates: new Map(),
+    getSourceState: (id) => pg!.getSourceState(id),
     health: () => ({ kind: 'postgres', writerLock: lock.held }),
     onFatal: null,
     release: () => lock.release(),
@@ -55,15 +59,9 @@ export async function openDaemonPgStore(cfg: Config, url: string, log: Logger, c
     // A PostgreSQL restart is waited out (sources pause behind their PollGates) rather than
     // taking the daemon down: nothing is lost, nothing is stored twice.
     out.writer = await PgWriter.start({ url, alerts: rules.length ? cfg.alerts : null, watchlist: cfg.tickers.watchlist, clock, retryRetryableUpToMs: PG_RETRY_MAX_MS }, log.child({ component: 'writer' }));
-    try {
-      out.reader = await openStoreReader(url, { poolSize: 4 });
-      // Each source continues from the poll state stored by whoever polled it last.
-      out.sourceStates = new Map((await out.reader.listSourceStates()).map((st) => [st.id, st]));
-    } catch (err) {
-      await out.reader?.close();
-      await out.writer.close();
-      throw err;
-    }
+    // The server's reads: a pool of their own (the schema is current: the writer just saw to it).
+    pg = new PgReader(createPgPool(url, { max: 4, applicationName: 'tickerpulse-reader', onIdleError: (err) => log.warn({ err }, 'an idle PostgreSQL connection failed (it is replaced on next use)') }));
+    out.reader = pgReader(pg);
   } catch (err) {
     await lock.release();
     throw err;
