@@ -2,7 +2,8 @@
  * What the single-process daemon needs beyond PgWriter on PostgreSQL, against a real server:
  * the writer lock (one writer per database, dropped with its session, naming its holder,
  * taken again after its session was killed) and retention (batches, stories with their last
- * item, the ticker index by cascade, rollups kept, seqs never reused).
+ * item, the ticker index by cascade, rollups kept, seqs never reused); the SQLite-only CLI
+ * commands refusing a postgres config.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { runPrune } from '../../../src/cli/prune.js';
+import { runReload } from '../../../src/cli/reload.js';
 
 const skip = pgSkipReason() ?? false;
 const log = createLogger({ level: 'silent' });
@@ -133,7 +135,7 @@ describe('PostgreSQL retention', { skip }, () => {
   });
 });
 
-test('tickerpulse prune refuses a postgres config instead of pruning the default SQLite file', async () => {
+test('tickerpulse prune and reload refuse a postgres config instead of acting on the default SQLite file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tp-prune-pg-'));
   try {
     const config = join(dir, 'config.json');
@@ -142,6 +144,9 @@ test('tickerpulse prune refuses a postgres config instead of pruning the default
     const sink = new Writable({ write: (c: Buffer, _e, cb) => ((text += c.toString()), cb()) });
     assert.equal(await runPrune(['--config', config], sink, sink), 2);
     assert.match(text, /stores in PostgreSQL; prune works on SQLite files/);
+    text = '';
+    assert.equal(await runReload(['--config', config], sink, sink), 2);
+    assert.match(text, /stores in PostgreSQL; tickerpulse reload finds a daemon by its SQLite database\. Send SIGHUP/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
