@@ -58,7 +58,7 @@ export async function openDaemonPgStore(cfg: Config, url: string, log: Logger, c
     // Creates or upgrades the schema, then warms the story clusterer and alert windows from it.
     // A PostgreSQL restart is waited out (sources pause behind their PollGates) rather than
     // taking the daemon down: nothing is lost, nothing is stored twice.
-    out.writer = await PgWriter.start({ url, alerts: rules.length ? cfg.alerts : null, watchlist: cfg.tickers.watchlist, clock, retryRetryableUpToMs: PG_RETRY_MAX_MS }, log.child({ component: 'writer' }));
+    out.writer = await PgWriter.start({ url, alerts: rules.length ? cfg.alerts : null, watchlist: cfg.tickers.watchlist, clock, retryRetryableUpToMs: PG_RETRY_MAX_MS, soleWriter: true }, log.child({ component: 'writer' }));
     // The server's reads: a pool of their own (the schema is current: the writer just saw to it).
     pg = new PgReader(createPgPool(url, { max: 4, applicationName: 'tickerpulse-reader', onIdleError: (err) => log.warn({ err }, 'an idle PostgreSQL connection failed (it is replaced on next use)') }));
     out.reader = pgReader(pg);

@@ -51,6 +51,15 @@ export interface PgWriterOptions {
   retryRetryableUpToMs?: number;
   /** Told of the first retryable failure of an episode, and of the recovery. */
   onStoreState?: (ok: boolean, err?: TickerpulseError) => void;
+  /**
+   * This writer is the database's only one (the single-process daemon, under its writer lock):
+   * every seq committed is this writer's, so a commit whose rows start past the last seq handed
+   * to `onStored` + 1 means a commit succeeded whose answer was lost (the connection died during
+   * COMMIT; its retry then found the items stored). Those rows are read back and handed to
+   * `onStored` first, so live clients get every seq. (A cluster's serve nodes fill such gaps
+   * themselves, src/cluster/storedFeed.ts.)
+   */
+  soleWriter?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -66,6 +75,8 @@ export class PgWriter implements WriterBackend {
   private stale = false;
   private chain: Promise<unknown> = Promise.resolve();
   private queued = 0;
+  /** soleWriter: the newest seq handed to onStored. */
+  private emittedSeq = 0;
   /** When each queued commit was asked for (Date.now()), oldest first: commits finish in order. */
   private readonly queuedAt: number[] = [];
   private closed: Promise<void> | null = null;
@@ -91,6 +102,7 @@ export class PgWriter implements WriterBackend {
     try {
       await w.reader.ready(true);
       await w.warm();
+      if (opts.soleWriter) w.emittedSeq = await w.reader.latestSeq();
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw err;
@@ -186,6 +198,11 @@ export class PgWriter implements WriterBackend {
       }
       this.commits++;
       this.items += result.inserted.length;
+      if (this.opts.soleWriter && result.inserted.length) {
+        const first = result.inserted[0].seq;
+        if (first > this.emittedSeq + 1) await this.emitCommittedBefore(first);
+        this.emittedSeq = result.inserted[result.inserted.length - 1].seq;
+      }
       const stored: StoredBatch = { v: MESSAGE_VERSION, type: 'StoredBatch', sourceId: batch.sourceId, items: result.inserted, alerts: committedAlerts, offered: batch.items.length };
       try {
         this.onStored?.(stored);
@@ -195,6 +212,29 @@ export class PgWriter implements WriterBackend {
       return stored;
     } finally {
       this.busyMs += performance.now() - t0;
+    }
+  }
+
+  /** Hands `onStored` the rows (emittedSeq, before) — committed, their answer lost — one source's run at a time. */
+  private async emitCommittedBefore(before: number): Promise<void> {
+    let rows: StoredItem[];
+    try {
+      rows = await this.reader.itemsAfter(this.emittedSeq, before - 1 - this.emittedSeq);
+    } catch (err) {
+      this.log.warn({ err, from: this.emittedSeq + 1, to: before - 1 }, 'could not read back commits whose answer was lost; live clients get them on their next ?since');
+      return;
+    }
+    this.log.warn({ from: this.emittedSeq + 1, to: before - 1 }, 'commits whose answer was lost were stored: handing them to the fan-out now');
+    for (let i = 0; i < rows.length; ) {
+      let j = i + 1;
+      while (j < rows.length && rows[j].source === rows[i].source) j++;
+      const items = rows.slice(i, j);
+      try {
+        this.onStored?.({ v: MESSAGE_VERSION, type: 'StoredBatch', sourceId: items[0].source, items, alerts: [], offered: 0 });
+      } catch (err) {
+        this.log.error({ err }, 'fan-out of a stored batch failed');
+      }
+      i = j;
     }
   }
 

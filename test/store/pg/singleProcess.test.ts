@@ -1,7 +1,8 @@
 /**
- * What the single-process daemon needs beyond PgWriter on PostgreSQL, against a real server:
+ * What the single-process daemon needs on PostgreSQL beyond the store's commit, against a real server:
  * the writer lock (one writer per database, dropped with its session, naming its holder,
- * taken again after its session was killed) and retention (batches, stories with their last
+ * taken again after its session was killed), PgWriter as the sole writer (commits whose answer
+ * was lost still reach the fan-out) and retention (batches, stories with their last
  * item, the ticker index by cascade, rollups kept, seqs never reused); the SQLite-only CLI
  * commands refusing a postgres config.
  */
@@ -12,6 +13,7 @@ import { PgWriter } from '../../../src/daemon/pgWriter.js';
 import { TickerpulseError } from '../../../src/lib/errors.js';
 import { createLogger } from '../../../src/lib/log.js';
 import { createPgPool } from '../../../src/store/pg/pool.js';
+import { PgItemWriter } from '../../../src/store/pg/writer.js';
 import { acquirePgWriterLock, keepPgWriterLock, PG_WRITER_LOCK_KEY } from '../../../src/store/pg/writerLock.js';
 import { pgSkipReason, startPgServer, type PgServer } from './pgServer.js';
 import { T0, batch, range } from './fixtures.js';
@@ -93,6 +95,29 @@ describe('PostgreSQL writer lock', { skip }, () => {
     await rivalLocked;
     await waitFor('onTaken', () => taken !== null, 15_000);
     assert.equal(taken!.code, 'DB_IN_USE');
+  });
+});
+
+describe('PgWriter as the sole writer', { skip }, () => {
+  test('rows committed whose answer was lost reach onStored before the next commit\'s, in seq order', async () => {
+    const url = await server!.createDatabase('sole');
+    const w = await PgWriter.start({ url, alerts: null, watchlist: [], soleWriter: true }, log);
+    cleanups.push(() => w.close());
+    const seen: { source: string; seqs: number[] }[] = [];
+    w.onStored = (b) => seen.push({ source: b.sourceId, seqs: b.items.map((i) => i.seq) });
+    await w.commit(batch('a', range(0, 3)));
+    // Two commits the writer never heard back from (as when the connection dies during COMMIT
+    // and the retry finds the items stored): made here on another connection.
+    const behind = new PgItemWriter(pool(url));
+    await behind.commitPoll('b', batch('b', range(0, 2)).items, {});
+    await behind.commitPoll('a', batch('a', range(10, 12)).items, {});
+    await w.commit(batch('a', range(20, 22)));
+    assert.deepEqual(seen, [
+      { source: 'a', seqs: [1, 2, 3] },
+      { source: 'b', seqs: [4, 5] },
+      { source: 'a', seqs: [6, 7] },
+      { source: 'a', seqs: [8, 9] },
+    ]);
   });
 });
 
