@@ -16,6 +16,11 @@
  * One batch is committed at a time (its stored guids dropped first, see withoutStored), so at most
  * writer.fetchBatch batches are delivered and not yet acked, and never more than
  * writer.maxAckPending.
+ *
+ * The store away (a retryable failure: PostgreSQL restarting, a cut connection) is waited out,
+ * not fatal: the batch stays unacked and is tried again while the lease is held; a store that
+ * cannot be opened on takeover (down, or its writer lock still held by the previous writer's
+ * session) sends this node back to standby. Any other store failure stops the node.
  */
 import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Config } from '../config/schema.js';
@@ -165,7 +170,11 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
           // the lease moves on (the next writer then gets it redelivered).
           if (attempt === 1) log.warn({ err }, 'commit failed (retryable); trying again until the store answers');
           h.storeOk = false;
-          m.working();
+          try {
+            m.working();
+          } catch {
+            // NATS is away too: the batch is redelivered after ackWait, and dropped as stored if it was.
+          }
           await sleep(Math.min(cl.lease.renewInterval, 250 * attempt));
           continue;
         }
