@@ -19,6 +19,7 @@ import { assertBindAllowed, resolveToken } from '../server/auth.js';
 import { StoreWriter } from '../daemon/writer.js';
 import { serverLimits } from '../daemon/configOptions.js';
 import { daemonHealth } from '../daemon/healthStatus.js';
+import { DaemonMetrics } from '../daemon/metrics.js';
 import { startHealthServer, type HealthServer } from './healthServer.js';
 import { openNatsLink, type NatsLink } from './natsLink.js';
 import { startPollRole, type PollRole } from './pollRole.js';
@@ -147,6 +148,7 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
     if (roles.has('poll')) pollRole = await startPollRole(cfg, sources, link, pgStore ? pgStore.pollState : sqlitePollStateReader(store!), log.child({ component: 'poll' }));
     if (roles.has('serve')) {
       const sv = cfg.server;
+      const metrics = new DaemonMetrics();
       server = await startServer({
         host: sv.host,
         port: sv.port,
@@ -155,7 +157,20 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
         log: log.child({ component: 'server' }),
         token,
         allowedOrigins: sv.allowedOrigins,
+        // The same DNS-rebinding guard and /metrics as a single daemon's server.
+        allowedHosts: sv.allowedHosts,
+        metrics,
         limits: serverLimits(sv),
+      });
+      const running = server;
+      // What a serve node can tell: its WebSocket clients, the sources this node polls (when it
+      // also has the poll role) and the process. Commit and ingest counters belong to the write
+      // and poll roles' own processes (docs/CLUSTER.md, "Health and metrics").
+      metrics.attach({
+        sources: () => pollRole?.health().sources ?? [],
+        writer: () => ({ queueDepth: 0, lagMs: 0 }),
+        websocket: () => running.stats(),
+        dbPath: pgStore ? null : cfg.db,
       });
       feed = await startStoredFeed(link, pgStore ? pgStore.tail : sqliteStoreTail(store!), server, cl.serve.catchUpInterval, log.child({ component: 'feed' }));
     } else {

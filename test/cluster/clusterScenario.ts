@@ -10,6 +10,7 @@
  */
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -187,6 +188,12 @@ export async function runClusterScenario(t: TestContext, store: ScenarioStore): 
     }
     const newest = await query(store, ['items', '--sort', 'seq', '--limit', '1000']);
     assert.deepEqual(newest.map((i) => i.seq), all.slice(-1000).reverse().map((i) => i.seq), 'query items = the store');
+    // A serve node has the single daemon's /metrics and DNS-rebinding guard (loopback, no token).
+    const scrape = await fetch(`http://127.0.0.1:${s1.port}/metrics`);
+    assert.equal(scrape.status, 200);
+    assert.match(await scrape.text(), /^tickerpulse_ws_clients \d+$/m, 'serve-1 exports its WebSocket clients');
+    assert.equal(await statusWithHost(s1.port, '/api/items', `evil.example:${s1.port}`), 403, 'a foreign Host is refused');
+    assert.equal(await statusWithHost(s1.port, '/api/items', `localhost:${s1.port}`), 200);
     t.diagnostic(`writer-2 ${JSON.stringify(h2.cluster.write)}; serve-1 ${JSON.stringify(hs1.cluster.serve)} nats ${JSON.stringify(hs1.cluster.nats)}; survivor ${JSON.stringify(hsv.cluster.poll)}`);
     live.ws.close();
     replay.ws.close();
@@ -204,4 +211,17 @@ export async function runClusterScenario(t: TestContext, store: ScenarioStore): 
     await Promise.all(procs.map((p) => stopDaemon(p, 'SIGKILL')));
     await feed.close();
   }
+}
+
+/** GET `path` with the given Host header (fetch cannot set one). */
+function statusWithHost(port: number, path: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host } });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
