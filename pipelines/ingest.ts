@@ -41,7 +41,8 @@ export interface IngestOptions {
    * Ask the store which items it already has before classifying (default true). Worth a writer
    * round trip where polls repeat what was stored (feeds, APIs, a replaced JSONL file); a push
    * stream's items are new, and the round trip (queued behind the writer's current commit) was
-   * pure latency: the store's ON CONFLICT still drops any duplicate.
+   * pure latency: the store's ON CONFLICT still drops any duplicate. A poll flagged
+   * `newSinceCursor` (a JSONL chunk after the committed cursor) skips it too.
    */
   checkKnown?: boolean;
   log: Logger;
@@ -98,7 +99,7 @@ export function ingestPolls(opts: IngestOptions): OperatorFunction<PollResult, I
     );
 
   async function prepare(poll: PollResult): Promise<{ fresh: number; classified: ClassifiedItem[]; failed: FailedItem[] }> {
-    const known = poll.items.length && opts.checkKnown !== false ? await opts.store.knownGuids(opts.sourceId, poll.items.map((i) => i.guid)) : new Set<string>();
+    const known = poll.items.length && opts.checkKnown !== false && poll.newSinceCursor !== true ? await opts.store.knownGuids(opts.sourceId, poll.items.map((i) => i.guid)) : new Set<string>();
     const fresh = dropKnown(poll.items, known);
     const fetchedAt = poll.state.lastPollAt ?? new Date().toISOString();
     // The source's worker links tickers and computes story signatures in the same task as it

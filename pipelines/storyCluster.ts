@@ -30,7 +30,8 @@ export { normalizeTitle, shingles } from '../workers/storySignature.js';
  *   (so a story that keeps being re-published stays findable where others crowd it). A story
  *   pushed out of one ring stays in its others.
  * - match() meets at most `bands × bucketCap` (16 × 8 = 128) distinct stories (`lastCandidates`
- *   counts them), with `bands` map look-ups, and reads the signatures of those only that can still
+ *   counts them), with `bands` map look-ups; those outside the window or with incompatible
+ *   tickers are dropped as they are met, and of the rest it reads the signatures of those only that can still
  *   win: a story in F of the item's buckets has at most bands × (rows − 1) + F hashes equal to the
  *   item's (F counts the rings it was pushed out of as hits), so candidates are taken highest
  *   bound first and the scan stops once the bound falls below the threshold or the best so far.
@@ -261,11 +262,17 @@ export class StoryClusterer {
     const keys = this.bandKeys(sig);
     const th = tickerHash(tickers);
 
-    // Pass 1: the distinct stories in the item's buckets, and in how many of them each is.
+    // Pass 1: the distinct stories in the item's buckets that the item may join (inside the
+    // window, compatible tickers), and in how many of the buckets each is. The window and ticker
+    // checks read the fields the visit mark already brought into cache, so a story that can never
+    // win costs no ranking and no signature read (templated wire news about many companies meets
+    // mostly such stories). Rejected stories keep the visit mark with hits = -1.
     const visit = ++this.visits;
     const cap = this.bucketCap;
+    const window = this.windowMs;
     const met = this.met;
     met.length = 0;
+    let seen = 0;
     for (let b = 0; b < keys.length; b++) {
       const bucket = this.buckets.get(keys[b]);
       if (!bucket) continue;
@@ -277,14 +284,20 @@ export class StoryClusterer {
         if (st === null) continue;
         if (st.visit !== visit) {
           st.visit = visit;
+          seen++;
+          // Equal ticker sets have equal hashes: only an equal hash needs the arrays compared.
+          if (Math.abs(at - st.firstAt) > window || (th !== 0 && st.tickerHash !== 0 && (st.tickerHash !== th || !compatible(st.tickers, tickers)))) {
+            st.hits = -1;
+            continue;
+          }
           st.hits = 0;
           st.order = met.length;
           met.push(st);
-        }
+        } else if (st.hits < 0) continue;
         st.hits++;
       }
     }
-    this.lastCandidates = met.length;
+    this.lastCandidates = seen;
     // Pass 2: a band whose bucket key differs has at most rows − 1 equal hashes, so a story in F
     // of the item's buckets has at most bands × (rows − 1) + F hashes equal to the item's. F is
     // `hits`, plus the rings the story has been pushed out of (bands − present), which may hide
@@ -321,9 +334,6 @@ export class StoryClusterer {
     for (let i = 0; i < kept; i++) {
       const st = ranked[i] as Story;
       if (st.bound < need) break;
-      if (Math.abs(at - st.firstAt) > this.windowMs) continue;
-      // Equal ticker sets have equal hashes: only an equal hash needs the arrays compared.
-      if (th !== 0 && st.tickerHash !== 0 && (st.tickerHash !== th || !compatible(st.tickers, tickers))) continue;
       const other = st.sig;
       let same = 0;
       for (let k = 0; k < n; k++) {

@@ -328,6 +328,11 @@ export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observa
       let skipPartial = false;
       /** The cursor must be written even without items (it moved past blank or skipped lines). */
       let restarted = false;
+      // Lines after the committed cursor (or of a source that has never stored anything) cannot
+      // be stored yet, so the pipeline may skip its known-guid lookup for them — a round trip
+      // queued behind the writer's commits, which stalled classification every few chunks of a
+      // replay. Re-read content (a shrunk, changed or rotated file, stdin) keeps the lookup.
+      let newSinceCursor = headOf !== null && (resume.reason === 'resume' || (resume.reason === 'start' && ctx.state === null));
 
       /** Items parsed and not emitted yet. */
       let items: RawItem[] = [];
@@ -368,6 +373,7 @@ export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observa
         const state: PollResult['state'] = { lastPollAt: new Date().toISOString(), consecutiveErrors: 0, lastError: bad > 0 ? 'INPUT_INVALID' : null };
         if (headOf) state.cursor = formatCursor(cursorOffset, await headOf());
         const result: PollResult = { sourceId: cfg.id, items, state };
+        if (newSinceCursor) result.newSinceCursor = true;
         items = [];
         if (bad > 0) result.error = { code: 'INPUT_INVALID', message: `${bad} invalid line(s) skipped; first: ${firstBad}` };
         bad = 0;
@@ -448,6 +454,7 @@ export function jsonlSource(cfg: JsonlSourceConfig, ctx: SourceContext): Observa
             continue;
           }
           if (ev.kind === 'restart') {
+            newSinceCursor = false;
             // A rotated file is complete: its unterminated last line is a line. Otherwise the
             // partial line belonged to overwritten content.
             if (ev.reason === 'rotated') {

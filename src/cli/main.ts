@@ -7,6 +7,7 @@ const USAGE = `usage: tickerpulse <command> [options]
 
 commands:
   start      run the monitor daemon (sources → workers → SQLite → WebSocket)
+  reload     make the running daemon re-read its config (SIGHUP) and print what changed
   classify   classify text lines or JSONL from files/stdin, one JSON result per line
   query      query stored items (newest first), tickers, series, alerts as a table, JSON or CSV
   reclassify re-score stored items with the current model (resumable; rebuilds affected rollups)
@@ -22,6 +23,8 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'start':
       return (await import('./start.js')).runStart(rest);
+    case 'reload':
+      return (await import('./reload.js')).runReload(rest);
     case 'classify':
       return (await import('./classify.js')).runClassify(rest);
     case 'query':

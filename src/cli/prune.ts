@@ -62,6 +62,12 @@ export async function runPrune(argv: string[], out: NodeJS.WritableStream = proc
     }
     throw e;
   }
+  if (cfg.store.kind === 'postgres') {
+    // Not the default SQLite file in its place: on PostgreSQL the daemon's (or the active
+    // writer's) config `retention` prunes (docs/CLUSTER.md, "PostgreSQL store").
+    err.write('tickerpulse prune: this config stores in PostgreSQL; prune works on SQLite files. On PostgreSQL, retention runs inside tickerpulse start (config retention)\n');
+    return 2;
+  }
   const policy: RetentionPolicy = { items: cfg.retention.items, alerts: cfg.retention.alerts, deadLetters: cfg.retention.deadLetters };
   for (const [flag, key] of [['items', 'items'], ['alerts', 'alerts'], ['dead-letters', 'deadLetters']] as const) {
     const v = values[flag];

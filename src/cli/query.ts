@@ -24,6 +24,7 @@ import type { QueryResult, SeriesRow, TickerRow } from '../query/queries.js';
 import { formatTickers, resultToCsv } from '../query/output.js';
 import { openStoreReader, type StoreReader } from '../query/storeReader.js';
 import { toApiRows } from '../server/wire.js';
+import { exportQuery } from './queryExport.js';
 
 export const DEFAULT_DB = 'data/tickerpulse.db';
 
@@ -37,7 +38,9 @@ common options:
   --store STORE    an SQLite file or a PostgreSQL URL (postgres://user:pass@host:5432/db; cluster mode)
   --format F       table (default) | json (one object per line) | csv
   --since WHEN     a duration back from now (30m, 24h, 7d; also s, w) or an ISO-8601 time (2024-05-01T09:00Z)
-  --limit N        at most N rows, 1-${MAX_LIMIT}
+  --limit N        at most N rows, 1-${MAX_LIMIT}; 0 = every row (streamed, see --all)
+  --all            every matching row (= --limit 0): streamed from a cursor in bounded memory,
+                   for exports (csv or json; a table takes its column widths from the first rows)
   --order O        asc | desc (default desc; sort=symbol: asc)
   -h, --help       show this help
 
@@ -47,6 +50,8 @@ items (default):
   --label L        negative | neutral | positive
   --search TEXT    case-insensitive substring of title or summary
   --sort F         ${ITEM_SORTS.join(' | ')} (default published)
+  --before SEQ     only items with seq < SEQ (newest first; sort is seq)
+  --after SEQ      only items with seq > SEQ (oldest first unless --order desc; sort is seq)
   (--limit default 50; --since default: all)
 
 tickers:
@@ -74,6 +79,8 @@ interface ParsedArgs {
   kind: QueryKind;
   db: string;
   help: boolean;
+  /** --all: every row, streamed (= --limit 0). */
+  all: boolean;
   params: ParamInput;
 }
 
@@ -83,7 +90,7 @@ interface ParsedArgs {
  * options are passed on so the message lists what the kind accepts.
  */
 function parseArgv(argv: string[]): ParsedArgs {
-  const out: ParsedArgs = { kind: 'items', db: DEFAULT_DB, help: false, params: {} };
+  const out: ParsedArgs = { kind: 'items', db: DEFAULT_DB, help: false, all: false, params: {} };
   let i = 0;
   if (argv.length > 0 && !argv[0].startsWith('-')) {
     const k = argv[0];
@@ -97,6 +104,11 @@ function parseArgv(argv: string[]): ParsedArgs {
     const a = argv[i];
     if (a === '-h' || a === '--help') {
       out.help = true;
+      continue;
+    }
+    if (a === '--all') {
+      if (out.all) throw new UsageError('--all given more than once');
+      out.all = true;
       continue;
     }
     const m = /^--([a-z][a-z0-9-]{0,30})(?:=([\s\S]*))?$/.exec(a);
@@ -121,6 +133,11 @@ function parseArgv(argv: string[]): ParsedArgs {
     out.params[name] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
   }
   if (db !== undefined) out.db = db;
+  if (out.all) {
+    if (out.params.limit !== undefined && out.params.limit !== '0') throw new UsageError('give --all or --limit N, not both (--all = --limit 0)');
+    // A series has no limit: it is always every bucket of its window.
+    if (out.kind !== 'series') out.params.limit = '0';
+  }
   return out;
 }
 
@@ -135,23 +152,35 @@ export async function runQuery(argv: string[], out: NodeJS.WritableStream, err: 
       await write(out, USAGE + '\n');
       return 0;
     }
-    params = validateParams(args.kind, args.params, { channel: 'cli', now });
+    params = validateParams(args.kind, args.params, { channel: 'cli', now, allowUnlimited: true });
   } catch (e) {
     if (!(e instanceof UsageError) && !(e instanceof TickerpulseError && e.code === 'INPUT_INVALID')) throw e;
     await write(err, `tickerpulse query: ${e.message} (see tickerpulse query --help)\n`);
     return 2;
   }
 
+  const storeFailed = async (e: unknown): Promise<number> => {
+    // An export can also fail writing (ENOSPC on `> file`): name that error's own code.
+    const own = (e as { code?: unknown })?.code;
+    const code = e instanceof TickerpulseError ? e.code : typeof own === 'string' ? own : 'STORE_FAILED';
+    const detail = e instanceof TickerpulseError ? (e.details?.sqliteCode ?? e.details?.sqlState) : undefined;
+    await write(err, `tickerpulse query: ${e instanceof Error ? e.message : String(e)} [${code}${typeof detail === 'string' ? ' ' + detail : ''}]\n`);
+    return 1;
+  };
+
   let result: QueryResult;
   let store: StoreReader | undefined;
   try {
     store = await openStoreReader(args.db);
+    if (params.kind !== 'series' && params.limit === 0) {
+      // --all: streamed, never built in memory (queryExport.ts).
+      const r = await exportQuery(store, params, out, { format: params.format, table: tableFor(params.kind, terminalWidth(out)) }, now);
+      if (r.rows === 0 && !r.readerGone && params.format === 'table') await write(err, `no ${params.kind} match\n`);
+      return 0;
+    }
     result = await store.query(params, now);
   } catch (e) {
-    const code = e instanceof TickerpulseError ? e.code : 'STORE_FAILED';
-    const detail = e instanceof TickerpulseError ? (e.details?.sqliteCode ?? e.details?.sqlState) : undefined;
-    await write(err, `tickerpulse query: ${e instanceof Error ? e.message : String(e)} [${code}${typeof detail === 'string' ? ' ' + detail : ''}]\n`);
-    return 1;
+    return await storeFailed(e);
   } finally {
     await store?.close();
   }
@@ -221,60 +250,97 @@ const MIN_LAST = 20;
  * Aligned columns, two spaces apart. The last column (title / message) is cut to what is left
  * of the terminal width (or to 100 characters when not a terminal); on a narrow terminal the
  * `shrink` column is cut first so that the last one keeps MIN_LAST characters.
+ *
+ * The widths come from the rows of the first call; later calls (the chunks of a streamed
+ * `--all` export, whose rows cannot all be held to measure) reuse them and cut longer cells with
+ * `…`. For an exact export use csv or json.
  */
-function table<T>(rows: T[], cols: Col<T>[], last: Col<T> | undefined, columns: number | undefined): string {
-  const raw = rows.map((r) => cols.map((c) => (c.max ? truncate(c.cell(r), c.max) : c.cell(r))));
-  const w = cols.map((c, j) => Math.max([...c.head].length, ...raw.map((row) => [...row[j]].length)));
-  const prefixOf = () => w.reduce((a, b) => a + b, 0) + 2 * cols.length;
-  if (columns !== undefined && last) {
-    const j = cols.findIndex((c) => c.shrink);
-    const over = prefixOf() + MIN_LAST + 1 - columns;
-    if (j >= 0 && over > 0) w[j] = Math.max([...cols[j].head].length, w[j] - over);
+function tableRenderer<T>(cols: Col<T>[], last: Col<T> | undefined, columns: number | undefined): (rows: T[], header: boolean) => string {
+  let w: number[] | undefined;
+  let lastWidth = 100;
+  return (rows, header) => {
+    const raw = rows.map((r) => cols.map((c) => (c.max ? truncate(c.cell(r), c.max) : c.cell(r))));
+    if (!w) {
+      const widths = cols.map((c, j) => Math.max([...c.head].length, ...raw.map((row) => [...row[j]].length)));
+      const prefixOf = () => widths.reduce((a, b) => a + b, 0) + 2 * cols.length;
+      if (columns !== undefined && last) {
+        const j = cols.findIndex((c) => c.shrink);
+        const over = prefixOf() + MIN_LAST + 1 - columns;
+        if (j >= 0 && over > 0) widths[j] = Math.max([...cols[j].head].length, widths[j] - over);
+      }
+      if (columns !== undefined) lastWidth = Math.max(MIN_LAST, columns - prefixOf() - 1);
+      w = widths;
+    }
+    const width = w;
+    const cells = raw.map((row) => row.map((v, j) => truncate(v, width[j])));
+    const line = (vals: string[], lastVal: string | undefined) =>
+      [...vals.map((v, j) => (cols[j].right ? ' '.repeat(Math.max(0, width[j] - [...v].length)) + v : padEndChars(v, width[j]))), ...(last ? [truncate(lastVal ?? '', lastWidth)] : [])]
+        .join('  ')
+        .trimEnd();
+    const lines = rows.map((r, i) => line(cells[i], last ? clean(last.cell(r)) : undefined));
+    if (header) lines.unshift(line(cols.map((c) => c.head), last?.head));
+    return lines.length ? lines.join('\n') + '\n' : '';
+  };
+}
+
+/** Renders results of one kind as a table; the first call sets the widths and writes the header. */
+export type TableRenderer = (r: QueryResult) => string;
+
+export function tableFor(kind: QueryKind, columns: number | undefined): TableRenderer {
+  let first = true;
+  const once = <T>(render: (rows: T[], header: boolean) => string) => (rows: T[]) => {
+    const text = render(rows, first);
+    first = false;
+    return text;
+  };
+  switch (kind) {
+    case 'items': {
+      const render = once(
+        tableRenderer<StoredItem>(
+          [
+            { head: 'TIME (UTC)', cell: (i) => minute(i.publishedAt ?? i.fetchedAt) + (i.dateMissing ? '*' : ' ') },
+            { head: 'SOURCE', cell: (i) => clean(i.source), max: 24 },
+            { head: 'LABEL', cell: (i) => i.label },
+            { head: 'SCORE', cell: (i) => signed(i.score), right: true },
+            { head: 'TICKERS', cell: (i) => formatTickers(i.tickers), max: 32, shrink: true },
+          ],
+          { head: 'TITLE', cell: (i) => i.title },
+          columns,
+        ),
+      );
+      return (r) => render(r.rows as StoredItem[]);
+    }
+    case 'tickers': {
+      const render = once(tableRenderer<TickerRow>([{ head: 'SYMBOL', cell: (t) => t.symbol }, ...aggCols<TickerRow>()], undefined, columns));
+      return (r) => render(r.rows as TickerRow[]);
+    }
+    case 'series': {
+      const render = once(tableRenderer<SeriesRow>([{ head: 'START (UTC)', cell: (s) => minute(s.start) }, ...aggCols<SeriesRow>()], undefined, columns));
+      return (r) => render(r.rows as SeriesRow[]);
+    }
+    case 'alerts': {
+      const render = once(
+        tableRenderer<StoredAlert>(
+          [
+            { head: 'TIME (UTC)', cell: (a) => minute(a.at) },
+            { head: 'RULE', cell: (a) => clean(a.rule), max: 24 },
+            { head: 'KIND', cell: (a) => a.kind },
+            { head: 'TICKER', cell: (a) => a.ticker },
+            { head: 'DIR', cell: (a) => a.direction ?? '' },
+            { head: 'VALUE', cell: (a) => signed(a.value), right: true },
+            { head: 'ITEMS', cell: (a) => a.seqs.join(' '), max: 24, shrink: true },
+          ],
+          { head: 'MESSAGE', cell: (a) => a.message },
+          columns,
+        ),
+      );
+      return (r) => render(r.rows as StoredAlert[]);
+    }
   }
-  const cells = raw.map((row) => row.map((v, j) => truncate(v, w[j])));
-  const lastWidth = columns !== undefined ? Math.max(MIN_LAST, columns - prefixOf() - 1) : 100;
-  const line = (vals: string[], lastVal: string | undefined) =>
-    [...vals.map((v, j) => (cols[j].right ? ' '.repeat(Math.max(0, w[j] - [...v].length)) + v : padEndChars(v, w[j]))), ...(last ? [truncate(lastVal ?? '', lastWidth)] : [])]
-      .join('  ')
-      .trimEnd();
-  return [line(cols.map((c) => c.head), last?.head), ...rows.map((r, i) => line(cells[i], last ? clean(last.cell(r)) : undefined))].join('\n') + '\n';
 }
 
 function toTable(r: QueryResult, columns: number | undefined): string {
-  switch (r.kind) {
-    case 'items':
-      return table<StoredItem>(
-        r.rows,
-        [
-          { head: 'TIME (UTC)', cell: (i) => minute(i.publishedAt ?? i.fetchedAt) + (i.dateMissing ? '*' : ' ') },
-          { head: 'SOURCE', cell: (i) => clean(i.source), max: 24 },
-          { head: 'LABEL', cell: (i) => i.label },
-          { head: 'SCORE', cell: (i) => signed(i.score), right: true },
-          { head: 'TICKERS', cell: (i) => formatTickers(i.tickers), max: 32, shrink: true },
-        ],
-        { head: 'TITLE', cell: (i) => i.title },
-        columns,
-      );
-    case 'tickers':
-      return table<TickerRow>(r.rows, [{ head: 'SYMBOL', cell: (t) => t.symbol }, ...aggCols<TickerRow>()], undefined, columns);
-    case 'series':
-      return table<SeriesRow>(r.rows, [{ head: 'START (UTC)', cell: (s) => minute(s.start) }, ...aggCols<SeriesRow>()], undefined, columns);
-    case 'alerts':
-      return table<StoredAlert>(
-        r.rows,
-        [
-          { head: 'TIME (UTC)', cell: (a) => minute(a.at) },
-          { head: 'RULE', cell: (a) => clean(a.rule), max: 24 },
-          { head: 'KIND', cell: (a) => a.kind },
-          { head: 'TICKER', cell: (a) => a.ticker },
-          { head: 'DIR', cell: (a) => a.direction ?? '' },
-          { head: 'VALUE', cell: (a) => signed(a.value), right: true },
-          { head: 'ITEMS', cell: (a) => a.seqs.join(' '), max: 24, shrink: true },
-        ],
-        { head: 'MESSAGE', cell: (a) => a.message },
-        columns,
-      );
-  }
+  return tableFor(r.kind, columns)(r);
 }
 
 function aggCols<T extends TickerRow | SeriesRow>(): Col<T>[] {

@@ -20,7 +20,10 @@ export const START_USAGE = `usage: tickerpulse start [--config FILE] [--db FILE]
                   without --config it is the only source (no public feeds: fully offline)
   --role ROLES    cluster mode: any of poll,write,serve comma-separated (default all); needs a
                   cluster: section in the config (docs/CLUSTER.md)
-  --log-level L   fatal|error|warn|info|debug|trace (default info)`;
+  --log-level L   fatal|error|warn|info|debug|trace (default info)
+
+SIGHUP (or tickerpulse reload) re-reads --config: sources added, removed or changed start and
+stop without touching the others (docs/OPERATIONS.md, "Reload").`;
 
 /** Runs the daemon until SIGINT/SIGTERM. Returns only on a startup failure (exit code). */
 export async function runStart(argv: string[]): Promise<number> {
@@ -58,11 +61,13 @@ export async function runStart(argv: string[]): Promise<number> {
   }
   let cfg;
   let roles: Set<Role>;
+  const overrides = { db: values.db, host: values.host, port };
+  // The offline demo: without a config, the demo source alone, not the built-in public feeds.
+  // A reload (SIGHUP) reads the same file with the same command-line overrides.
+  const load = () => (values.demo && values.config === undefined ? resolveConfig({}, { overrides }) : loadConfig(values.config, overrides));
   try {
     roles = parseRoles(values.role);
-    const overrides = { db: values.db, host: values.host, port };
-    // The offline demo: without a config, the demo source alone, not the built-in public feeds.
-    cfg = values.demo && values.config === undefined ? resolveConfig({}, { overrides }) : loadConfig(values.config, overrides);
+    cfg = load();
     if (!cfg.cluster && !allRoles(roles)) {
       throw new TickerpulseError('CONFIG_INVALID', `--role ${values.role} needs a cluster: section in the config (docs/CLUSTER.md); without it the daemon runs every role in one process`);
     }
@@ -75,11 +80,21 @@ export async function runStart(argv: string[]): Promise<number> {
     throw err;
   }
   const log = createLogger({ level: values['log-level'] ?? cfg.log.level });
-  let daemon: { shutdown(reason?: string): Promise<void> };
+  // Installed before the start, so an early SIGHUP is not the default action (exit): it is
+  // applied once the daemon runs.
+  let daemon: { shutdown(reason?: string): Promise<void>; reload?: () => void } | undefined;
+  let hupBeforeStart = false;
+  const onHangup = () => {
+    if (!daemon) hupBeforeStart = true;
+    else if (daemon.reload) daemon.reload();
+    else log.warn('SIGHUP: a cluster node does not reload its config; restart it to apply changes');
+  };
+  process.on('SIGHUP', onHangup);
   try {
     // No cluster section: the single-node daemon, exactly as before.
-    daemon = cfg.cluster ? await (await import('../cluster/node.js')).startClusterNode(cfg, roles, { log }) : await startDaemon(cfg, { log, demo: values.demo });
+    daemon = cfg.cluster ? await (await import('../cluster/node.js')).startClusterNode(cfg, roles, { log }) : await startDaemon(cfg, { log, demo: values.demo, loadConfig: load });
   } catch (err) {
+    process.off('SIGHUP', onHangup);
     if (err instanceof TickerpulseError && (err.code === 'CONFIG_INVALID' || err.code === 'DB_IN_USE')) {
       // A setting the user must change (e.g. a public bind without a token, a database another
       // daemon holds): one plain line.
@@ -90,6 +105,8 @@ export async function runStart(argv: string[]): Promise<number> {
     await new Promise((r) => setTimeout(r, 50));
     return 1;
   }
+  if (hupBeforeStart) onHangup();
+  const running = daemon;
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
@@ -104,7 +121,7 @@ export async function runStart(argv: string[]): Promise<number> {
       void closeAllGates(SECOND_SIGNAL_WAIT_MS).finally(() => process.exit(code));
       return;
     }
-    daemon.shutdown(sig).then(
+    running.shutdown(sig).then(
       () => {
         log.flush?.();
         setTimeout(() => process.exit(0), 20);

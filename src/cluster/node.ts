@@ -19,12 +19,14 @@ import { assertBindAllowed, resolveToken } from '../server/auth.js';
 import { StoreWriter } from '../daemon/writer.js';
 import { serverLimits } from '../daemon/configOptions.js';
 import { daemonHealth } from '../daemon/healthStatus.js';
+import { DaemonMetrics } from '../daemon/metrics.js';
 import { startHealthServer, type HealthServer } from './healthServer.js';
 import { openNatsLink, type NatsLink } from './natsLink.js';
 import { startPollRole, type PollRole } from './pollRole.js';
 import type { Role } from './roles.js';
 import { startStoredFeed, type StoredFeed } from './storedFeed.js';
-import { sqlitePollStateReader, type ClusterWriter, type ClusterWriterFactory } from './stores.js';
+import { sqlitePollStateReader, sqliteStoreTail, type ClusterWriter, type ClusterWriterFactory } from './stores.js';
+import type { PgRoleStore } from './pgStores.js';
 import { startWriteRole, type WriteRole } from './writeRole.js';
 
 export interface ClusterNodeOptions {
@@ -67,10 +69,8 @@ async function openReadStore(cfg: Config, log: Logger): Promise<ItemStore> {
 export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: ClusterNodeOptions): Promise<ClusterNode> {
   const cl = cfg.cluster;
   if (!cl) throw new TickerpulseError('CONFIG_INVALID', 'cluster mode needs a cluster: section in the config (docs/CLUSTER.md)');
-  if (cfg.db === ':memory:') throw new TickerpulseError('CONFIG_INVALID', 'db: ":memory:" cannot be shared by cluster roles; give a file path');
-  // The PostgreSQL store (src/store/pg, PgWriter) is not wired into the roles yet: refused rather
-  // than silently storing in the default SQLite file.
-  if (cfg.store.kind === 'postgres') throw new TickerpulseError('CONFIG_INVALID', 'store: { kind: postgres } is not wired into the cluster roles yet (docs/CLUSTER.md, PostgreSQL store); use store: { kind: sqlite, path }');
+  const pgUrl = cfg.store.kind === 'postgres' ? cfg.store.url : null;
+  if (pgUrl === null && cfg.db === ':memory:') throw new TickerpulseError('CONFIG_INVALID', 'db: ":memory:" cannot be shared by cluster roles; give a file path');
   const log = opts.log.child({ node: cl.node });
   const token = resolveToken(cfg.server.token);
   if (roles.has('serve')) assertBindAllowed(cfg.server.host, token);
@@ -101,6 +101,9 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
   let writeRole: WriteRole | null = null;
   let pollRole: PollRole | null = null;
   let store: ItemStore | null = null;
+  // PostgreSQL (pgStores.ts): the read side of poll and serve roles; loaded only for that store.
+  let pgStore: PgRoleStore | null = null;
+  const opening = new AbortController();
   let server: RunningServer | null = null;
   let healthServer: HealthServer | null = null;
   let feed: StoredFeed | null = null;
@@ -111,9 +114,12 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
     // The single-node rules (docs/OPERATIONS.md, Health) for this node's sources; without NATS
     // a node can do none of its roles: failing (503).
     const own = daemonHealth({ sources: poll?.sources ?? [], webhook: null, writer: { alive: true, lagMs: 0 }, writerLagLimitMs: Infinity });
-    const reasons = [nats.connected ? null : 'not connected to NATS', own.reason].filter((r): r is string => r !== null);
+    // PostgreSQL away: poll nodes go on publishing into JetStream, the writer retries, servers
+    // answer what needs no store — degraded, not failing (a serve node's /healthz adds its own db check).
+    const pgDown = (pgStore !== null && !pgStore.ok()) || writeRole?.health().storeOk === false;
+    const reasons = [nats.connected ? null : 'not connected to NATS', pgDown ? 'the store does not answer' : null, own.reason].filter((r): r is string => r !== null);
     return {
-      status: nats.connected ? own.status : 'failing',
+      status: nats.connected ? (pgDown && own.status === 'ok' ? 'degraded' : own.status) : 'failing',
       reason: reasons.length ? reasons.join('; ') : null,
       startedAt,
       ...(poll ? { sources: poll.sources } : {}),
@@ -121,6 +127,7 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
         node: cl.node,
         roles: [...roles],
         nats,
+        ...(pgStore ? { store: { kind: 'postgres', ok: pgStore.ok() } } : {}),
         ...(poll ? { poll: { owned: poll.owned, liveNodes: poll.liveNodes, publishSlotsInUse: poll.publishSlotsInUse } } : {}),
         ...(writeRole ? { write: writeRole.health() } : {}),
         ...(feed ? { serve: { lastSeq: feed.lastSeq, filledFromStore: feed.filledFromStore } } : {}),
@@ -130,24 +137,42 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
 
   try {
     if (roles.has('write')) {
-      const makeWriter: ClusterWriterFactory = opts.makeWriter ?? (() => startSqliteWriter(cfg, log));
+      const makeWriter: ClusterWriterFactory =
+        opts.makeWriter ?? (pgUrl !== null ? (await import('./pgStores.js')).pgWriterFactory(cfg, pgUrl, log) : () => startSqliteWriter(cfg, log));
       writeRole = await startWriteRole(cfg, link, makeWriter, log.child({ component: 'write' }), fatal);
     }
-    if (roles.has('poll') || roles.has('serve')) store = await openReadStore(cfg, log);
-    if (roles.has('poll')) pollRole = await startPollRole(cfg, sources, link, sqlitePollStateReader(store!), log.child({ component: 'poll' }));
+    if (roles.has('poll') || roles.has('serve')) {
+      if (pgUrl !== null) pgStore = await (await import('./pgStores.js')).openPgRoleStore(pgUrl, log, opening.signal);
+      else store = await openReadStore(cfg, log);
+    }
+    if (roles.has('poll')) pollRole = await startPollRole(cfg, sources, link, pgStore ? pgStore.pollState : sqlitePollStateReader(store!), log.child({ component: 'poll' }));
     if (roles.has('serve')) {
       const sv = cfg.server;
+      const metrics = new DaemonMetrics();
       server = await startServer({
         host: sv.host,
         port: sv.port,
-        store: store!,
+        store: pgStore ? pgStore.reader : store!,
         health,
         log: log.child({ component: 'server' }),
         token,
         allowedOrigins: sv.allowedOrigins,
+        // The same DNS-rebinding guard and /metrics as a single daemon's server.
+        allowedHosts: sv.allowedHosts,
+        metrics,
         limits: serverLimits(sv),
       });
-      feed = startStoredFeed(link, store!, server, cl.serve.catchUpInterval, log.child({ component: 'feed' }));
+      const running = server;
+      // What a serve node can tell: its WebSocket clients, the sources this node polls (when it
+      // also has the poll role) and the process. Commit and ingest counters belong to the write
+      // and poll roles' own processes (docs/CLUSTER.md, "Health and metrics").
+      metrics.attach({
+        sources: () => pollRole?.health().sources ?? [],
+        writer: () => ({ queueDepth: 0, lagMs: 0 }),
+        websocket: () => running.stats(),
+        dbPath: pgStore ? null : cfg.db,
+      });
+      feed = await startStoredFeed(link, pgStore ? pgStore.tail : sqliteStoreTail(store!), server, cl.serve.catchUpInterval, log.child({ component: 'feed' }));
     } else {
       healthServer = await startHealthServer(cfg.server.host, cfg.server.port, health);
     }
@@ -163,10 +188,12 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
     await server?.close();
     await healthServer?.close();
     store?.close();
+    await pgStore?.close();
     await link.close();
   }
 
   function shutdown(reason = 'shutdown'): Promise<void> {
+    opening.abort();
     stopping ??= (async () => {
       log.info({ reason }, 'shutting down: releasing leases, draining');
       await release();
@@ -177,7 +204,7 @@ export async function startClusterNode(cfg: Config, roles: Set<Role>, opts: Clus
 
   const port = server?.port ?? healthServer!.port;
   const url = server?.url ?? healthServer!.url;
-  log.info({ port, url, db: cfg.db, roles: [...roles] }, `tickerpulse cluster node ${cl.node} (${[...roles].join(',')}) listening on ${url}`);
+  log.info({ port, url, store: pgUrl !== null ? 'postgres' : cfg.db, roles: [...roles] }, `tickerpulse cluster node ${cl.node} (${[...roles].join(',')}) listening on ${url}`);
   return { port, url, health, shutdown };
 }
 
@@ -212,6 +239,8 @@ async function startSqliteWriter(cfg: Config, log: Logger): Promise<ClusterWrite
     set onFatal(f) {
       writer.onFatal = f;
     },
+    prune: (cutoffs, batch) => writer.prune(cutoffs, batch),
+    vacuum: (pages) => writer.vacuum(pages),
     finish: async () => {
       await stopCheckpointer();
       return writer.finish();

@@ -37,14 +37,39 @@ export interface StoredFeed {
 
 const FILL_PAGE = 1000;
 
-export function startStoredFeed(link: NatsLink, store: StoreTail, target: FeedTarget, catchUpMs: number, log: Logger): StoredFeed {
-  let last = store.latestSeq();
+export async function startStoredFeed(link: NatsLink, store: StoreTail, target: FeedTarget, catchUpMs: number, log: Logger): Promise<StoredFeed> {
+  let last = await store.latestSeq();
   let filled = 0;
+  /**
+   * Every step (a batch, a catch-up) runs after the one before: the store's reads are
+   * asynchronous (PostgreSQL), and broadcast() must still get each seq once and in order.
+   * Bounded by the subscription: NATS holds at most its pending limit for a slow subscriber
+   * (it drops the excess as a slow consumer; the catch-up reads those items from the store).
+   */
+  let chain: Promise<void> = Promise.resolve();
+  let queued = 0;
+  /** Failures in a row: the first is a warning, the rest (a store outage, retried every catch-up) debug. */
+  let failing = 0;
+  const run = (what: string, step: () => Promise<void>) => {
+    queued++;
+    chain = chain
+      .then(step)
+      .then(
+        () => {
+          if (failing > 0) log.info({ failures: failing }, 'store reads work again');
+          failing = 0;
+        },
+        (err: unknown) => log[failing++ === 0 ? 'warn' : 'debug']({ err }, `${what} failed; the catch-up reads what is missing from the store`),
+      )
+      .finally(() => {
+        queued--;
+      });
+  };
 
   /** Broadcasts what the store holds past `last`, up to `through` (inclusive; Infinity: all). */
-  function fillFromStore(through: number): void {
+  async function fillFromStore(through: number): Promise<void> {
     for (;;) {
-      const page = store.itemsAfter(last, FILL_PAGE).filter((i) => i.seq <= through);
+      const page = (await store.itemsAfter(last, FILL_PAGE)).filter((i) => i.seq <= through && i.seq > last);
       if (page.length === 0) return;
       target.broadcast(page);
       last = page[page.length - 1].seq;
@@ -53,10 +78,10 @@ export function startStoredFeed(link: NatsLink, store: StoreTail, target: FeedTa
     }
   }
 
-  function onBatch(items: StoredItem[], alerts: StoredAlert[]): void {
+  async function onBatch(items: StoredItem[], alerts: StoredAlert[]): Promise<void> {
     const fresh = items.filter((i) => i.seq > last).sort((a, b) => a.seq - b.seq);
     if (fresh.length) {
-      if (fresh[0].seq > last + 1) fillFromStore(fresh[0].seq - 1);
+      if (fresh[0].seq > last + 1) await fillFromStore(fresh[0].seq - 1);
       const rest = fresh.filter((i) => i.seq > last);
       if (rest.length) {
         target.broadcast(rest);
@@ -72,20 +97,22 @@ export function startStoredFeed(link: NatsLink, store: StoreTail, target: FeedTa
         log.warn({ err }, 'tp.stored subscription error');
         return;
       }
+      let b: ReturnType<typeof decodeStoredBatch>;
       try {
-        const b = decodeStoredBatch(msg.data);
-        onBatch(b.items, b.alerts);
+        b = decodeStoredBatch(msg.data);
       } catch (e) {
-        log.error({ err: e }, 'could not handle a StoredBatch; the catch-up will read its items from the store');
+        log.error({ err: e }, 'could not decode a StoredBatch; the catch-up will read its items from the store');
+        return;
       }
+      run('handling a StoredBatch', () => onBatch(b.items, b.alerts));
     },
   });
   const timer = setInterval(() => {
-    try {
-      if (store.latestSeq() > last) fillFromStore(Infinity);
-    } catch (err) {
-      log.warn({ err }, 'catch-up read of the store failed');
-    }
+    // One catch-up waiting at a time is enough: it reads everything past `last` when it runs.
+    if (queued > 0) return;
+    run('catch-up read of the store', async () => {
+      if ((await store.latestSeq()) > last) await fillFromStore(Infinity);
+    });
   }, catchUpMs);
 
   return {

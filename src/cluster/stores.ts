@@ -1,6 +1,6 @@
 /**
  * What each cluster role needs from the store, kept narrow so any store can serve it (SQLite
- * here; a PostgreSQL backend plugs in by implementing the same three interfaces).
+ * here; PostgreSQL in pgStores.ts, implementing the same three interfaces).
  *
  *  - a poll node reads a source's stored poll state (before its first poll as the new owner)
  *    and which guids are already stored (to skip classifying them);
@@ -11,6 +11,7 @@ import type { TickerpulseError } from '../lib/errors.js';
 import type { ItemBatch, StoredBatch } from '../lib/messages.js';
 import type { SourceState } from '../lib/types.js';
 import type { ItemStore } from '../store/itemStore.js';
+import type { PruneCounts, PruneCutoffs } from '../store/retention.js';
 import type { StoredItem } from '../lib/types.js';
 
 export interface PollStateReader {
@@ -30,14 +31,18 @@ export interface ClusterWriter {
   onFatal: ((err: TickerpulseError) => void) | null;
   /** Shutdown step (index, checkpoint). */
   finish(): Promise<unknown>;
+  /** Retention (config `retention`), run by the active writer only: src/daemon/retentionTask.ts. */
+  prune(cutoffs: PruneCutoffs, batch: number): Promise<PruneCounts>;
+  vacuum(pages: number): Promise<number>;
   close(): Promise<void>;
 }
 
 export type ClusterWriterFactory = () => Promise<ClusterWriter>;
 
+/** Asynchronous: SQLite's read-only connection answers at once, PostgreSQL after a round trip. */
 export interface StoreTail {
-  latestSeq(): number;
-  itemsAfter(seq: number, limit: number): StoredItem[];
+  latestSeq(): Promise<number>;
+  itemsAfter(seq: number, limit: number): Promise<StoredItem[]>;
 }
 
 /** PollStateReader over the node's read-only SQLite connection. */
@@ -45,5 +50,13 @@ export function sqlitePollStateReader(store: ItemStore): PollStateReader {
   return {
     getSourceState: async (id) => store.getSourceState(id),
     knownGuids: async (id, guids) => (guids.length ? store.knownGuids(id, guids) : new Set()),
+  };
+}
+
+/** StoreTail over the node's read-only SQLite connection. */
+export function sqliteStoreTail(store: ItemStore): StoreTail {
+  return {
+    latestSeq: async () => store.latestSeq(),
+    itemsAfter: async (seq, limit) => store.itemsAfter(seq, limit),
   };
 }

@@ -16,9 +16,15 @@
  * One batch is committed at a time (its stored guids dropped first, see withoutStored), so at most
  * writer.fetchBatch batches are delivered and not yet acked, and never more than
  * writer.maxAckPending.
+ *
+ * The store away (a retryable failure: PostgreSQL restarting, a cut connection) is waited out,
+ * not fatal: the batch stays unacked and is tried again while the lease is held; a store that
+ * cannot be opened on takeover (down, or its writer lock still held by the previous writer's
+ * session) sends this node back to standby. Any other store failure stops the node.
  */
 import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Config } from '../config/schema.js';
+import { TickerpulseError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { ItemBatch, StoredBatch } from '../lib/messages.js';
 import type { StoredAlert } from '../lib/types.js';
@@ -30,6 +36,7 @@ import type { NatsLink } from './natsLink.js';
 import type { ClusterWriter, ClusterWriterFactory } from './stores.js';
 import { ITEMS_STREAM, STORED_SUBJECT, WRITER_CONSUMER, WRITER_LEASE_KEY } from './topology.js';
 import { webhookOptions } from '../daemon/configOptions.js';
+import { startRetention, type RetentionTask } from '../daemon/retentionTask.js';
 
 export interface WriteRoleHealth {
   state: 'standby' | 'active' | 'stopping';
@@ -37,6 +44,8 @@ export interface WriteRoleHealth {
   commits: number;
   items: number;
   redelivered: number;
+  /** False while the store fails (commits retried, or it cannot be opened); true after the next success. */
+  storeOk: boolean;
 }
 
 export interface WriteRole {
@@ -48,7 +57,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: ClusterWriterFactory, log: Logger, onFatal: (err: unknown) => void): Promise<WriteRole> {
   const cl = cfg.cluster!;
-  const h: WriteRoleHealth = { state: 'standby', commits: 0, items: 0, redelivered: 0 };
+  const h: WriteRoleHealth = { state: 'standby', commits: 0, items: 0, redelivered: 0, storeOk: true };
   let stopped = false;
   /** The pull in progress: ended at once when the lease is lost (a pull waits out NATS outages otherwise). */
   let pull: ConsumerMessages | null = null;
@@ -74,10 +83,24 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
     h.state = 'active';
     log.info('writer lease acquired: this node is the active writer');
     let writer: ClusterWriter | null = null;
+    let retention: RetentionTask | null = null;
     const webhook = startWebhook(cfg, () => writer, log.child({ component: 'alerts' }));
     try {
-      writer = await makeWriter();
+      try {
+        writer = await makeWriter();
+      } catch (err) {
+        // The store is away (PostgreSQL down) or still held by the previous writer (its
+        // session not gone yet): stand by and try again, rather than exit.
+        if (!standByOn(err)) throw err;
+        if (isRetryable(err)) h.storeOk = false;
+        log.warn({ err }, 'cannot open the store as the active writer; standing by and trying again');
+        await sleep(cl.lease.renewInterval);
+        return;
+      }
       writer.onFatal = (err) => onFatal(err);
+      h.storeOk = true;
+      // Retention belongs to whoever writes: one pruner in the cluster, beside the commits.
+      retention = startRetention(cfg.retention, writer, log.child({ component: 'retention' }));
       const c = await consumer();
       while (lease.held && !stopped) {
         let msgs: ConsumerMessages;
@@ -100,7 +123,7 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
           }
         } catch (err) {
           if (errorIsStore(err)) throw err;
-          log.warn({ err }, 'pull interrupted (NATS reconnecting?)');
+          if (!(err instanceof LeaseGone)) log.warn({ err }, 'pull interrupted (NATS reconnecting?)');
         } finally {
           clearTimeout(watchdog);
           pull = null;
@@ -111,6 +134,7 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
     } finally {
       h.state = 'stopping';
       await webhook?.close(2000);
+      await retention?.stop();
       if (writer) {
         await writer.finish().catch((err: unknown) => log.error({ err }, 'final index/WAL checkpoint failed'));
         await writer.close();
@@ -133,13 +157,38 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
     }
     if (m.redelivered) h.redelivered++;
     let stored: StoredBatch;
-    try {
-      stored = await writer.commit(await withoutStored(writer, batch));
-    } catch (err) {
-      // The store failed: this node cannot be the writer; the batch is redelivered to the next.
-      onFatal(err);
-      throw new StoreFailure(err);
+    let attempt = 0;
+    for (;;) {
+      attempt++;
+      try {
+        stored = await writer.commit(await withoutStored(writer, batch));
+        break;
+      } catch (err) {
+        if (isRetryable(err) && lease.held && !stopped) {
+          // The store is away for a while (PostgreSQL restarting, a cut connection): the batch
+          // stays unacked in the stream, and is tried again here until the store answers or
+          // the lease moves on (the next writer then gets it redelivered).
+          if (attempt === 1) log.warn({ err }, 'commit failed (retryable); trying again until the store answers');
+          h.storeOk = false;
+          try {
+            m.working();
+          } catch {
+            // NATS is away too: the batch is redelivered after ackWait, and dropped as stored if it was.
+          }
+          await sleep(Math.min(cl.lease.renewInterval, 250 * attempt));
+          continue;
+        }
+        if (isRetryable(err)) {
+          // The lease is gone: leave the batch unacked for the next writer.
+          throw new LeaseGone();
+        }
+        // The store failed: this node cannot be the writer; the batch is redelivered to the next.
+        onFatal(err);
+        throw new StoreFailure(err);
+      }
     }
+    if (attempt > 1) log.info({ attempts: attempt }, 'commit succeeded again: the store is back');
+    h.storeOk = true;
     h.commits++;
     h.items += stored.items.length;
     if (stored.items.length || stored.alerts.length) link.nc.publish(STORED_SUBJECT, encodeBatch(stored));
@@ -170,6 +219,17 @@ export async function startWriteRole(cfg: Config, link: NatsLink, makeWriter: Cl
     },
   };
 }
+
+/** A retryable store failure outlasted the lease: the batch is left to the next writer. */
+class LeaseGone extends Error {
+  constructor() {
+    super('the writer lease was lost while the store was failing');
+  }
+}
+
+const isRetryable = (err: unknown): boolean => err instanceof TickerpulseError && err.retryable;
+/** makeWriter failures a standby waits out: the store away, or the previous writer's lock not released yet. */
+const standByOn = (err: unknown): boolean => err instanceof TickerpulseError && (err.retryable || err.code === 'DB_IN_USE');
 
 class StoreFailure extends Error {
   constructor(readonly original: unknown) {

@@ -1,4 +1,4 @@
-import { merge, Observable, tap, type Subscription } from 'rxjs';
+import type { Observable } from 'rxjs';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { prepareDbPath } from '../config/dbPath.js';
 import { TickerpulseError } from '../lib/errors.js';
@@ -6,7 +6,6 @@ import type { Logger } from '../lib/log.js';
 import type { StoredBatch } from '../lib/messages.js';
 import { threadCpuMs } from '../lib/threadCpu.js';
 import type { PollResult, StoredAlert } from '../lib/types.js';
-import { SourceWorker } from '../pool/sourceWorker.js';
 import { validateClassifier } from '../model/hf/loadClassifier.js';
 import { ItemStore } from '../store/itemStore.js';
 import { startCheckpointer } from '../store/checkpointer.js';
@@ -22,16 +21,21 @@ import { jsonSource } from '../../sources/json.js';
 import { websocketSource } from '../../sources/websocket.js';
 import type { SourceContext } from '../../sources/types.js';
 import { HostBudget } from '../../sources/hostBudget.js';
-import { PollGate } from '../../pipelines/gate.js';
-import { ingestPolls, type IngestReport } from '../../pipelines/ingest.js';
 import type { RetryNotice } from '../../pipelines/classify.js';
-import { serverLimits, sourceWorkerOptions, webhookOptions } from './configOptions.js';
-import { applyErrorCause, applyReport, applyRetry, initialHealth, type SourceHealth } from './sourceHealth.js';
+import { serverLimits, webhookOptions } from './configOptions.js';
+import { applyRetry } from './sourceHealth.js';
 import { DaemonMetrics } from './metrics.js';
 import { daemonHealth } from './healthStatus.js';
 import { redactUrls } from '../lib/redactUrls.js';
-import { COMMITS_IN_FLIGHT_PER_POLL, StoreWriter } from './writer.js';
+import { StoreWriter } from './writer.js';
 import { startRetention, type RetentionTask } from './retentionTask.js';
+import type { DaemonSource } from './daemonSource.js';
+import { SourceSet } from './sourceSet.js';
+import { Reloader } from './reload.js';
+import { reloadStatusPath } from './reloadStatus.js';
+import type { StoreReader } from '../query/storeReader.js';
+import type { DaemonPgStore } from './pgStore.js';
+import type { PgWriter } from './pgWriter.js';
 
 export interface DaemonOptions {
   log: Logger;
@@ -46,13 +50,11 @@ export interface DaemonOptions {
    * run on the writer thread, which gets the clock's offset from the wall clock at start.
    */
   clock?: () => number;
-}
-
-interface RunningSource {
-  cfg: SourceConfig;
-  worker: SourceWorker;
-  gate: PollGate;
-  health: SourceHealth;
+  /**
+   * Reads and validates the config file again, for reload() (SIGHUP); without it a reload
+   * re-applies the config the daemon was started with.
+   */
+  loadConfig?: () => Config;
 }
 
 export interface Daemon {
@@ -65,9 +67,14 @@ export interface Daemon {
   readonly retention: RetentionTask | null;
   /** Resolves when every source has completed (e.g. JSONL replays done) — used by benchmarks. */
   readonly idle: Promise<void>;
+  /**
+   * Re-reads the config and applies it (src/daemon/reload.ts): returns at once; serialized
+   * (one more is queued while one runs), ignored during the shutdown.
+   */
+  reload(): void;
+  /** Resolves once no reload is running or queued (tests). */
+  reloadSettled(): Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The daemon's stages (README, Architecture): per source, its observable (network and file I/O
@@ -79,12 +86,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   // A server off loopback without a token is refused before anything starts (CONFIG_INVALID).
   const token = resolveToken(cfg.server.token);
   assertBindAllowed(cfg.server.host, token);
-  if (cfg.store.kind === 'postgres') {
-    // The single process stores in SQLite; PostgreSQL is written by PgWriter (src/daemon/pgWriter.ts)
-    // once the cluster's write role is wired to it. Refused rather than silently writing a
-    // local file nobody asked for.
-    throw new TickerpulseError('CONFIG_INVALID', 'store: { kind: postgres } is not wired into tickerpulse start yet (docs/CLUSTER.md); use store: { kind: sqlite, path }');
-  }
+  if (cfg.store.kind === 'postgres') return startLocked(cfg, opts, token, null);
   if (cfg.db === ':memory:') {
     throw new TickerpulseError('CONFIG_INVALID', 'db: ":memory:" cannot be used by the daemon (its writer thread and its server read the same file); give a file path');
   }
@@ -99,7 +101,11 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Dae
   }
 }
 
-async function startLocked(cfg: Config, opts: DaemonOptions, token: string | undefined, lock: DaemonLock): Promise<Daemon> {
+/**
+ * `lock`: SQLite's `<db>.lock`, taken by the caller; null for PostgreSQL, whose writer lock is
+ * taken with the rest of its store (pgStore.ts).
+ */
+async function startLocked(cfg: Config, opts: DaemonOptions, token: string | undefined, lock: DaemonLock | null): Promise<Daemon> {
   const log = opts.log;
   // The model is loaded once here, before any source starts, so a wrong folder, a missing file
   // or an unusable model stops the daemon with one clear error (MODEL_LOAD_FAILED /
@@ -111,7 +117,10 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
   // The writer creates and migrates the database, then warms the story clusterer and the alert
   // windows from it, before anything else opens it.
   const rules = cfg.alerts.rules.filter((r) => r.enabled);
-  const writer = await StoreWriter.start(
+  // PostgreSQL (docs/CLUSTER.md): its writer lock, PgWriter and a reader pool instead of the
+  // file's lock, writer thread and read-only connection; loaded only then.
+  const pgStore: DaemonPgStore | null = cfg.store.kind === 'postgres' ? await (await import('./pgStore.js')).openDaemonPgStore(cfg, cfg.store.url, log, clock) : null;
+  const writer: StoreWriter | PgWriter = pgStore ? pgStore.writer : await StoreWriter.start(
     {
       path: cfg.db,
       // 20,000 pages (~80 MB): the backstop; the checkpoint thread keeps the WAL far smaller.
@@ -127,20 +136,35 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
   );
   // Per daemon, not prom-client's global registry: tests run several daemons in one process.
   const metrics = new DaemonMetrics();
-  writer.onCommitSamples = (samples) => metrics.onCommitSamples(samples);
+  if (writer instanceof StoreWriter) writer.onCommitSamples = (samples) => metrics.onCommitSamples(samples);
   /** The webhook's latest outcome (/healthz degraded while its last delivery failed). */
   const webhookState = { lastFailed: false, lastError: null as string | null };
-  let store: ItemStore;
+  let store: ItemStore | StoreReader;
   try {
     // The server's own read-only connection (WAL: readers never wait for the writer).
-    store = ItemStore.open(cfg.db, { readonly: true, cacheMb: cfg.limits.dbCacheMb });
+    store = pgStore ? pgStore.reader : ItemStore.open(cfg.db, { readonly: true, cacheMb: cfg.limits.dbCacheMb });
   } catch (err) {
     await writer.close();
     throw err;
   }
-  const checkpointer = startCheckpointer(store.path, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) });
-  const abort = new AbortController();
-  const sources: RunningSource[] = [];
+  const closeStore = async () => {
+    if (store instanceof ItemStore) store.close();
+    else await store.close();
+  };
+  const checkpointer = store instanceof ItemStore ? startCheckpointer(store.path, { intervalMs: 200, log: log.child({ component: 'checkpointer' }) }) : null;
+  let stopping: Promise<void> | null = null;
+  const sources = new SourceSet({
+    log,
+    // PostgreSQL: whoever polled the source last stored its state there.
+    readState: (id) => (pgStore ? pgStore.getSourceState(id) : (store as ItemStore).getSourceState(id)),
+    store: writer,
+    metrics,
+    hostBudget: HostBudget.fromConfig(cfg.hosts),
+    onChange: () => publishSources(),
+    onRetry: (s, n, slog) => noteRetry(s, n, slog),
+    onFatal: (err) => fatal(err, 'pipeline failed'),
+    onAllDone: () => resolveIdle(),
+  });
   const startedAt = new Date().toISOString();
 
   let demoFeed: Awaited<ReturnType<typeof startDemoFeed>> | null = null;
@@ -152,7 +176,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
   }
 
   const health = (): Record<string, unknown> => {
-    const list = sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth }));
+    const list = sources.reports();
     // Degraded (HTTP 200) for one broken feed, failing (503) only when nothing works: a probe
     // must not restart the whole monitor for one feed (the server adds the database check).
     const { status, reason } = daemonHealth({
@@ -161,7 +185,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
       writer: { alive: writer.alive, lagMs: writer.lagMs() },
       writerLagLimitMs: cfg.limits.writerLagDegraded,
     });
-    return { status, reason, startedAt, sources: list, alerts: { webhook: alerts.health() }, stages: { main: { cpuMs: threadCpuMs() }, writer: writer.stats() } };
+    return { status, reason, startedAt, ...(pgStore ? { db: pgStore.health() } : {}), sources: list, alerts: { webhook: alerts.health() }, stages: { main: { cpuMs: threadCpuMs() }, writer: writer.stats() } };
   };
 
   const sv = cfg.server;
@@ -178,20 +202,21 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
     limits: serverLimits(sv),
   }).catch(async (err: unknown) => {
     // e.g. the port is in use: release what was opened before it.
-    await checkpointer.stop();
-    store.close();
+    await checkpointer?.stop();
+    await closeStore();
     await writer.close();
+    await pgStore?.release();
     if (demoFeed) await demoFeed.close();
     throw err;
   });
   metrics.attach({
-    sources: () => sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth })),
+    sources: () => sources.reports(),
     writer: () => ({ queueDepth: writer.stats().queueDepth, lagMs: writer.lagMs() }),
     websocket: () => server.stats(),
-    dbPath: store.path,
+    dbPath: store instanceof ItemStore ? store.path : null,
   });
   /** Source status / lastError changes → `source` messages on /ws. */
-  const publishSources = () => server.broadcastSources(sources.map((s) => ({ ...s.health, queueDepth: s.gate.depth + s.worker.queueDepth })));
+  const publishSources = () => server.broadcastSources(sources.reports());
 
   const alerts = startWebhook(cfg, server, writer, log.child({ component: 'alerts' }), (delivered, error) => {
     metrics.onWebhook(delivered);
@@ -209,54 +234,6 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
 
   const retention = startRetention(cfg.retention, writer, log.child({ component: 'retention' }), { clock, firstDelayMs: opts.retentionFirstDelayMs });
 
-  const pipelines: Observable<IngestReport>[] = [];
-  const hostBudget = HostBudget.fromConfig(cfg.hosts);
-  for (const sc of sourceConfigs) {
-    const slog = log.child({ source: sc.id });
-    const persisted = store.getSourceState(sc.id);
-    const worker = new SourceWorker(sourceWorkerOptions(cfg, sc.id));
-    const gate = new PollGate(cfg.limits.maxPendingPolls);
-    const running: RunningSource = { cfg: sc, worker, gate, health: initialHealth(sc.id, sc.kind, persisted) };
-    sources.push(running);
-    metrics.addSource(sc.id, persisted && persisted.consecutiveErrors === 0 ? persisted.lastPollAt : null);
-    const ctx: SourceContext = {
-      log: slog,
-      signal: abort.signal,
-      state: persisted,
-      // A document of more than limits.commitChunk items comes back page by page (PagedItems).
-      parseFeed: (body, meta) => worker.parseFeed(body, meta, cfg.limits.commitChunk),
-      parseJson: (body, meta, mapping) => worker.parseJson(body, meta, mapping, cfg.limits.commitChunk),
-      parseJsonMessages: (messages, meta, mapping) => worker.parseJsonMessages(messages, meta, mapping),
-      parseJsonlLines: (task) => worker.parseJsonlLines(task),
-      waitForRoom: () => gate.waitForRoom(),
-      hostBudget,
-    };
-    const raw$ = createSource(sc, ctx, cfg);
-    pipelines.push(
-      raw$.pipe(
-        ingestPolls({
-          sourceId: sc.id,
-          classifier: metrics.timeClassifier(sc.id, worker),
-          store: writer,
-          gate,
-          batchSize: cfg.limits.batchSize,
-          attempts: cfg.limits.classifyAttempts,
-          commitChunk: cfg.limits.commitChunk,
-          chunksInFlight: COMMITS_IN_FLIGHT_PER_POLL,
-          // A push stream's items are new: no known-guid round trip before classifying them.
-          checkKnown: sc.kind !== 'websocket',
-          log: slog,
-          onRetry: (n) => noteRetry(running, n, slog),
-        }),
-        tap((report) => applyReport(running.health, report)),
-        tap((report) => {
-          applyErrorCause(running.health, report);
-          metrics.onReport(sc.id, report);
-        }),
-      ),
-    );
-  }
-
   let resolveIdle!: () => void;
   let rejectIdle!: (e: unknown) => void;
   const idle = new Promise<void>((res, rej) => {
@@ -265,7 +242,6 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
   });
   idle.catch(() => undefined);
 
-  let stopping: Promise<void> | null = null;
   const fatal = (err: unknown, what: string) => {
     if (stopping) return;
     log.fatal({ err }, `${what}; shutting down`);
@@ -274,41 +250,46 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
   };
   // The writer thread died (or its store failed outside a commit): stop rather than run on a broken DB.
   writer.onFatal = (err) => fatal(err, 'writer thread failed');
+  if (pgStore) pgStore.onFatal = (err) => fatal(err, 'another writer took the PostgreSQL writer lock');
 
-  const subscription: Subscription = merge(...pipelines).subscribe({
-    next: () => publishSources(),
-    // Only the store can fail a pipeline (see ingestPolls).
-    error: (err) => fatal(err, 'pipeline failed'),
-    complete: () => {
-      for (const s of sources) if (s.health.status !== 'failing') s.health.status = abort.signal.aborted ? 'stopped' : 'done';
+  const reloader = new Reloader({
+    log: log.child({ component: 'reload' }),
+    load: opts.loadConfig ?? (() => cfg),
+    config: cfg,
+    sources,
+    extra: demoFeed ? ['demo'] : [],
+    onOutcome: (outcome) => {
+      metrics.onReload(outcome);
+      // The dashboard's sources panel follows additions and removals at once, not at their first poll.
       publishSources();
-      resolveIdle();
     },
+    // Beside the SQLite file, for `tickerpulse reload`; on PostgreSQL there is no file to put it beside (send SIGHUP).
+    statusFile: pgStore ? null : reloadStatusPath(cfg.db),
+    stopping: () => stopping !== null,
   });
+  for (const sc of sourceConfigs) await sources.start(sc, cfg);
+  sources.checkAllDone();
 
-  log.info({ port: server.port, url: server.url, db: cfg.db, sources: sources.map((s) => s.cfg.id) }, `tickerpulse listening on ${server.url}`);
+  log.info({ port: server.port, url: server.url, store: pgStore ? 'postgres' : cfg.db, sources: sources.ids }, `tickerpulse listening on ${server.url}`);
 
   function shutdown(reason = 'shutdown'): Promise<void> {
     stopping ??= (async () => {
       log.info({ reason }, 'shutting down: stopping sources');
-      // 1. Stop sources: no new polls or file reads start.
-      abort.abort();
+      // 1. Stop sources: no new polls or file reads start (nor sources, should a reload run).
       // 2. Drain: let polls already in the pipeline finish classifying and commit.
-      const drained = await Promise.race([idle.then(() => true, () => true), sleep(cfg.limits.shutdownTimeout).then(() => false)]);
-      if (!drained) {
-        // Their source state was not committed either, so the next start fetches them again.
-        log.warn({ timeoutMs: cfg.limits.shutdownTimeout }, 'drain timed out; uncommitted polls will be fetched again on next start');
-      }
-      subscription.unsubscribe();
       // 3. Close the worker threads.
-      await Promise.allSettled(sources.map((s) => s.worker.close()));
+      const drainMs = reloader.config.limits.shutdownTimeout;
+      if (!(await sources.close(drainMs))) {
+        // Their source state was not committed either, so the next start fetches them again.
+        log.warn({ timeoutMs: drainMs }, 'drain timed out; uncommitted polls will be fetched again on next start');
+      }
       // Give the webhook a moment for alerts still queued (what it cannot deliver stays
       // marked undelivered in the alerts table), before the final checkpoint.
       await alerts.close();
       await retention?.stop();
       // 4. Final commit: batches already sent are committed in order before this request; then
       // the newest tickers are indexed and the WAL folded into the main file.
-      await checkpointer.stop();
+      await checkpointer?.stop();
       try {
         await writer.finish();
       } catch (err) {
@@ -316,11 +297,13 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
       }
       // 5. Close client sockets with 1001 (going away) and the HTTP server.
       await server.close();
-      store.close();
+      await closeStore();
       // The last connection to close removes the -wal/-shm files.
       await writer.close();
+      // PostgreSQL: no other writer may start before this one's last commit.
+      await pgStore?.release();
       if (demoFeed) await demoFeed.close();
-      lock.release();
+      lock?.release();
       log.info('shutdown complete');
     })();
     return stopping;
@@ -333,6 +316,8 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
     shutdown,
     idle,
     retention,
+    reload: () => reloader.request(),
+    reloadSettled: () => reloader.settled(),
   };
 
   /**
@@ -341,7 +326,7 @@ async function startLocked(cfg: Config, opts: DaemonOptions, token: string | und
    * half a minute of retries and splits, /healthz and the dashboard show the source as retrying.
    * Logged once per episode (its end is logged by the report: dead letters or nothing wrong).
    */
-  function noteRetry(s: RunningSource, n: RetryNotice, slog: Logger): void {
+  function noteRetry(s: DaemonSource, n: RetryNotice, slog: Logger): void {
     const first = applyRetry(s.health, n, Date.now());
     const r = s.health.retry!;
     const fields = { code: n.code, err: n.message, items: n.items, attempt: n.attempt, attempts: n.attempts, next: n.next, nextAttemptAt: r.nextAttemptAt };
@@ -370,7 +355,7 @@ interface WebhookHealth extends WebhookStats {
  * them); here, on the main thread, they are pushed to WebSocket clients and POSTed to the
  * webhook, whose outcome goes back to the writer.
  */
-function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter, log: Logger, onOutcome: (delivered: boolean, error: string | null) => void): RunningWebhook {
+function startWebhook(cfg: Config, server: RunningServer, writer: StoreWriter | PgWriter, log: Logger, onOutcome: (delivered: boolean, error: string | null) => void): RunningWebhook {
   const w = cfg.alerts.webhook;
   const webhook = w
     ? new WebhookDelivery({

@@ -13,6 +13,7 @@ import type { IngestReport } from '../../pipelines/ingest.js';
 import type { StoredAlert } from '../lib/types.js';
 import type { SourceHealth } from './sourceHealth.js';
 import type { CommitSamples } from './writerProtocol.js';
+import { RELOAD_OUTCOMES, type ReloadOutcome } from './reloadStatus.js';
 
 /** What the scrape-time gauges read; set once the daemon's parts exist. */
 export interface MetricsSources {
@@ -21,8 +22,8 @@ export interface MetricsSources {
   writer(): { queueDepth: number; lagMs: number };
   /** The server's stats (its counters run from the start of the daemon). */
   websocket(): { clients: number; replaying: number; replayBacklog: number; messagesSent: number; bytesSent: number; closedByCode: Record<string, number> };
-  /** The database file (its `-wal` file is measured). */
-  dbPath: string;
+  /** The SQLite database file (its `-wal` file is measured); null on PostgreSQL (the gauge stays 0). */
+  dbPath: string | null;
 }
 
 /** The source statuses exported as a state set (one series per status, 1 for the current one). */
@@ -45,9 +46,11 @@ export class DaemonMetrics {
   private readonly alertsFired = new Counter({ name: 'tickerpulse_alerts_fired_total', help: 'Alerts raised and stored, by rule id.', labelNames: ['rule'], registers: [this.registry] });
   private readonly webhookDelivered = new Counter({ name: 'tickerpulse_webhook_deliveries_total', help: 'Alerts the webhook accepted.', registers: [this.registry] });
   private readonly webhookFailed = new Counter({ name: 'tickerpulse_webhook_failures_total', help: 'Alerts the webhook delivery gave up on (after its retries, or dropped from a full queue).', registers: [this.registry] });
+  private readonly configReloads = new Counter({ name: 'tickerpulse_config_reloads_total', help: 'Config reloads (SIGHUP, tickerpulse reload) by outcome: ok (applied), invalid (refused, the running config kept), error (applied in part: a source could not start).', labelNames: ['outcome'], registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    for (const outcome of RELOAD_OUTCOMES) this.configReloads.inc({ outcome }, 0);
     const reg = [this.registry];
     // Scrape-time gauges: `this.live` is read in collect(), so no state is copied between scrapes.
     const self = this;
@@ -115,7 +118,7 @@ export class DaemonMetrics {
       help: 'Size of the database\'s write-ahead log file (0 when absent).',
       registers: reg,
       collect() {
-        this.set(self.live ? walBytes(self.live.dbPath) : 0);
+        this.set(self.live?.dbPath ? walBytes(self.live.dbPath) : 0);
       },
     });
     // The server counts these itself (it has no metrics dependency); copied at scrape time.
@@ -237,6 +240,10 @@ export class DaemonMetrics {
 
   onAlerts(alerts: readonly StoredAlert[]): void {
     for (const a of alerts) this.alertsFired.inc({ rule: a.rule });
+  }
+
+  onReload(outcome: ReloadOutcome): void {
+    this.configReloads.inc({ outcome });
   }
 
   onWebhook(delivered: boolean): void {

@@ -28,6 +28,8 @@ import type { CommitOptions } from '../store/itemStore.js';
 import { createPgPool } from '../store/pg/pool.js';
 import { PgReader } from '../store/pg/reader.js';
 import { PgItemWriter } from '../store/pg/writer.js';
+import { pgPruneStep } from '../store/pg/retention.js';
+import type { PruneCounts, PruneCutoffs } from '../store/retention.js';
 import type { WriterStats } from './writer.js';
 import type { WriterBackend } from './writerBackend.js';
 import { ALERT_WARM_ALERTS, ALERT_WARM_ITEMS, STORY_WARM_ITEMS, alertWarmSince, createAlerts, createStories, storyWarmSince, type WriterStories } from './writerState.js';
@@ -40,7 +42,27 @@ export interface PgWriterOptions {
   clock?: () => number;
   /** Connections (default 2: commits, plus known-guid lookups and alert outcomes beside them). */
   poolSize?: number;
+  /**
+   * Retry a retryable failure (PostgreSQL restarting, a cut connection) of a commit or a
+   * known-guid lookup, with backoff up to this many ms, until it succeeds or the writer is
+   * closed: the single-process daemon, which has nobody to hand the batch to. Unset (a
+   * cluster's write role, which retries while it holds the writer lease): fail at once.
+   */
+  retryRetryableUpToMs?: number;
+  /** Told of the first retryable failure of an episode, and of the recovery. */
+  onStoreState?: (ok: boolean, err?: TickerpulseError) => void;
+  /**
+   * This writer is the database's only one (the single-process daemon, under its writer lock):
+   * every seq committed is this writer's, so a commit whose rows start past the last seq handed
+   * to `onStored` + 1 means a commit succeeded whose answer was lost (the connection died during
+   * COMMIT; its retry then found the items stored). Those rows are read back and handed to
+   * `onStored` first, so live clients get every seq. (A cluster's serve nodes fill such gaps
+   * themselves, src/cluster/storedFeed.ts.)
+   */
+  soleWriter?: boolean;
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class PgWriter implements WriterBackend {
   onStored: ((batch: StoredBatch) => void) | null = null;
@@ -53,6 +75,10 @@ export class PgWriter implements WriterBackend {
   private stale = false;
   private chain: Promise<unknown> = Promise.resolve();
   private queued = 0;
+  /** soleWriter: the newest seq handed to onStored. */
+  private emittedSeq = 0;
+  /** When each queued commit was asked for (Date.now()), oldest first: commits finish in order. */
+  private readonly queuedAt: number[] = [];
   private closed: Promise<void> | null = null;
   private commits = 0;
   private items = 0;
@@ -76,6 +102,7 @@ export class PgWriter implements WriterBackend {
     try {
       await w.reader.ready(true);
       await w.warm();
+      if (opts.soleWriter) w.emittedSeq = await w.reader.latestSeq();
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw err;
@@ -101,16 +128,44 @@ export class PgWriter implements WriterBackend {
   knownGuids(sourceId: string, guids: string[]): Promise<Set<string>> {
     if (this.closed) return Promise.reject(new TickerpulseError('STORE_FAILED', 'the writer is closed'));
     if (guids.length === 0) return Promise.resolve(new Set());
-    return this.writer.knownGuids(sourceId, guids);
+    return this.retrying(() => this.writer.knownGuids(sourceId, guids));
+  }
+
+  /** Runs `fn`, again and again on retryable failures when configured (retryRetryableUpToMs). */
+  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
+    const max = this.opts.retryRetryableUpToMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const out = await fn();
+        if (attempt > 0) this.storeState(true);
+        return out;
+      } catch (err) {
+        if (max === undefined || this.closed || !(err instanceof TickerpulseError && err.retryable)) throw err;
+        if (attempt === 0) this.storeState(false, err);
+        await sleep(Math.min(max, 100 * 2 ** Math.min(attempt, 10)));
+        if (this.closed) throw err;
+      }
+    }
+  }
+
+  private storeFailing = false;
+  private storeState(ok: boolean, err?: TickerpulseError): void {
+    if (this.storeFailing === !ok) return;
+    this.storeFailing = !ok;
+    if (ok) this.log.info('PostgreSQL answers again; continuing');
+    else this.log.warn({ err }, 'PostgreSQL failed (retryable); retrying until it answers');
+    this.opts.onStoreState?.(ok, err);
   }
 
   commit(batch: ItemBatch): Promise<StoredBatch> {
     if (this.closed) return Promise.reject(new TickerpulseError('STORE_FAILED', 'the writer is closed'));
     this.queued++;
-    const run = this.chain.then(() => this.commitNow(batch));
+    this.queuedAt.push(Date.now());
+    const run = this.chain.then(() => this.retrying(() => this.commitNow(batch)));
     this.chain = run.catch(() => undefined);
     return run.finally(() => {
       this.queued--;
+      this.queuedAt.shift();
     });
   }
 
@@ -143,6 +198,11 @@ export class PgWriter implements WriterBackend {
       }
       this.commits++;
       this.items += result.inserted.length;
+      if (this.opts.soleWriter && result.inserted.length) {
+        const first = result.inserted[0].seq;
+        if (first > this.emittedSeq + 1) await this.emitCommittedBefore(first);
+        this.emittedSeq = result.inserted[result.inserted.length - 1].seq;
+      }
       const stored: StoredBatch = { v: MESSAGE_VERSION, type: 'StoredBatch', sourceId: batch.sourceId, items: result.inserted, alerts: committedAlerts, offered: batch.items.length };
       try {
         this.onStored?.(stored);
@@ -155,9 +215,53 @@ export class PgWriter implements WriterBackend {
     }
   }
 
+  /** Hands `onStored` the rows (emittedSeq, before) — committed, their answer lost — one source's run at a time. */
+  private async emitCommittedBefore(before: number): Promise<void> {
+    let rows: StoredItem[];
+    try {
+      rows = await this.reader.itemsAfter(this.emittedSeq, before - 1 - this.emittedSeq);
+    } catch (err) {
+      this.log.warn({ err, from: this.emittedSeq + 1, to: before - 1 }, 'could not read back commits whose answer was lost; live clients get them on their next ?since');
+      return;
+    }
+    this.log.warn({ from: this.emittedSeq + 1, to: before - 1 }, 'commits whose answer was lost were stored: handing them to the fan-out now');
+    for (let i = 0; i < rows.length; ) {
+      let j = i + 1;
+      while (j < rows.length && rows[j].source === rows[i].source) j++;
+      const items = rows.slice(i, j);
+      try {
+        this.onStored?.({ v: MESSAGE_VERSION, type: 'StoredBatch', sourceId: items[0].source, items, alerts: [], offered: 0 });
+      } catch (err) {
+        this.log.error({ err }, 'fan-out of a stored batch failed');
+      }
+      i = j;
+    }
+  }
+
   markAlert(alertId: number, failure: string | null): void {
     const done = failure === null ? this.writer.markAlertDelivered(alertId) : this.writer.markAlertFailed(alertId, failure);
     done.catch((err: unknown) => this.log.warn({ err, alert: alertId }, 'could not record the webhook outcome of an alert'));
+  }
+
+  /** Retention (src/daemon/retentionTask.ts): one prune transaction, queued on the store's seq lock like a commit. */
+  prune(cutoffs: PruneCutoffs, batch: number): Promise<PruneCounts> {
+    if (this.closed) return Promise.reject(new TickerpulseError('STORE_FAILED', 'the writer is closed'));
+    return pgPruneStep(this.pool, cutoffs, batch);
+  }
+
+  /** PostgreSQL's autovacuum reclaims what retention deleted: no pages for the daemon to give back. */
+  async vacuum(_pages: number): Promise<number> {
+    return 0;
+  }
+
+  /** Age (ms) of the oldest commit not answered yet; 0 when none waits (/healthz writer lag). */
+  lagMs(now = Date.now()): number {
+    return this.queuedAt.length ? Math.max(0, now - this.queuedAt[0]) : 0;
+  }
+
+  /** False once closed. */
+  get alive(): boolean {
+    return this.closed === null;
   }
 
   stats(): WriterStats {

@@ -46,6 +46,12 @@ export interface PollResult {
    * some invalid lines: its good items are still stored). Counted as an error either way.
    */
   error?: { code: string; message: string };
+  /**
+   * The source knows none of these items can be stored already (they come after its committed
+   * cursor, or it has never stored anything): the pipeline skips the known-guid lookup. Only a
+   * hint for speed — the store's ON CONFLICT still drops any repeat.
+   */
+  newSinceCursor?: boolean;
 }
 
 /** A company an item names (ticker linker) with the sentiment towards it. */

@@ -30,7 +30,17 @@ export function csvCell(v: string | number | boolean | null | undefined): string
 
 /** Header row plus one row per element, CRLF after every row. */
 export function toCsv<T>(columns: readonly CsvColumn<T>[], rows: readonly T[]): string {
-  const out: string[] = [columns.map((c) => csvCell(c.header)).join(',')];
-  for (const r of rows) out.push(columns.map((c) => csvCell(c.value(r))).join(','));
-  return out.join('\r\n') + '\r\n';
+  return csvHeader(columns) + csvRows(columns, rows);
+}
+
+/** The header row alone (a streamed export writes it once, then csvRows per chunk). */
+export function csvHeader<T>(columns: readonly CsvColumn<T>[]): string {
+  return columns.map((c) => csvCell(c.header)).join(',') + '\r\n';
+}
+
+/** One row per element, CRLF after every row; '' for none. */
+export function csvRows<T>(columns: readonly CsvColumn<T>[], rows: readonly T[]): string {
+  let out = '';
+  for (const r of rows) out += columns.map((c) => csvCell(c.value(r))).join(',') + '\r\n';
+  return out;
 }

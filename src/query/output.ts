@@ -3,7 +3,7 @@
  * `/api/*?format=csv` (JSON shapes are in src/server/wire.ts: they are the protocol's).
  */
 import type { ItemTicker, StoredAlert, StoredItem } from '../lib/types.js';
-import { toCsv, type CsvColumn } from './csv.js';
+import { csvRows, toCsv, type CsvColumn } from './csv.js';
 import type { QueryResult, SeriesRow, TickerRow } from './queries.js';
 
 /** `AAPL+0.81 MSFT-0.40`: each ticker with its score (the items table and CSV column). */
@@ -60,15 +60,17 @@ export const ALERT_CSV: readonly CsvColumn<StoredAlert>[] = [
   { header: 'deliveredAt', value: (a) => a.deliveredAt },
 ];
 
-export function resultToCsv(r: QueryResult): string {
+/** `header: false`: the rows only (the chunks after the first of a streamed export). */
+export function resultToCsv(r: QueryResult, header = true): string {
+  const rows = <T>(columns: readonly CsvColumn<T>[], data: readonly T[]) => (header ? toCsv(columns, data) : csvRows(columns, data));
   switch (r.kind) {
     case 'items':
-      return toCsv(ITEM_CSV, r.rows);
+      return rows(ITEM_CSV, r.rows);
     case 'tickers':
-      return toCsv(TICKER_CSV, r.rows);
+      return rows(TICKER_CSV, r.rows);
     case 'series':
-      return toCsv(SERIES_CSV, r.rows);
+      return rows(SERIES_CSV, r.rows);
     case 'alerts':
-      return toCsv(ALERT_CSV, r.rows);
+      return rows(ALERT_CSV, r.rows);
   }
 }

@@ -59,6 +59,11 @@ export interface ItemsParams {
   search?: string;
   /** Canonical symbol (`BRK.B`). */
   ticker?: string;
+  /** Keyset cursor: only items with seq < before (exclusive). Forces sort=seq. */
+  before?: number;
+  /** Keyset cursor: only items with seq > after (exclusive). Forces sort=seq. */
+  after?: number;
+  /** 0 = every matching row (CLI `--all` / `--limit 0`, streamed; never from HTTP). */
   limit: number;
   sort: ItemSort;
   order: Order;
@@ -68,6 +73,7 @@ export interface TickersParams {
   kind: 'tickers';
   format: Format;
   since: Date;
+  /** 0 = every ticker (CLI `--all`). */
   limit: number;
   sort: TickerSort;
   order: Order;
@@ -90,6 +96,7 @@ export interface AlertsParams {
   ticker?: string;
   rule?: string;
   alertKind?: AlertKind;
+  /** 0 = every matching alert (CLI `--all`, streamed). */
   limit: number;
   sort: AlertSort;
   order: Order;
@@ -111,6 +118,11 @@ export interface ValidateOptions {
   itemsDefaultLimit?: number;
   /** Lowers MAX_LIMIT (the server's `apiMaxLimit`). */
   maxLimit?: number;
+  /**
+   * Accept `limit=0` = no limit (the CLI, which then streams the rows: cli/queryExport.ts).
+   * Never set for HTTP: an unbounded answer there would be built in memory.
+   */
+  allowUnlimited?: boolean;
 }
 
 const DEFAULT_LIMIT: Readonly<Record<QueryKind, Record<Channel, number>>> = {
@@ -129,7 +141,7 @@ const DEFAULT_ORDER: Readonly<Record<string, Order>> = { symbol: 'asc' };
 
 /** The parameters each kind accepts (anything else is an unknown parameter). */
 export const PARAM_NAMES: Readonly<Record<QueryKind, readonly string[]>> = {
-  items: ['source', 'label', 'since', 'search', 'ticker', 'limit', 'sort', 'order', 'format'],
+  items: ['source', 'label', 'since', 'search', 'ticker', 'before', 'after', 'limit', 'sort', 'order', 'format'],
   tickers: ['since', 'limit', 'sort', 'order', 'format'],
   series: ['ticker', 'source', 'bucket', 'since', 'format'],
   alerts: ['since', 'ticker', 'rule', 'kind', 'limit', 'sort', 'order', 'format'],
@@ -152,11 +164,24 @@ function oneOf<T extends string>(name: string, text: string, allowed: readonly T
   return t as T;
 }
 
-function parseLimitParam(text: string, max: number): number {
+function parseLimitParam(text: string, max: number, allowUnlimited: boolean): number {
   const t = text.trim();
-  if (!/^\d{1,9}$/.test(t)) throw invalid(`limit must be an integer from 1 to ${max} (got ${shown(text)})`);
+  const allowed = allowUnlimited ? `0 (no limit) or an integer from 1 to ${max}` : `an integer from 1 to ${max}`;
+  if (!/^\d{1,9}$/.test(t)) throw invalid(`limit must be ${allowed} (got ${shown(text)})`);
   const n = Number(t);
-  if (n < 1 || n > max) throw invalid(`limit must be an integer from 1 to ${max} (got ${n})`);
+  if (n === 0 && allowUnlimited) return 0;
+  if (n < 1 || n > max) throw invalid(`limit must be ${allowed} (got ${n})`);
+  return n;
+}
+
+/** Largest accepted cursor: seqs are SQLite rowids / PostgreSQL bigints, kept exact in a JS number. */
+export const MAX_CURSOR = Number.MAX_SAFE_INTEGER;
+
+/** `before` / `after`: an item seq, a non-negative integer (exclusive bound). */
+function parseCursor(name: string, text: string): number {
+  const t = text.trim();
+  const n = /^\d{1,16}$/.test(t) ? Number(t) : NaN;
+  if (!Number.isSafeInteger(n) || n > MAX_CURSOR) throw invalid(`${name} must be an item seq, an integer from 0 to ${MAX_CURSOR} (got ${shown(text)})`);
   return n;
 }
 
@@ -201,7 +226,7 @@ export function validateParams<K extends QueryKind>(kind: K, input: ParamInput, 
   }
 
   const format = v.format === undefined ? FORMATS[opts.channel][0] : oneOf('format', v.format, FORMATS[opts.channel]);
-  const limit = (): number => (v.limit === undefined ? Math.min(maxLimit, kind === 'items' && opts.itemsDefaultLimit !== undefined ? opts.itemsDefaultLimit : DEFAULT_LIMIT[kind][opts.channel]) : parseLimitParam(v.limit, maxLimit));
+  const limit = (): number => (v.limit === undefined ? Math.min(maxLimit, kind === 'items' && opts.itemsDefaultLimit !== undefined ? opts.itemsDefaultLimit : DEFAULT_LIMIT[kind][opts.channel]) : parseLimitParam(v.limit, maxLimit, opts.allowUnlimited === true));
   const sortOrder = <S extends string>(allowed: readonly S[]): { sort: S; order: Order } => {
     const sort = v.sort === undefined ? allowed[0] : oneOf('sort', v.sort, allowed);
     const order = v.order === undefined ? (DEFAULT_ORDER[sort] ?? 'desc') : oneOf('order', v.order, ORDERS);
@@ -211,7 +236,22 @@ export function validateParams<K extends QueryKind>(kind: K, input: ParamInput, 
 
   switch (kind) {
     case 'items': {
-      const p: ItemsParams = { kind: 'items', format, limit: limit(), ...sortOrder(ITEM_SORTS) };
+      const before = v.before === undefined ? undefined : parseCursor('before', v.before);
+      const after = v.after === undefined ? undefined : parseCursor('after', v.after);
+      const cursor = before !== undefined || after !== undefined;
+      // A cursor is a seq, so its pages are in seq order: other sorts would skip or repeat items.
+      if (cursor && v.sort !== undefined && oneOf('sort', v.sort, ITEM_SORTS) !== 'seq') throw invalid('before and after page by seq: sort must be seq (or left out)');
+      const { sort, order } = sortOrder(ITEM_SORTS);
+      const p: ItemsParams = {
+        kind: 'items',
+        format,
+        limit: limit(),
+        sort: cursor ? 'seq' : sort,
+        // after= alone walks forward (oldest first); before= (or both) walks back, newest first.
+        order: v.order !== undefined || !cursor ? order : before === undefined ? 'asc' : 'desc',
+      };
+      if (before !== undefined) p.before = before;
+      if (after !== undefined) p.after = after;
       if (v.source !== undefined) p.source = parseText('source', v.source);
       if (v.label !== undefined) p.label = oneOf('label', v.label, LABELS);
       if (v.since !== undefined) p.since = sinceParam(v.since, now);

@@ -29,12 +29,29 @@ async function run<T extends pg.QueryResultRow>(pool: pg.Pool, sql: string, valu
     return (await pool.query<T>(sql, values)).rows;
   } catch (err) {
     // The driver's error classified as the store's (retryable, SQLSTATE), under the generic message.
-    const e = pgStoreError('query', err);
-    throw new TickerpulseError('STORE_FAILED', STORE_FAILED_MESSAGE, { cause: err, retryable: e.retryable, ...(e.details ? { details: e.details } : {}) });
+    throw queryFailed(err);
   }
 }
 
+/** A query's SQL, values and row mapping: run whole (`run`) or through a cursor (`pgStreamQuery`). */
+interface PgPlan<T> {
+  sql: string;
+  values: unknown[];
+  map: (row: never) => T;
+}
+
+/** PostgreSQL's LIMIT: NULL is no limit (limit 0 = all, the CLI's streamed export). */
+const pgLimit = (limit: number): number | null => (limit === 0 ? null : limit);
+
+async function runPlan<T>(pool: pg.Pool, plan: PgPlan<T>): Promise<T[]> {
+  return (await run<pg.QueryResultRow>(pool, plan.sql, plan.values)).map((r) => plan.map(r as never));
+}
+
 export async function pgQueryItems(pool: pg.Pool, p: ItemsParams): Promise<StoredItem[]> {
+  return runPlan(pool, pgItemsPlan(p));
+}
+
+function pgItemsPlan(p: ItemsParams): PgPlan<StoredItem> {
   const b = new Binds();
   const where: string[] = [];
   if (p.source !== undefined) where.push(`source = ${b.add(p.source)}`);
@@ -45,8 +62,10 @@ export async function pgQueryItems(pool: pg.Pool, p: ItemsParams): Promise<Store
     where.push(`(title ILIKE ${pattern} ESCAPE '\\' OR summary ILIKE ${pattern} ESCAPE '\\')`);
   }
   if (p.ticker !== undefined) where.push(`seq IN (SELECT seq FROM item_tickers WHERE ticker = ${b.add(p.ticker)})`);
-  const sql = `SELECT * FROM items ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${ITEM_ORDER[p.sort][p.order]} LIMIT ${b.add(p.limit)}`;
-  return (await run<ItemRow>(pool, sql, b.values)).map(itemFromRow);
+  if (p.before !== undefined) where.push(`seq < ${b.add(p.before)}`);
+  if (p.after !== undefined) where.push(`seq > ${b.add(p.after)}`);
+  const sql = `SELECT * FROM items ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${ITEM_ORDER[p.sort][p.order]} LIMIT ${b.add(pgLimit(p.limit))}`;
+  return { sql, values: b.values, map: itemFromRow as (row: never) => StoredItem };
 }
 
 interface AggRow {
@@ -60,10 +79,15 @@ interface AggRow {
 }
 
 export async function pgQueryTickers(pool: pg.Pool, p: TickersParams, now: Date = new Date()): Promise<TickerRow[]> {
+  return runPlan(pool, pgTickersPlan(p, now));
+}
+
+const tickerFromAgg = (x: AggRow): TickerRow => ({ symbol: x.symbol, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg });
+
+function pgTickersPlan(p: TickersParams, now: Date): PgPlan<TickerRow> {
   const r = windowRanges(p.since, now);
-  const rows = await run<AggRow>(
-    pool,
-    `SELECT key AS symbol, sum(items) AS items, sum(stories) AS stories,
+  return {
+    sql: `SELECT key AS symbol, sum(items) AS items, sum(stories) AS stories,
             CASE WHEN sum(scored) > 0 THEN sum(sum_score) / sum(scored) END AS mean_score,
             sum(pos) AS pos, sum(neu) AS neu, sum(neg) AS neg
      FROM (
@@ -76,23 +100,28 @@ export async function pgQueryTickers(pool: pg.Pool, p: TickersParams, now: Date 
      GROUP BY key
      ORDER BY ${TICKER_ORDER[p.sort][p.order]}
      LIMIT $5`,
-    [r.fine, r.fineFrom, r.coarseFrom, r.coarse, p.limit],
-  );
-  return rows.map((x) => ({ symbol: x.symbol, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg }));
+    values: [r.fine, r.fineFrom, r.coarseFrom, r.coarse, pgLimit(p.limit)],
+    map: tickerFromAgg as (row: never) => TickerRow,
+  };
 }
 
 export async function pgQuerySeries(pool: pg.Pool, p: SeriesParams): Promise<SeriesRow[]> {
+  return runPlan(pool, pgSeriesPlan(p));
+}
+
+const seriesFromDb = (x: Omit<AggRow, 'symbol'> & { start: string }): SeriesRow => ({ start: x.start, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg });
+
+function pgSeriesPlan(p: SeriesParams): PgPlan<SeriesRow> {
   const kind = p.ticker !== undefined ? 'ticker' : 'source';
   const key = (p.ticker ?? p.source) as string;
-  const rows = await run<Omit<AggRow, 'symbol'> & { start: string }>(
-    pool,
-    `SELECT start, items, stories, CASE WHEN scored > 0 THEN sum_score / scored END AS mean_score, pos, neu, neg
+  return {
+    sql: `SELECT start, items, stories, CASE WHEN scored > 0 THEN sum_score / scored END AS mean_score, pos, neu, neg
      FROM rollups
      WHERE kind = $1 AND key = $2 AND bucket = $3 AND start >= $4
      ORDER BY start`,
-    [kind, key, p.bucket, sqlTime(floorTo(p.since, p.bucket))],
-  );
-  return rows.map((x) => ({ start: x.start, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg }));
+    values: [kind, key, p.bucket, sqlTime(floorTo(p.since, p.bucket))],
+    map: seriesFromDb as (row: never) => SeriesRow,
+  };
 }
 
 const ALERT_COLUMNS = `a.id, a.rule, a.kind, a.ticker, a.at, a.direction, a.message, a.value, a.baseline, a.deviation,
@@ -105,21 +134,71 @@ export async function pgAlertsInSeqRange(pool: pg.Pool, after: number, through: 
 }
 
 export async function pgQueryAlerts(pool: pg.Pool, p: AlertsParams): Promise<StoredAlert[]> {
+  return runPlan(pool, pgAlertsPlan(p));
+}
+
+function pgAlertsPlan(p: AlertsParams): PgPlan<StoredAlert> {
   const b = new Binds();
   const where = [`a.at >= ${b.add(sqlTime(p.since))}`];
   if (p.ticker !== undefined) where.push(`a.ticker = ${b.add(p.ticker)}`);
   if (p.rule !== undefined) where.push(`a.rule = ${b.add(p.rule)}`);
   if (p.alertKind !== undefined) where.push(`a.kind = ${b.add(p.alertKind)}`);
-  const rows = await run<AlertDbRow>(
-    pool,
-    `SELECT ${ALERT_COLUMNS}
+  const sql = `SELECT ${ALERT_COLUMNS}
      FROM alerts a
      WHERE ${where.join(' AND ')}
      ORDER BY ${ALERT_ORDER[p.sort][p.order]}
-     LIMIT ${b.add(p.limit)}`,
-    b.values,
-  );
-  return rows.map(alertFromRow);
+     LIMIT ${b.add(pgLimit(p.limit))}`;
+  return { sql, values: b.values, map: alertFromRow as (row: never) => StoredAlert };
+}
+
+/**
+ * Every row of a validated query (limit 0 = no limit) through a server-side cursor, fetched
+ * `chunkRows` at a time, so neither side holds the whole result. One pooled connection runs a
+ * READ ONLY, REPEATABLE READ transaction for the whole walk (one consistent snapshot, like the
+ * SQLite export); stopping early closes the cursor, ends the transaction and returns the
+ * connection.
+ */
+export async function* pgStreamQuery(pool: pg.Pool, p: QueryParams, now: Date = new Date(), chunkRows = 500): AsyncGenerator<QueryResult, void, undefined> {
+  const plan: PgPlan<unknown> = p.kind === 'items' ? pgItemsPlan(p) : p.kind === 'tickers' ? pgTickersPlan(p, now) : p.kind === 'series' ? pgSeriesPlan(p) : pgAlertsPlan(p);
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw queryFailed(err);
+  }
+  const q = async (sql: string, values?: unknown[]): Promise<pg.QueryResult> => {
+    try {
+      return await client.query(sql, values);
+    } catch (err) {
+      throw queryFailed(err);
+    }
+  };
+  try {
+    await q('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // The cursor's query takes bound values like any other ($n, extended protocol).
+    await q(`DECLARE tickerpulse_export NO SCROLL CURSOR FOR ${plan.sql}`, plan.values);
+    for (;;) {
+      const r = await q(`FETCH FORWARD ${Math.max(1, Math.trunc(chunkRows))} FROM tickerpulse_export`);
+      if (r.rows.length > 0) yield { kind: p.kind, rows: r.rows.map((row) => plan.map(row as never)) } as QueryResult;
+      if (r.rows.length < chunkRows) break;
+    }
+  } finally {
+    // A failed statement leaves the transaction aborted: ROLLBACK still ends it. If even that
+    // fails the connection is dropped instead of going back to the pool mid-transaction.
+    let ended = false;
+    try {
+      await client.query('ROLLBACK');
+      ended = true;
+    } catch {
+      /* handled below */
+    }
+    client.release(!ended);
+  }
+}
+
+function queryFailed(err: unknown): TickerpulseError {
+  const e = pgStoreError('query', err);
+  return new TickerpulseError('STORE_FAILED', STORE_FAILED_MESSAGE, { cause: err, retryable: e.retryable, ...(e.details ? { details: e.details } : {}) });
 }
 
 export async function executePgQuery(pool: pg.Pool, p: QueryParams, now: Date = new Date()): Promise<QueryResult> {

@@ -139,11 +139,53 @@ export function escapeLike(text: string): string {
 
 // ------------------------------------------------------------------------------ items
 
+/**
+ * A query ready to run: the cached statement, its bound values and the row mapping. The same
+ * plan is read whole (`.all`, the limited queries) or row by row (`.iterate`, `--all` exports).
+ */
+interface Plan<T> {
+  st: Database.Statement;
+  bind: Record<string, string | number>;
+  map: (row: never) => T;
+}
+
+function runPlan<T>(plan: () => Plan<T>): T[] {
+  return guarded(() => {
+    const { st, bind, map } = plan();
+    return (st.all(bind) as never[]).map(map);
+  });
+}
+
+/** SQLite's LIMIT: a negative value is no limit, so limit 0 (= all) reuses the same statements. */
+const sqlLimit = (limit: number): number => (limit === 0 ? -1 : limit);
+
+/** The seq bounds of a cursor (before / after) as SQL terms on a `seq` column, and their key letters. */
+function seqBounds(p: ItemsParams, bind: Record<string, string | number>): { terms: string[]; key: string } {
+  const terms: string[] = [];
+  let key = '';
+  if (p.before !== undefined) {
+    terms.push('seq < @before');
+    bind.before = p.before;
+    key += 'b';
+  }
+  if (p.after !== undefined) {
+    terms.push('seq > @after');
+    bind.after = p.after;
+    key += 'a';
+  }
+  return { terms, key };
+}
+
 export function queryItems(src: QuerySource, p: ItemsParams): StoredItem[] {
-  const bind: Record<string, string | number> = { limit: p.limit };
+  return runPlan(() => itemsPlan(src, p));
+}
+
+function itemsPlan(src: QuerySource, p: ItemsParams): Plan<StoredItem> {
+  const bind: Record<string, string | number> = { limit: sqlLimit(p.limit) };
   if (p.since !== undefined) bind.since = sqlTime(p.since);
   if (p.ticker !== undefined) bind.ticker = p.ticker;
   const order = ITEM_ORDER[p.sort][p.order];
+  const bounds = seqBounds(p, bind);
 
   // One ticker, newest/oldest first, no filter on other item columns: the ticker index has the
   // published_at and seq to sort on, so the page is picked there (primary key range of the
@@ -151,10 +193,9 @@ export function queryItems(src: QuerySource, p: ItemsParams): StoredItem[] {
   // 20k items (measured, test/query/bench.ts). The newest items, not indexed yet, are read from
   // their tickers column (src/store/tickerIndex.ts) and merged in.
   if (p.ticker !== undefined && p.source === undefined && p.label === undefined && p.search === undefined && p.sort !== 'score') {
-    const key = `items:ticker:${p.since !== undefined ? 't' : ''}:${p.sort}:${p.order}`;
-    return guarded(() => {
-      const since = p.since !== undefined ? 'AND published_at >= @since' : '';
-      const st = statement(src.database, key, () => `
+    const key = `items:ticker:${p.since !== undefined ? 't' : ''}${bounds.key}:${p.sort}:${p.order}`;
+    const since = (p.since !== undefined ? 'AND published_at >= @since ' : '') + bounds.terms.map((t) => `AND ${t} `).join('');
+    const st = statement(src.database, key, () => `
         SELECT * FROM items WHERE seq IN (
           SELECT seq FROM (
             SELECT seq, published_at FROM (
@@ -163,8 +204,7 @@ export function queryItems(src: QuerySource, p: ItemsParams): StoredItem[] {
             SELECT seq, published_at FROM (${unindexedTickerRowsSql('@ticker')}) WHERE true ${since})
           ORDER BY ${order} LIMIT @limit)
         ORDER BY ${order}`);
-      return (st.all(bind) as ItemRow[]).map(itemFromRow);
-    });
+    return { st, bind, map: itemFromRow as (row: never) => StoredItem };
   }
 
   const where: string[] = [];
@@ -193,11 +233,10 @@ export function queryItems(src: QuerySource, p: ItemsParams): StoredItem[] {
     where.push(`seq IN (SELECT seq FROM (${tickerRowsSql('@ticker')}))`);
     key += 'k';
   }
-  key += `:${p.sort}:${p.order}`;
-  return guarded(() => {
-    const st = statement(src.database, key, () => `SELECT * FROM items ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order} LIMIT @limit`);
-    return (st.all(bind) as ItemRow[]).map(itemFromRow);
-  });
+  where.push(...bounds.terms);
+  key += `${bounds.key}:${p.sort}:${p.order}`;
+  const st = statement(src.database, key, () => `SELECT * FROM items ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order} LIMIT @limit`);
+  return { st, bind, map: itemFromRow as (row: never) => StoredItem };
 }
 
 // ------------------------------------------------------------------------------ tickers
@@ -225,26 +264,29 @@ export function windowRanges(since: Date, now: Date): { fine: Bucket; coarse: Bu
 }
 
 export function queryTickers(src: QuerySource, p: TickersParams, now: Date = new Date()): TickerRow[] {
+  return runPlan(() => tickersPlan(src, p, now));
+}
+
+const tickerFromAgg = (x: AggRow): TickerRow => ({ symbol: x.symbol, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg });
+
+function tickersPlan(src: QuerySource, p: TickersParams, now: Date): Plan<TickerRow> {
   const r = windowRanges(p.since, now);
   const order = TICKER_ORDER[p.sort][p.order];
-  return guarded(() => {
-    const st = statement(src.database, `tickers:${p.sort}:${p.order}`, () => `
-      SELECT key AS symbol, sum(items) AS items, sum(stories) AS stories,
-             CASE WHEN sum(scored) > 0 THEN sum(sum_score) / sum(scored) END AS mean_score,
-             sum(pos) AS pos, sum(neu) AS neu, sum(neg) AS neg
-      FROM (
-        SELECT key, items, stories, scored, sum_score, pos, neu, neg FROM rollups
-        WHERE kind = 'ticker' AND bucket = @fine AND start >= @fineFrom AND start < @coarseFrom
-        UNION ALL
-        SELECT key, items, stories, scored, sum_score, pos, neu, neg FROM rollups
-        WHERE kind = 'ticker' AND bucket = @coarse AND start >= @coarseFrom
-      )
-      GROUP BY key
-      ORDER BY ${order}
-      LIMIT @limit`);
-    const rows = st.all({ ...r, limit: p.limit }) as AggRow[];
-    return rows.map((x) => ({ symbol: x.symbol, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg }));
-  });
+  const st = statement(src.database, `tickers:${p.sort}:${p.order}`, () => `
+    SELECT key AS symbol, sum(items) AS items, sum(stories) AS stories,
+           CASE WHEN sum(scored) > 0 THEN sum(sum_score) / sum(scored) END AS mean_score,
+           sum(pos) AS pos, sum(neu) AS neu, sum(neg) AS neg
+    FROM (
+      SELECT key, items, stories, scored, sum_score, pos, neu, neg FROM rollups
+      WHERE kind = 'ticker' AND bucket = @fine AND start >= @fineFrom AND start < @coarseFrom
+      UNION ALL
+      SELECT key, items, stories, scored, sum_score, pos, neu, neg FROM rollups
+      WHERE kind = 'ticker' AND bucket = @coarse AND start >= @coarseFrom
+    )
+    GROUP BY key
+    ORDER BY ${order}
+    LIMIT @limit`);
+  return { st, bind: { ...r, limit: sqlLimit(p.limit) }, map: tickerFromAgg as (row: never) => TickerRow };
 }
 
 // ------------------------------------------------------------------------------ series
@@ -261,17 +303,20 @@ interface SeriesDbRow {
 
 /** Buckets that have items, ascending; the first is the one containing `since`. */
 export function querySeries(src: QuerySource, p: SeriesParams): SeriesRow[] {
+  return runPlan(() => seriesPlan(src, p));
+}
+
+const seriesFromDb = (x: SeriesDbRow): SeriesRow => ({ start: x.start, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg });
+
+function seriesPlan(src: QuerySource, p: SeriesParams): Plan<SeriesRow> {
   const kind = p.ticker !== undefined ? 'ticker' : 'source';
   const key = (p.ticker ?? p.source) as string;
-  return guarded(() => {
-    const st = statement(src.database, 'series', () => `
-      SELECT start, items, stories, CASE WHEN scored > 0 THEN sum_score / scored END AS mean_score, pos, neu, neg
-      FROM rollups
-      WHERE kind = @kind AND key = @key AND bucket = @bucket AND start >= @from
-      ORDER BY start`);
-    const rows = st.all({ kind, key, bucket: p.bucket, from: sqlTime(floorTo(p.since, p.bucket)) }) as SeriesDbRow[];
-    return rows.map((x) => ({ start: x.start, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg }));
-  });
+  const st = statement(src.database, 'series', () => `
+    SELECT start, items, stories, CASE WHEN scored > 0 THEN sum_score / scored END AS mean_score, pos, neu, neg
+    FROM rollups
+    WHERE kind = @kind AND key = @key AND bucket = @bucket AND start >= @from
+    ORDER BY start`);
+  return { st, bind: { kind, key, bucket: p.bucket, from: sqlTime(floorTo(p.since, p.bucket)) }, map: seriesFromDb as (row: never) => SeriesRow };
 }
 
 // ------------------------------------------------------------------------------ alerts
@@ -334,8 +379,12 @@ const ALERT_COLUMNS = `a.id, a.rule, a.kind, a.ticker, a.at, a.direction, a.mess
              (SELECT json_group_array(seq) FROM (SELECT seq FROM alert_items WHERE alert_id = a.id ORDER BY seq)) AS seqs`;
 
 export function queryAlerts(src: QuerySource, p: AlertsParams): StoredAlert[] {
+  return runPlan(() => alertsPlan(src, p));
+}
+
+function alertsPlan(src: QuerySource, p: AlertsParams): Plan<StoredAlert> {
   const where = ['a.at >= @since'];
-  const bind: Record<string, string | number> = { since: sqlTime(p.since), limit: p.limit };
+  const bind: Record<string, string | number> = { since: sqlTime(p.since), limit: sqlLimit(p.limit) };
   let key = 'alerts:';
   if (p.ticker !== undefined) {
     where.push('a.ticker = @ticker');
@@ -354,18 +403,44 @@ export function queryAlerts(src: QuerySource, p: AlertsParams): StoredAlert[] {
   }
   const order = ALERT_ORDER[p.sort][p.order];
   key += `:${p.sort}:${p.order}`;
-  return guarded(() => {
-    const st = statement(src.database, key, () => `
+  const st = statement(src.database, key, () => `
       SELECT ${ALERT_COLUMNS}
       FROM alerts a
       WHERE ${where.join(' AND ')}
       ORDER BY ${order}
       LIMIT @limit`);
-    return (st.all(bind) as AlertDbRow[]).map(alertFromRow);
-  });
+  return { st, bind, map: alertFromRow as (row: never) => StoredAlert };
 }
 
 // ------------------------------------------------------------------------------ dispatch
+
+/**
+ * Every row of a validated query (limit 0 = no limit), read row by row from one statement and
+ * handed out in chunks of at most `chunkRows` as QueryResults, so memory does not grow with the
+ * row count. The statement holds one read snapshot until the iteration ends (a consistent
+ * export; in WAL mode the writer keeps going, checkpoints cannot pass the snapshot meanwhile).
+ * Stopping early (`break`, `return()`) resets the statement; until then the (cached) statement
+ * is busy, so the same query shape cannot run on this connection meanwhile.
+ */
+export function* iterateQuery(src: QuerySource, p: QueryParams, now: Date = new Date(), chunkRows = 500): Generator<QueryResult, void, undefined> {
+  const plan: Plan<unknown> = guarded(() => (p.kind === 'items' ? itemsPlan(src, p) : p.kind === 'tickers' ? tickersPlan(src, p, now) : p.kind === 'series' ? seriesPlan(src, p) : alertsPlan(src, p)));
+  const rows = guarded(() => plan.st.iterate(plan.bind) as IterableIterator<never>);
+  try {
+    for (;;) {
+      const chunk: unknown[] = [];
+      for (;;) {
+        const next = guarded(() => rows.next());
+        if (next.done) break;
+        chunk.push(plan.map(next.value));
+        if (chunk.length >= chunkRows) break;
+      }
+      if (chunk.length > 0) yield { kind: p.kind, rows: chunk } as QueryResult;
+      if (chunk.length < chunkRows) return;
+    }
+  } finally {
+    rows.return?.();
+  }
+}
 
 /** Runs any validated query. Throws TickerpulseError('STORE_FAILED') (generic message) when SQLite fails. */
 export function executeQuery(src: QuerySource, p: QueryParams, now: Date = new Date()): QueryResult {

@@ -7,7 +7,7 @@ import type { StoredAlert, StoredItem } from '../lib/types.js';
 import { ItemStore, type StoredSourceState } from '../store/itemStore.js';
 import type { PgReader } from '../store/pg/reader.js';
 import type { QueryParams } from './params.js';
-import { alertsInSeqRange, executeQuery, type QueryResult } from './queries.js';
+import { alertsInSeqRange, executeQuery, iterateQuery, type QueryResult } from './queries.js';
 
 /** A ticker's 1-minute rollup bucket as the `rollup` WebSocket message needs it. */
 export interface MinuteRollup {
@@ -38,6 +38,12 @@ export interface StoreReader {
   minuteRollups(pairs: readonly { ticker: string; start: string }[]): Promise<MinuteRollup[]>;
   /** A validated query (params.ts). STORE_FAILED with the generic message when the store fails. */
   query(params: QueryParams, now?: Date): Promise<QueryResult>;
+  /**
+   * Every row of a validated query (`limit` 0 = no limit) in chunks of at most `chunkRows`,
+   * read lazily (a cursor: memory does not grow with the row count), from one read snapshot.
+   * Stop early with `break`. The export of `tickerpulse query --all`.
+   */
+  stream(params: QueryParams, now?: Date, chunkRows?: number): AsyncIterable<QueryResult>;
   /** Idempotent. */
   close(): Promise<void>;
 }
@@ -66,6 +72,10 @@ export function sqliteReader(store: ItemStore): StoreReader {
       return out;
     },
     query: async (params, now) => executeQuery(store, params, now),
+    // Synchronous reads between awaits: each chunk is read when the consumer asks for it.
+    stream: async function* (params, now, chunkRows) {
+      yield* iterateQuery(store, params, now, chunkRows);
+    },
     close: async () => store.close(),
   };
 }
@@ -90,6 +100,9 @@ export function pgReader(reader: PgReader): StoreReader {
     },
     // Loaded with the first query: the SQLite path never loads the PostgreSQL code.
     query: async (params, now) => (await import('./pgQueries.js')).executePgQuery(reader.pool, params, now),
+    stream: async function* (params, now, chunkRows) {
+      yield* (await import('./pgQueries.js')).pgStreamQuery(reader.pool, params, now, chunkRows);
+    },
     close: () => (closed ??= reader.pool.end().catch(() => undefined)),
   };
 }

@@ -20,6 +20,7 @@ import type { StoredAlert, StoredItem } from '../lib/types.js';
 import { fromSearchParams, validateParams, type QueryKind, type QueryParams } from '../query/params.js';
 import { alertsInSeqRange, executeQuery, type QueryResult } from '../query/queries.js';
 import { resultToCsv } from '../query/output.js';
+import { nextItemsLink } from '../query/cursor.js';
 import type { ItemStore } from '../store/itemStore.js';
 import type { StoreReader } from '../query/storeReader.js';
 import { serveDashboard } from './static.js';
@@ -392,7 +393,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       reader
         .query(p)
         .then(
-          (result) => sendQueryResult(kind, p, result, res),
+          (result) => sendQueryResult(kind, p, result, res, search),
           (err: unknown) => queryFailed(kind, err, res),
         )
         .catch((err: unknown) => {
@@ -408,7 +409,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     } catch (err) {
       return queryFailed(kind, err, res);
     }
-    sendQueryResult(kind, p, result, res);
+    sendQueryResult(kind, p, result, res, search);
   }
 
   function queryFailed(kind: QueryKind, err: unknown, res: ServerResponse): void {
@@ -418,11 +419,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     else sendError(res, 500, 'STORE_FAILED', 'the database could not answer the query');
   }
 
-  function sendQueryResult(kind: QueryKind, p: QueryParams, result: QueryResult, res: ServerResponse): void {
+  function sendQueryResult(kind: QueryKind, p: QueryParams, result: QueryResult, res: ServerResponse, search: URLSearchParams): void {
+    // Items in seq order: the next page's cursor as a Link header (src/query/cursor.ts).
+    const link = p.kind === 'items' && result.kind === 'items' ? nextItemsLink('/api/items', search, p, result.rows) : null;
+    const linkHeader: Record<string, string> = link ? { Link: link } : {};
     if (p.format === 'csv') {
-      return sendBody(res, 200, 'text/csv; charset=utf-8; header=present', resultToCsv(result), { 'Content-Disposition': `inline; filename="tickerpulse-${kind}.csv"` });
+      return sendBody(res, 200, 'text/csv; charset=utf-8; header=present', resultToCsv(result), { 'Content-Disposition': `inline; filename="tickerpulse-${kind}.csv"`, ...linkHeader });
     }
-    sendJson(res, 200, toApiRows(result));
+    sendBody(res, 200, 'application/json; charset=utf-8', JSON.stringify(toApiRows(result)), linkHeader);
   }
 
   /**
@@ -1163,7 +1167,7 @@ const PLACEHOLDER_HTML = `<!doctype html>
 <p>The daemon is running. The live dashboard comes in a later version.</p>
 <ul>
 <li><a href="/healthz">/healthz</a> &mdash; daemon health (JSON)</li>
-<li><a href="/api/items">/api/items</a> &mdash; latest items (filters: <code>source</code>, <code>ticker</code>, <code>label</code>, <code>since</code>, <code>search</code>, <code>limit</code>, <code>sort</code>, <code>order</code>)</li>
+<li><a href="/api/items">/api/items</a> &mdash; latest items (filters: <code>source</code>, <code>ticker</code>, <code>label</code>, <code>since</code>, <code>search</code>, <code>limit</code>, <code>sort</code>, <code>order</code>; cursors <code>before</code>/<code>after</code>)</li>
 <li><a href="/api/tickers">/api/tickers</a> &mdash; most mentioned tickers (<code>since</code>, <code>limit</code>, <code>sort</code>, <code>order</code>)</li>
 <li><code>/api/series?ticker=AAPL&amp;bucket=1h</code> &mdash; a ticker's (or <code>source</code>'s) counts and sentiment per bucket</li>
 <li><a href="/api/alerts">/api/alerts</a> &mdash; alerts (<code>since</code>, <code>ticker</code>, <code>rule</code>, <code>kind</code>, <code>limit</code>)</li>

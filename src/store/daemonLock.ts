@@ -15,6 +15,7 @@
  * same process (tests) is refused the same way.
  */
 import Database from 'better-sqlite3';
+import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { TickerpulseError } from '../lib/errors.js';
 
@@ -88,6 +89,51 @@ export function acquireDaemonLock(dbPath: string): DaemonLock {
       }
     },
   };
+}
+
+/**
+ * The pid of the daemon holding the lock of `dbPath`, or null when none does (no lock file, no
+ * owner row, the recorded process is gone, or nobody holds the lock: a stale row whose pid was
+ * reused by an unrelated process must not be signalled). Never creates the lock file. Probing
+ * takes the lock for an instant only when the recorded process exists but holds no lock.
+ */
+export function findLockHolder(dbPath: string): number | null {
+  const path = lockPathFor(dbPath);
+  if (!existsSync(path)) return null;
+  try {
+    accessSync(path, fsConstants.R_OK | fsConstants.W_OK);
+  } catch (err) {
+    // Most often the daemon runs as another user (a service account): say so rather than "no daemon".
+    throw new TickerpulseError('STORE_FAILED', `cannot open the lock file ${path}: ${(err as Error).message}; run this as the daemon's user`, { cause: err });
+  }
+  const owner = readOwner(path);
+  if (!owner || owner.host !== hostname() || !processExists(owner.pid)) return null;
+  let db: Database.Database;
+  try {
+    db = new Database(path, { fileMustExist: true });
+  } catch {
+    return null;
+  }
+  try {
+    db.pragma('busy_timeout = 0');
+    db.exec('BEGIN IMMEDIATE');
+    db.exec('ROLLBACK');
+    return null;
+  } catch (err) {
+    return isBusy(err) ? owner.pid : null;
+  } finally {
+    db.close();
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, owned by another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function isBusy(err: unknown): boolean {

@@ -1,171 +1,35 @@
-/**
- * The cluster as real processes on one machine, sharing one SQLite file (the store a PostgreSQL
- * backend replaces later): a writer and a standby, two poll nodes, two serve nodes, one NATS.
- * Two followed JSONL sources and a loopback RSS feed grow while the active writer is killed (kill -9), then the poll node
- * running the sources, then NATS itself. In the end every line is stored exactly once, seq is
- * gap-free, and both serve nodes stream exactly the store: one client live through it all, one
- * replaying ?since=0 afterwards.
- */
-import { test, after } from 'node:test';
-import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+/** The multi-process cluster scenario (clusterScenario.ts) on one SQLite file shared by the processes. */
+import { test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ItemStore } from '../../src/store/itemStore.js';
-import type { StoredItem } from '../../src/lib/types.js';
-import { connectWs, getJson, itemsOf, makeItems, startDaemonProcess, startFeedServer, stopDaemon, waitFor, type DaemonProcess, type FeedServer } from '../daemon/harness.js';
-import { SKIP_NO_NATS, startNatsServer } from './natsServer.js';
+import { SKIP_NO_NATS } from './natsServer.js';
+import { runClusterScenario, SCENARIO } from './clusterScenario.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tp-cluster-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = mkdtempSync(join(tmpdir(), 'tp-cluster-sqlite-'));
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 const db = join(dir, 'cluster.db');
-const SOURCES = ['wire-a', 'wire-b'];
-const written = new Map<string, number>(SOURCES.map((s) => [s, 0]));
 
-function append(n: number): void {
-  for (const s of SOURCES) {
-    let text = '';
-    const from = written.get(s)!;
-    for (let i = from; i < from + n; i++) text += JSON.stringify({ id: `${s}-${i}`, title: `Globex ${s} headline ${i} beats profit forecast`, publishedAt: 1_700_000_000 + i }) + '\n';
-    appendFileSync(join(dir, `${s}.jsonl`), text);
-    written.set(s, from + n);
-  }
-}
-/** A loopback RSS feed next to the JSONL files; grows with them. */
-let feed: FeedServer | null = null;
-const RSS_ID = 'rss-wire';
-const total = () => [...written.values()].reduce((a, b) => a + b, 0) + (feed?.items.length ?? 0);
-function grow(n: number): void {
-  append(n);
-  if (feed) feed.items = makeItems(feed.items.length + Math.ceil(n / 10), 'rss');
-}
-
-function config(node: string, natsUrl: string): string {
-  const file = join(dir, `${node}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      db,
-      limits: { shutdownTimeout: '2s' },
-      cluster: {
-        nats: { servers: [natsUrl], requestTimeout: '2s', reconnectWait: '200ms' },
-        node,
-        lease: { ttl: '6s', renewInterval: '1500ms' },
-        writer: { ackWait: '3s' },
-        publish: { handoverWait: '15s', maxRetryDelay: '1s' },
-        serve: { catchUpInterval: '500ms' },
-      },
-      sources: [
-        ...SOURCES.map((id) => ({ id, kind: 'jsonl', path: join(dir, `${id}.jsonl`), follow: true, pollInterval: '100ms', chunkSize: 50 })),
-        { id: RSS_ID, kind: 'rss', url: feed!.url, interval: '1s', allowPrivateNetworks: true },
-      ],
-    }),
-  );
-  return file;
-}
-
-function storedCount(): number {
+function read<T>(fn: (s: ItemStore) => T, empty: T): T {
+  let s: ItemStore;
   try {
-    const s = ItemStore.open(db, { readonly: true });
-    try {
-      return s.countItems();
-    } finally {
-      s.close();
-    }
+    s = ItemStore.open(db, { readonly: true });
   } catch {
-    return 0;
+    return empty; // not created yet
+  }
+  try {
+    return fn(s);
+  } finally {
+    s.close();
   }
 }
 
-const health = (d: DaemonProcess) => getJson(d.port, '/healthz').catch(() => null);
-
-test('writer failover, poll node failover and a NATS restart: every item stored once, seq gap-free, both servers stream the store', { skip: SKIP_NO_NATS, timeout: 400_000 }, async (t) => {
-  const nats = await startNatsServer();
-  feed = await startFeedServer(makeItems(30, 'rss'));
-  append(300);
-  const procs: DaemonProcess[] = [];
-  const start = async (node: string, roles: string) => {
-    const p = await startDaemonProcess(['--config', config(node, nats.url), '--role', roles], {}, 60_000);
-    procs.push(p);
-    return p;
-  };
-  try {
-    const w1 = await start('writer-1', 'write');
-    await waitFor('writer-1 to be the active writer', async () => (await health(w1))?.cluster?.write?.state === 'active', 30_000);
-    const w2 = await start('writer-2', 'write');
-    assert.equal((await health(w2))?.cluster?.write?.state, 'standby');
-    const s1 = await start('serve-1', 'serve');
-    const s2 = await start('serve-2', 'serve');
-    const live = await connectWs(s1.port, '?since=0');
-    const p1 = await start('poll-1', 'poll');
-    const p2 = await start('poll-2', 'poll');
-    await waitFor('the first lines stored', () => storedCount() >= 630, 120_000, 200);
-
-    // 1. kill -9 the active writer while new lines arrive: the standby takes over.
-    grow(1000);
-    w1.child.kill('SIGKILL');
-    await waitFor('writer-2 to take over', async () => (await health(w2))?.cluster?.write?.state === 'active', 60_000, 200);
-
-    // 2. kill -9 the poll node running wire-a while lines arrive: its sources move to the other.
-    grow(1000);
-    const owners = await Promise.all([p1, p2].map(async (p) => ((await health(p))?.cluster?.poll?.owned ?? []) as string[]));
-    const victim = owners[0].includes('wire-a') ? p1 : p2;
-    const survivor = victim === p1 ? p2 : p1;
-    victim.child.kill('SIGKILL');
-    await waitFor('the survivor to own every source', async () => ((await health(survivor))?.cluster?.poll?.owned ?? []).length === 3, 60_000, 200);
-
-    // 3. NATS goes away (kill -9) for longer than a lease lives, so every node loses its
-    // leases (sources stop, the writer stops), and comes back while lines keep arriving.
-    await nats.kill();
-    grow(500);
-    await waitFor('the writer to give up its lease', async () => (await health(w2))?.cluster?.write?.state === 'standby', 60_000, 200);
-    await nats.restart();
-    grow(200);
-
-    await waitFor(`all ${total()} lines stored`, () => storedCount() >= total(), Number(process.env.TP_CLUSTER_WAIT ?? 240_000), 500);
-
-    const store = ItemStore.open(db, { readonly: true });
-    let all: StoredItem[];
-    try {
-      all = store.itemsAfter(0, 1_000_000);
-    } finally {
-      store.close();
-    }
-    assert.equal(all.length, total(), 'each line stored exactly once');
-    assert.deepEqual(
-      all.map((i) => i.seq),
-      all.map((_, k) => k + 1),
-      'seq gap-free from 1',
-    );
-    for (const s of SOURCES) {
-      const guids = new Set(all.filter((i) => i.source === s).map((i) => i.guid));
-      assert.equal(guids.size, written.get(s));
-    }
-    assert.equal(new Set(all.filter((i) => i.source === RSS_ID).map((i) => i.guid)).size, feed.items.length);
-    const expected = all.map((i) => `${i.seq}:${i.source}:${i.guid}`);
-    const key = (i: Record<string, any>) => `${i.seq}:${i.source}:${i.guid}`;
-    await waitFor('the live client on serve-1 to have everything', () => itemsOf(live).length >= total(), 60_000, 200);
-    const replay = await connectWs(s2.port, '?since=0');
-    await waitFor('the ?since=0 replay on serve-2 to have everything', () => itemsOf(replay).length >= total(), 60_000, 200);
-    assert.deepEqual(itemsOf(live).map(key), expected, 'serve-1 live stream = the store, no gap or duplicate across failovers');
-    assert.deepEqual(itemsOf(replay).map(key), expected, 'serve-2 replay = the store');
-    const [h2, hs1, hsv] = await Promise.all([health(w2), health(s1), health(survivor)]);
-    assert.ok(h2.cluster.write.commits > 0, 'the standby committed after taking over');
-    t.diagnostic(`writer-2 ${JSON.stringify(h2.cluster.write)}; serve-1 ${JSON.stringify(hs1.cluster.serve)} nats ${JSON.stringify(hs1.cluster.nats)}; survivor ${JSON.stringify(hsv.cluster.poll)}`);
-    live.ws.close();
-    replay.ws.close();
-  } catch (err) {
-    // What each node said (warnings and errors) and where it stood: the failure's explanation.
-    for (const p of procs) {
-      const h = await health(p);
-      t.diagnostic(`${p.child.pid}: ${JSON.stringify(h?.cluster ?? 'dead')} ${JSON.stringify(h?.sources ?? '')}`);
-      for (const l of p.logs.filter((l) => Number(l.level) >= 40).slice(-15)) t.diagnostic(`  ${JSON.stringify(l).slice(0, 400)}`);
-      for (const line of p.stderr.slice(-20)) t.diagnostic(`  stderr: ${line}`);
-    }
-    t.diagnostic(`stored ${storedCount()} of ${total()}`);
-    throw err;
-  } finally {
-    await Promise.all(procs.map((p) => stopDaemon(p, 'SIGKILL')));
-    await feed.close();
-  }
-});
+test(`SQLite: ${SCENARIO}`, { skip: SKIP_NO_NATS, timeout: 400_000 }, (t) =>
+  runClusterScenario(t, {
+    config: { db },
+    spec: db,
+    count: async () => read((s) => s.countItems(), 0),
+    all: async () => read((s) => s.itemsAfter(0, 1_000_000).map((i) => ({ seq: i.seq, source: i.source, guid: i.guid })), []),
+  }),
+);

@@ -24,12 +24,12 @@ test('serve feed: live batches in seq order, gaps filled from the store, seqs al
   nc = await connect({ servers: nats.url });
   const stored: StoredItem[] = [1, 2, 3].map(item);
   const store = {
-    latestSeq: () => (stored.length ? stored[stored.length - 1].seq : 0),
-    itemsAfter: (seq: number, limit: number) => stored.filter((i) => i.seq > seq).slice(0, limit),
+    latestSeq: async () => (stored.length ? stored[stored.length - 1].seq : 0),
+    itemsAfter: async (seq: number, limit: number) => stored.filter((i) => i.seq > seq).slice(0, limit),
   };
   const sent: number[] = [];
   const alerts: number[] = [];
-  const feed = startStoredFeed({ nc } as unknown as NatsLink, store, { broadcast: (items) => sent.push(...items.map((i) => i.seq)), broadcastAlert: (a) => alerts.push(a.id) }, 200, createLogger({ level: 'silent' }));
+  const feed = await startStoredFeed({ nc } as unknown as NatsLink, store, { broadcast: (items) => sent.push(...items.map((i) => i.seq)), broadcastAlert: (a) => alerts.push(a.id) }, 200, createLogger({ level: 'silent' }));
   try {
     const publish = async (b: StoredBatch) => {
       for (const i of b.items) if (!stored.some((s) => s.seq === i.seq)) stored.push(i);

@@ -45,6 +45,7 @@ const NAMES = [
   'tickerpulse_alerts_fired_total',
   'tickerpulse_webhook_deliveries_total',
   'tickerpulse_webhook_failures_total',
+  'tickerpulse_config_reloads_total',
   'nodejs_eventloop_lag_seconds',
   'nodejs_eventloop_lag_p99_seconds',
   'process_cpu_seconds_total',

@@ -101,3 +101,18 @@ test('checkKnown: false (push streams) skips the known-guid round trip; the stor
   assert.equal(w.batches[1].items.length, 0, 'all five are known by now: none is classified');
   assert.equal(polled.duplicates, 5);
 });
+
+test('a poll flagged newSinceCursor (a JSONL chunk after the committed cursor) skips the lookup; ON CONFLICT still drops repeats', async () => {
+  const w = fakeWriter({ known: ['j-0'] });
+  let lookups = 0;
+  const store: IngestStore = { ...w.store, knownGuids: async (s, g) => (lookups++, w.store.knownGuids(s, g)) };
+  const gate = new PollGate(4);
+  await gate.waitForRoom();
+  const flagged: PollResult = { ...poll('s', items('j', 3), 'c'), newSinceCursor: true };
+  const [report] = await firstValueFrom(
+    from([flagged]).pipe(ingestPolls({ sourceId: 's', classifier: clf, store, gate, batchSize: 4, attempts: 1, commitChunk: 100, chunksInFlight: 2, log }), toArray()),
+  );
+  assert.equal(lookups, 0);
+  assert.equal(report.stored, 2);
+  assert.equal(report.duplicates, 1);
+});

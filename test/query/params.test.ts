@@ -93,7 +93,7 @@ describe('query params: accepted values', () => {
 
 describe('query params: refusals name the parameter and what is allowed', () => {
   test('unknown parameter (per kind), listing the allowed ones', () => {
-    refuses(() => http('items', { nope: '1' }), /^unknown parameter "nope" for items \(allowed: source, label, since, search, ticker, limit, sort, order, format\)$/);
+    refuses(() => http('items', { nope: '1' }), /^unknown parameter "nope" for items \(allowed: source, label, since, search, ticker, before, after, limit, sort, order, format\)$/);
     refuses(() => http('tickers', { ticker: 'AAPL' }), /^unknown parameter "ticker" for tickers \(allowed: since, limit, sort, order, format\)$/);
     refuses(() => http('series', { limit: '5', ticker: 'AAPL', bucket: '1h' }), /^unknown parameter "limit" for series/);
     refuses(() => cli('items', { nope: '1' }), /^unknown option "--nope" for items \(allowed: --source, /);
@@ -135,6 +135,26 @@ describe('query params: refusals name the parameter and what is allowed', () => 
     }
     refuses(() => http('tickers', { limit: '5000' }), /^limit must be an integer from 1 to 1000 \(got 5000\)$/);
     refuses(() => validateParams('items', { limit: '500' }, { channel: 'http', now, maxLimit: 200 }), /^limit must be an integer from 1 to 200 \(got 500\)$/);
+  });
+
+  test('limit 0 (no limit) only where allowUnlimited is set (the CLI), never over HTTP', () => {
+    assert.equal(validateParams('items', { limit: '0' }, { channel: 'cli', now, allowUnlimited: true }).limit, 0);
+    assert.equal(validateParams('alerts', { limit: '0' }, { channel: 'cli', now, allowUnlimited: true }).limit, 0);
+    refuses(() => validateParams('items', { limit: '0' }, { channel: 'cli', now }), /^limit must be an integer from 1 to 1000/);
+    refuses(() => http('items', { limit: '0' }), /^limit must be an integer from 1 to 1000/);
+  });
+
+  test('cursors: before/after are seqs; they page by seq (after alone: oldest first)', () => {
+    const a = http('items', { after: '10' });
+    assert.deepEqual([a.after, a.before, a.sort, a.order], [10, undefined, 'seq', 'asc']);
+    const b = http('items', { before: '10' });
+    assert.deepEqual([b.before, b.sort, b.order], [10, 'seq', 'desc']);
+    const both = http('items', { after: '0', before: '10', order: 'asc', sort: 'seq' });
+    assert.deepEqual([both.after, both.before, both.sort, both.order], [0, 10, 'seq', 'asc']);
+    assert.equal(http('items', {}).before, undefined);
+    for (const bad of ['-1', '1.5', 'x', '', '0x1', '99999999999999999']) refuses(() => http('items', { before: bad }), /^before must be an item seq, an integer from 0 to \d+ \(got /, bad);
+    refuses(() => http('items', { after: '1', sort: 'published' }), /^before and after page by seq: sort must be seq/);
+    refuses(() => http('alerts', { after: '1' }), /^unknown parameter "after" for alerts/);
   });
 
   test('unknown sort field (allowlist per kind) and order', () => {

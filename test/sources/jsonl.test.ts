@@ -69,6 +69,12 @@ describe('jsonlSource', () => {
 
     const resumed = await runAll(path, makeCtx({ cursor }).ctx, 10);
     assert.deepEqual(resumed.flatMap((r) => r.items.map((i) => i.guid)), Array.from({ length: 10 }, (_, i) => `n${20 + i}`));
+    // A source with no stored state, and lines after the committed cursor: nothing can be stored
+    // yet, so the pipeline may skip its known-guid lookup.
+    assert.ok(first.every((r) => r.newSinceCursor === true));
+    assert.ok(resumed.every((r) => r.newSinceCursor === true));
+    // Stored state without a cursor (e.g. the path was changed): the lookup stays.
+    assert.ok((await runAll(path, makeCtx({ consecutiveErrors: 0 }).ctx, 10)).every((r) => r.newSinceCursor === undefined));
 
     // Appending keeps the cursor valid.
     appendFileSync(path, lines(5, 30));
@@ -82,6 +88,7 @@ describe('jsonlSource', () => {
     writeFileSync(path, lines(3, 100));
     const shrunk = await runAll(path, makeCtx({ cursor }).ctx, 10);
     assert.deepEqual(shrunk.flatMap((r) => r.items.map((i) => i.guid)), ['n100', 'n101', 'n102']);
+    assert.ok(shrunk.every((r) => r.newSinceCursor === undefined), 're-read content keeps the known-guid lookup');
 
     // Same size, different content: start over.
     writeFileSync(path, lines(30).replace(/"n0"/, '"z0"'));

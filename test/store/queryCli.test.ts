@@ -96,7 +96,7 @@ test('table: aligned columns, control characters removed, titles truncated', asy
 });
 
 test('bad arguments exit 2 with a message; a missing database exits 1', async () => {
-  for (const args of [['--label', 'meh'], ['--since', 'yesterday'], ['--limit', '0'], ['--format', 'xml'], ['--nope'], ['positional']]) {
+  for (const args of [['--label', 'meh'], ['--since', 'yesterday'], ['--limit', '-1'], ['--format', 'xml'], ['--nope'], ['positional']]) {
     const r = await run(['--db', db, ...args]);
     assert.equal(r.code, 2, args.join(' '));
     assert.match(r.err, /^tickerpulse query: /);

@@ -26,6 +26,10 @@ export interface PgServer {
   createDatabase(name: string): Promise<string>;
   /** Immediate shutdown and removal of the temp dir (idempotent). */
   stop(): Promise<void>;
+  /** An outage: immediate shutdown (as a crash: sessions cut, nothing flushed politely), data kept. */
+  kill(): Promise<void>;
+  /** Starts the killed server again on the same port and data. */
+  restart(): Promise<void>;
 }
 
 /** The newest installed server's bin directory, or null (callers skip their tests then). */
@@ -115,7 +119,14 @@ export async function startPgServer(): Promise<PgServer> {
       return `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(name)}`;
     },
     stop,
+    async kill() {
+      await exec('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    },
+    async restart() {
+      await exec('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-o', serverOpts(), '-w', '-t', '60', 'start']);
+    },
   };
+  const serverOpts = () => `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c fsync=off -c full_page_writes=off -c max_connections=60`;
   live.set(server, () => {
     try {
       if (started) execFileSync(...command('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']), { cwd: dir, stdio: 'ignore' });
@@ -131,9 +142,8 @@ export async function startPgServer(): Promise<PgServer> {
     let lastErr: unknown;
     for (let attempt = 0; attempt < 5; attempt++) {
       port = await freePort();
-      const opts = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c fsync=off -c full_page_writes=off -c max_connections=60`;
       try {
-        await exec('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-o', opts, '-w', '-t', '60', 'start']);
+        await exec('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-o', serverOpts(), '-w', '-t', '60', 'start']);
         started = true;
         return server;
       } catch (err) {
