@@ -4,7 +4,8 @@
  * writer failover and the poll-node failover, each with real processes and a real nats-server.
  * Counts only, never times: every run stores each item once with seq 1..N, its /ws client sees
  * them all in order, the standby commits after the kill and the survivor takes the dead poll
- * node's sources. Short leases keep it quick; the bench itself runs with the defaults.
+ * node's sources; and a throughput round on PostgreSQL. Short leases keep it quick; the bench
+ * itself runs with the defaults.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,6 @@ import { SKIP_NO_NATS } from '../cluster/natsServer.js';
 import { pgSkipReason } from '../store/pg/pgServer.js';
 import { benchCluster, type ClusterBenchOptions } from './clusterBench.js';
 import { clusterHeading, clusterProblems, clusterSection, clusterSectionsOf, withClusterSection } from './clusterReport.js';
-import { StoreUnavailable } from './clusterStore.js';
 
 const ITEMS = 500;
 const options = (o: Partial<ClusterBenchOptions>): ClusterBenchOptions => ({
@@ -54,18 +54,11 @@ test('cluster bench on 500 templated items: throughput round, writer failover, p
   assert.match(section, /every run stored each of the 500 items once/);
 });
 
-test('--cluster-store postgres: runs on PostgreSQL, or says the cluster does not take it yet', { skip: SKIP_NO_NATS || pgSkipReason() || false, timeout: 300_000 }, async () => {
-  let r;
-  try {
-    r = await benchCluster(options({ store: 'postgres', failover: false }));
-  } catch (err) {
-    // Until the PostgreSQL store is wired into the cluster roles, the writer refuses it at start.
-    assert.ok(err instanceof StoreUnavailable, `expected StoreUnavailable, got ${String(err)}`);
-    assert.match(err.message, /not available yet/);
-    return;
-  }
+test('--cluster-store postgres: the same runs on PostgreSQL, nothing lost or stored twice', { skip: SKIP_NO_NATS || pgSkipReason() || false, timeout: 300_000 }, async () => {
+  const r = await benchCluster(options({ store: 'postgres', failover: false }));
   assert.deepEqual(clusterProblems(r), []);
   assert.deepEqual(r.cluster[0].stored, { items: ITEMS, distinct: ITEMS, minSeq: 1, maxSeq: ITEMS });
+  assert.ok(r.cluster[0].processes.some((p) => p.name.startsWith('postgres')), 'the PostgreSQL server\'s CPU and RSS are reported');
 });
 
 test('a store\'s Cluster section replaces its old self and leaves the other store\'s and the rest of BENCHMARKS.md alone', () => {
