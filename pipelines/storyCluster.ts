@@ -24,12 +24,12 @@ export { normalizeTitle, shingles } from '../workers/storySignature.js';
  *   go first). An evicted story can no longer be joined: a later copy starts a new story.
  *
  * Bounded time per item, however many near-duplicates exist (the rule):
- * - Each LSH bucket is a ring of its `bucketCap` (8) most recent entries, one entry per story at
+ * - Each LSH bucket is a ring of its `bucketCap` (4) most recent entries, one entry per story at
  *   most. A story enters the rings of its `bands` keys when it starts; when an item joins it, it
  *   moves back to the front of each ring where it has aged past half the ring or been pushed out
  *   (so a story that keeps being re-published stays findable where others crowd it). A story
  *   pushed out of one ring stays in its others.
- * - match() meets at most `bands × bucketCap` (16 × 8 = 128) distinct stories (`lastCandidates`
+ * - match() meets at most `bands × bucketCap` (16 × 4 = 64) distinct stories (`lastCandidates`
  *   counts them), with `bands` map look-ups; those outside the window or with incompatible
  *   tickers are dropped as they are met, and of the rest it reads the signatures of those only that can still
  *   win: a story in F of the item's buckets has at most bands × (rows − 1) + F hashes equal to the
@@ -71,7 +71,7 @@ export interface StoryClusterOptions {
   /** Upper bound on stories kept. Default 50,000. */
   maxStories?: number;
   /**
-   * Entries kept per LSH bucket (the most recent win). Default 8: a match meets at most
+   * Entries kept per LSH bucket (the most recent win). Default 4: a match meets at most
    * `bands × bucketCap` stories. Larger only helps a copy that arrives after that many other
    * stories have filled every bucket it shares with its story.
    */
@@ -108,7 +108,7 @@ export interface StoryAssignment {
 export const STORY_WINDOW_MS = 48 * 3600 * 1000;
 export const STORY_SIMILARITY_THRESHOLD = 0.6;
 export const STORY_MAX_STORIES = 50_000;
-export const STORY_BUCKET_CAP = 8;
+export const STORY_BUCKET_CAP = 4;
 
 /** What match() found; opaque to callers but for `storyId`. */
 export interface StoryMatch {

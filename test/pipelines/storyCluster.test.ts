@@ -105,7 +105,7 @@ test('a match compares at most bands × bucketCap stories however crowded its bu
   const m = c.match({ source: 's', title: 'Quillon Labs shares climb after record revenue', publishedAt: iso(T0), tickers: ['QLAB'] });
   assert.equal(m.storyId, null);
   const st = c.stats;
-  assert.equal(st.maxCandidates, 16 * 8);
+  assert.equal(st.maxCandidates, 16 * c.bucketCap);
   assert.ok(st.lastCandidates > 0 && st.lastCandidates <= st.maxCandidates, `compared ${st.lastCandidates}`);
   // Without tickers the item may join one of them, but still compares no more.
   c.match({ source: 's', title: crowdTitle(7), publishedAt: iso(T0), tickers: [] });
