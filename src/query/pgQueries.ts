@@ -13,7 +13,7 @@ import type { StoredAlert, StoredItem } from '../lib/types.js';
 import { itemFromRow, type ItemRow } from '../store/itemStore.js';
 import { pgStoreError } from '../store/pg/pool.js';
 import { floorTo, type AlertsParams, type ItemsParams, type QueryParams, type SeriesParams, type TickersParams } from './params.js';
-import { ALERT_ORDER, ITEM_ORDER, STORE_FAILED_MESSAGE, TICKER_ORDER, alertFromRow, escapeLike, sqlTime, windowRanges, type AlertDbRow, type QueryResult, type SeriesRow, type TickerRow } from './queries.js';
+import { ALERT_ORDER, ITEM_ORDER, STORE_FAILED_MESSAGE, TICKER_ORDER, alertFromRow, escapeLike, seriesFromDb, tickerFromAgg, sqlTime, windowRanges, type AlertDbRow, type QueryResult, type SeriesRow, type TickerRow } from './queries.js';
 
 /** Positional parameters built alongside the SQL text. */
 class Binds {
@@ -68,21 +68,10 @@ function pgItemsPlan(p: ItemsParams): PgPlan<StoredItem> {
   return { sql, values: b.values, map: itemFromRow as (row: never) => StoredItem };
 }
 
-interface AggRow {
-  symbol: string;
-  items: number;
-  stories: number;
-  mean_score: number | null;
-  pos: number;
-  neu: number;
-  neg: number;
-}
-
 export async function pgQueryTickers(pool: pg.Pool, p: TickersParams, now: Date = new Date()): Promise<TickerRow[]> {
   return runPlan(pool, pgTickersPlan(p, now));
 }
 
-const tickerFromAgg = (x: AggRow): TickerRow => ({ symbol: x.symbol, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg });
 
 function pgTickersPlan(p: TickersParams, now: Date): PgPlan<TickerRow> {
   const r = windowRanges(p.since, now);
@@ -109,7 +98,6 @@ export async function pgQuerySeries(pool: pg.Pool, p: SeriesParams): Promise<Ser
   return runPlan(pool, pgSeriesPlan(p));
 }
 
-const seriesFromDb = (x: Omit<AggRow, 'symbol'> & { start: string }): SeriesRow => ({ start: x.start, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg });
 
 function pgSeriesPlan(p: SeriesParams): PgPlan<SeriesRow> {
   const kind = p.ticker !== undefined ? 'ticker' : 'source';

@@ -241,14 +241,18 @@ function itemsPlan(src: QuerySource, p: ItemsParams): Plan<StoredItem> {
 
 // ------------------------------------------------------------------------------ tickers
 
-interface AggRow {
-  symbol: string;
+/** The aggregate columns every rollup read selects (tickers, series, the live `rollup` message). */
+export interface RollupAggregate {
   items: number;
   stories: number;
   mean_score: number | null;
   pos: number;
   neu: number;
   neg: number;
+}
+
+export interface AggRow extends RollupAggregate {
+  symbol: string;
 }
 
 /**
@@ -267,7 +271,7 @@ export function queryTickers(src: QuerySource, p: TickersParams, now: Date = new
   return runPlan(() => tickersPlan(src, p, now));
 }
 
-const tickerFromAgg = (x: AggRow): TickerRow => ({ symbol: x.symbol, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg });
+export const tickerFromAgg = (x: AggRow): TickerRow => ({ symbol: x.symbol, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg });
 
 function tickersPlan(src: QuerySource, p: TickersParams, now: Date): Plan<TickerRow> {
   const r = windowRanges(p.since, now);
@@ -291,14 +295,8 @@ function tickersPlan(src: QuerySource, p: TickersParams, now: Date): Plan<Ticker
 
 // ------------------------------------------------------------------------------ series
 
-interface SeriesDbRow {
+export interface SeriesDbRow extends RollupAggregate {
   start: string;
-  items: number;
-  stories: number;
-  mean_score: number | null;
-  pos: number;
-  neu: number;
-  neg: number;
 }
 
 /** Buckets that have items, ascending; the first is the one containing `since`. */
@@ -306,7 +304,7 @@ export function querySeries(src: QuerySource, p: SeriesParams): SeriesRow[] {
   return runPlan(() => seriesPlan(src, p));
 }
 
-const seriesFromDb = (x: SeriesDbRow): SeriesRow => ({ start: x.start, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg });
+export const seriesFromDb = (x: SeriesDbRow): SeriesRow => ({ start: x.start, items: x.items, stories: x.stories, meanScore: x.mean_score, pos: x.pos, neu: x.neu, neg: x.neg });
 
 function seriesPlan(src: QuerySource, p: SeriesParams): Plan<SeriesRow> {
   const kind = p.ticker !== undefined ? 'ticker' : 'source';

@@ -7,18 +7,12 @@ import type { StoredAlert, StoredItem } from '../lib/types.js';
 import { ItemStore, type StoredSourceState } from '../store/itemStore.js';
 import type { PgReader } from '../store/pg/reader.js';
 import type { QueryParams } from './params.js';
-import { alertsInSeqRange, executeQuery, iterateQuery, type QueryResult } from './queries.js';
+import { alertsInSeqRange, executeQuery, iterateQuery, type QueryResult, type RollupAggregate } from './queries.js';
 
 /** A ticker's 1-minute rollup bucket as the `rollup` WebSocket message needs it. */
-export interface MinuteRollup {
+export interface MinuteRollup extends RollupAggregate {
   ticker: string;
   start: string;
-  items: number;
-  stories: number;
-  mean_score: number | null;
-  pos: number;
-  neu: number;
-  neg: number;
 }
 
 const MINUTE_ROLLUP_COLUMNS = `key AS ticker, start, items, stories, CASE WHEN scored > 0 THEN sum_score / scored END AS mean_score, pos, neu, neg`;

@@ -6,19 +6,11 @@
 import type Database from 'better-sqlite3';
 import type { StoredItem } from '../lib/types.js';
 import { bucketStart } from '../store/rollups.js';
+import type { RollupAggregate } from '../query/queries.js';
 import type { RollupMessage } from './wire.js';
 
 /** Buckets sent per ticker per flush at most (the newest ones; older ones are in /api/series). */
 export const MAX_BUCKETS_PER_TICKER = 16;
-
-export interface RollupDbRow {
-  items: number;
-  stories: number;
-  mean_score: number | null;
-  pos: number;
-  neu: number;
-  neg: number;
-}
 
 export class RollupFeed {
   /** Subscribed ticker → number of clients whose filter names it. */
@@ -86,13 +78,13 @@ export class RollupFeed {
       FROM rollups WHERE kind = 'ticker' AND key = ? AND bucket = '1m' AND start = ?`);
     const out: RollupMessage[] = [];
     for (const { ticker, start } of changed) {
-      const r = this.stmt.get(ticker, start) as RollupDbRow | undefined;
+      const r = this.stmt.get(ticker, start) as RollupAggregate | undefined;
       if (r) out.push(rollupMessage(ticker, start, r));
     }
     return out;
   }
 }
 
-export function rollupMessage(ticker: string, start: string, r: RollupDbRow): RollupMessage {
+export function rollupMessage(ticker: string, start: string, r: RollupAggregate): RollupMessage {
   return { type: 'rollup', ticker, bucket: '1m', start, items: r.items, stories: r.stories, meanScore: r.mean_score, pos: r.pos, neu: r.neu, neg: r.neg };
 }

@@ -124,6 +124,28 @@ export interface StoryWarmItem {
   tickers: string[];
 }
 
+/** The columns storyWarmItems selects (SQLite and PostgreSQL alike). */
+export interface StoryWarmRow {
+  seq: number;
+  source: string;
+  title: string;
+  published_at: string;
+  story_id: number;
+  tickers: string | null;
+}
+
+/** Rows newest first (as selected) → StoryWarmItems oldest first. */
+export function storyWarmFromRows(rows: StoryWarmRow[]): StoryWarmItem[] {
+  return rows.reverse().map((r) => ({
+    seq: r.seq,
+    source: r.source,
+    title: r.title,
+    publishedAt: r.published_at,
+    storyId: r.story_id,
+    tickers: r.tickers ? (JSON.parse(r.tickers) as ItemTicker[]).map((t) => t.symbol) : [],
+  }));
+}
+
 export const DEFAULT_QUERY_LIMIT = 100;
 /** Guids per `knownGuids` lookup statement. */
 const KNOWN_GUIDS_CHUNK = 500;
@@ -721,15 +743,7 @@ export class ItemStore {
       WHERE published_at >= ? AND story_id IS NOT NULL
       ORDER BY seq DESC
       LIMIT ?`);
-    const rows = this.stWarm.all(since, limit) as Array<{ seq: number; source: string; title: string; published_at: string; story_id: number; tickers: string | null }>;
-    return rows.reverse().map((r) => ({
-      seq: r.seq,
-      source: r.source,
-      title: r.title,
-      publishedAt: r.published_at,
-      storyId: r.story_id,
-      tickers: r.tickers ? (JSON.parse(r.tickers) as ItemTicker[]).map((t) => t.symbol) : [],
-    }));
+    return storyWarmFromRows(this.stWarm.all(since, limit) as StoryWarmRow[]);
   }
 
   /** Newest published_at stored (null when empty). */

@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import type { StoredAlert, StoredItem } from '../../lib/types.js';
-import { fromSourceRow, itemFromRow, type ItemRow, type SourceRow, type StoredSourceState, type StoryWarmItem } from '../itemStore.js';
+import { fromSourceRow, itemFromRow, type ItemRow, type SourceRow, type StoredSourceState, type StoryWarmItem, type StoryWarmRow, storyWarmFromRows } from '../itemStore.js';
 import { pgStoreError } from './pool.js';
 import { migratePg, PG_SCHEMA_VERSION, pgSchemaVersion } from './schema.js';
 import type { ItemTicker } from '../../lib/types.js';
@@ -81,19 +81,12 @@ export class PgReader {
 
   /** As ItemStore.storyWarmItems: the newest `limit` items since `since` with a story, oldest first. */
   async storyWarmItems(since: string, limit: number): Promise<StoryWarmItem[]> {
-    const rows = await this.rows<{ seq: number; source: string; title: string; published_at: string; story_id: number; tickers: string | null }>(
+    const rows = await this.rows<StoryWarmRow>(
       'cannot read the items to warm the story clusterer',
       'SELECT seq, source, title, published_at, story_id, tickers FROM items WHERE published_at >= $1 AND story_id IS NOT NULL ORDER BY seq DESC LIMIT $2',
       [since, limit],
     );
-    return rows.reverse().map((r) => ({
-      seq: r.seq,
-      source: r.source,
-      title: r.title,
-      publishedAt: r.published_at,
-      storyId: r.story_id,
-      tickers: r.tickers ? (JSON.parse(r.tickers) as ItemTicker[]).map((t) => t.symbol) : [],
-    }));
+    return storyWarmFromRows(rows);
   }
 
   /** As ItemStore.tickerItemsSince: items naming tickers published since `since`, oldest first. */
